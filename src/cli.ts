@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * tsvisor's command line. Start-up time is a feature: this file imports nothing heavy,
+ * and each command loads its own modules when it runs.
+ */
+import { writeSync } from 'node:fs';
+import { ExitStatus, TsvisorError } from './errors.js';
+import { GENERAL_HELP } from './cli/help.js';
+import { UsageError } from './cli/usage-error.js';
+
+async function main(args: readonly string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case undefined:
+      writeSync(2, GENERAL_HELP);
+      return ExitStatus.badInput;
+    case '-h':
+    case '--help':
+    case 'help':
+      writeSync(1, GENERAL_HELP);
+      return ExitStatus.ok;
+    case '-V':
+    case '--version': {
+      const { readFileSync } = await import('node:fs');
+      const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      writeSync(1, `tsvisor ${manifest.version}\n`);
+      return ExitStatus.ok;
+    }
+    case 'run': {
+      const { runCommand } = await import('./cli/run-command.js');
+      return runCommand(rest);
+    }
+    default:
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run. See \`tsvisor --help\`.`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    if (error instanceof TsvisorError) {
+      writeSync(2, `tsvisor: ${error.message}\n`);
+      process.exitCode = error.exitStatus;
+    } else {
+      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      writeSync(2, `tsvisor: internal error (this is a bug in tsvisor; please report it with the command you ran):\n${detail}\n`);
+      process.exitCode = ExitStatus.internal;
+    }
+  },
+);

@@ -1,0 +1,32 @@
+/** Help texts. */
+
+export const GENERAL_HELP = `tsvisor: an x86_64 hypervisor runtime in TypeScript on Linux KVM
+
+Usage:
+  tsvisor run <config.toml> [options]   boot the VM an AxVisor-style config describes
+  tsvisor --help                        this text (tsvisor run --help for the run options)
+  tsvisor --version                     the version
+
+Example:
+  tsvisor run configs/hello-x86_64.toml
+
+Exit status:
+  0          the guest powered off (a 16-bit write of 0x2000 to I/O port 0x604)
+  odd        the guest wrote a value v to the debug-exit port 0xf4: (v << 1) | 1
+  2          bad input: usage, config, image, or no access to /dev/kvm
+  4          the guest crashed or stopped without choosing a status (a register dump follows)
+  70         an internal error in tsvisor
+`;
+
+export const RUN_HELP = `Usage: tsvisor run <config.toml> [options]
+
+Boots the VM that an AxVisor VM config ([base], [kernel], [devices]) describes, with the
+guest's serial console (COM1, I/O port 0x3f8) on this terminal, and exits with the status
+the guest chooses (see tsvisor --help).
+
+Options:
+  --serial <file>        write the guest's serial output to <file> instead of the terminal
+  --trace-unassigned     print every guest access to an I/O port or MMIO address that no
+                         device owns (such accesses read as all ones and are counted)
+  -h, --help             this text
+`;

@@ -1,0 +1,95 @@
+/** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadVmConfig } from '../config/load-config.js';
+import type { UnassignedAccess } from '../devices/bus.js';
+import { littleEndianValue } from '../devices/bus-device.js';
+import { ExitStatus, TsvisorError, hex } from '../errors.js';
+import { HostConsole } from '../vmm/console.js';
+import { Vm } from '../vmm/vm.js';
+import { exitStatusOf } from '../vmm/vm-exit.js';
+import { RUN_HELP } from './help.js';
+import { UsageError } from './usage-error.js';
+
+const STDIN = 0;
+const STDOUT = 1;
+const STDERR = 2;
+
+export async function runCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseRunArgs(args);
+  if (values.help) {
+    writeSync(STDOUT, RUN_HELP);
+    return ExitStatus.ok;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      `tsvisor run takes one config file, ${positionals.length === 0 ? 'but none was given' : `but ${positionals.length} were given`}. Usage: tsvisor run <config.toml>; see \`tsvisor run --help\`.`,
+    );
+  }
+  const spec = loadVmConfig(positionals[0] as string);
+  for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
+
+  const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
+  let vm: Vm | undefined;
+  try {
+    vm = Vm.create(spec, {
+      console: new HostConsole(serialFd, STDIN),
+      ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
+    });
+    const exit = await vm.run();
+    if (exit.kind === 'guest-failure') {
+      writeSync(STDERR, `tsvisor: ${exit.message}\n${exit.registers ? `${exit.registers}\n` : ''}`);
+    }
+    if (values['trace-unassigned']) {
+      const { ioBus, mmioBus } = vm.platform;
+      writeSync(
+        STDERR,
+        `tsvisor: unassigned accesses: I/O ports ${ioBus.unassigned.reads} reads, ${ioBus.unassigned.writes} writes; MMIO ${mmioBus.unassigned.reads} reads, ${mmioBus.unassigned.writes} writes\n`,
+      );
+    }
+    return exitStatusOf(exit);
+  } finally {
+    vm?.destroy();
+    if (serialFd !== STDOUT) closeSync(serialFd);
+  }
+}
+
+function parseRunArgs(args: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...args],
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        serial: { type: 'string' },
+        'trace-unassigned': { type: 'boolean' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const option = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+    const problem =
+      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? `tsvisor run has no option '${option}'`
+        : code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+          ? `the option '${option}' needs a value`
+          : message.replace(/\.$/, '');
+    throw new UsageError(`${problem}. The options are --serial <file>, --trace-unassigned and --help; see \`tsvisor run --help\`.`);
+  }
+}
+
+function openSerialFile(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (error) {
+    throw new TsvisorError(`Cannot open the serial output file ${path} for writing: ${(error as NodeJS.ErrnoException).code ?? error}. Check the folder exists and is writable.`);
+  }
+}
+
+function traceUnassigned(access: UnassignedAccess): void {
+  const where = access.bus === 'I/O port' ? `I/O port ${access.direction} at ${hex(access.address)}` : `MMIO ${access.direction} at ${hex(access.address)}`;
+  const bytes = access.data.length === 1 ? '1 byte' : `${access.data.length} bytes`;
+  const arrow = access.direction === 'read' ? ' -> ' : ': ';
+  writeSync(STDERR, `tsvisor: unassigned ${where}, ${bytes}${arrow}${hex(littleEndianValue(access.data))}\n`);
+}

@@ -1,0 +1,35 @@
+/**
+ * What a device model exposes to a bus, and the small interfaces a device receives
+ * instead of importing anything from the VMM: an interrupt line and a byte sink.
+ */
+
+/**
+ * A device on a bus. `offset` is relative to the start of the device's range; `data` holds
+ * the access's bytes in guest (little-endian) order, 1 to 8 of them. A read fills `data`,
+ * a write consumes it. A device must accept any offset in its range and any length
+ * without throwing: a guest may access anything.
+ */
+export interface BusDevice {
+  read(offset: number, data: Uint8Array): void;
+  write(offset: number, data: Uint8Array): void;
+}
+
+/** An interrupt request line from a device: the device drives its level. */
+export interface InterruptLine {
+  setLevel(asserted: boolean): void;
+}
+
+/** A line not wired to any interrupt controller: its level goes nowhere. */
+export const UNCONNECTED_LINE: InterruptLine = { setLevel() {} };
+
+/** Where a device's output bytes go (a terminal, a file, a test's buffer). */
+export interface ByteSink {
+  write(bytes: Uint8Array): void;
+}
+
+/** The little-endian value of an access's bytes (at most 8): what a register write carries. */
+export function littleEndianValue(data: Uint8Array): bigint {
+  let value = 0n;
+  for (let i = data.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(data[i] as number);
+  return value;
+}

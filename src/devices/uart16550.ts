@@ -1,0 +1,343 @@
+/**
+ * A 16550A UART (National Semiconductor PC16550D data sheet), as a state machine.
+ *
+ * Eight byte-wide registers; DLAB (LCR bit 7) swaps offsets 0 and 1 for the divisor latch.
+ * Transmission is instantaneous: a byte written to THR reaches the output sink (or, in
+ * loopback, the receive FIFO) at once, so THR and the transmitter always read empty. The
+ * receive side is a 16-byte FIFO (a one-byte holding register while FIFOs are off), fed
+ * by `receive()`. Interrupts are raised on an injected InterruptLine, by priority as the
+ * data sheet's Table IV orders them. The FIFO's character-timeout condition is modelled
+ * with a zero timeout: data below the trigger level is reported as a timeout at once,
+ * so a driver always learns of it.
+ */
+import type { BusDevice, ByteSink, InterruptLine } from './bus-device.js';
+
+/** Register offsets. */
+export const UART_RBR = 0; // receive buffer (read, DLAB = 0)
+export const UART_THR = 0; // transmit holding (write, DLAB = 0)
+export const UART_DLL = 0; // divisor latch, low byte (DLAB = 1)
+export const UART_IER = 1; // interrupt enable (DLAB = 0)
+export const UART_DLM = 1; // divisor latch, high byte (DLAB = 1)
+export const UART_IIR = 2; // interrupt identification (read)
+export const UART_FCR = 2; // FIFO control (write)
+export const UART_LCR = 3; // line control
+export const UART_MCR = 4; // modem control
+export const UART_LSR = 5; // line status
+export const UART_MSR = 6; // modem status
+export const UART_SCR = 7; // scratch
+
+/** The number of I/O ports a 16550 occupies. */
+export const UART_REGISTER_COUNT = 8;
+
+// IER bits
+export const IER_RDA = 0x01; // received data available
+export const IER_THRE = 0x02; // transmitter holding register empty
+export const IER_RLS = 0x04; // receiver line status
+export const IER_MS = 0x08; // modem status
+const IER_MASK = 0x0f;
+
+// IIR values: bit 0 = 1 means no interrupt pending; bits 3:1 identify the source.
+export const IIR_NONE = 0x01;
+export const IIR_MODEM_STATUS = 0x00;
+export const IIR_THR_EMPTY = 0x02;
+export const IIR_RECEIVED_DATA = 0x04;
+export const IIR_LINE_STATUS = 0x06;
+export const IIR_CHARACTER_TIMEOUT = 0x0c;
+export const IIR_FIFOS_ENABLED = 0xc0;
+
+// FCR bits
+export const FCR_ENABLE = 0x01;
+export const FCR_CLEAR_RX = 0x02;
+export const FCR_CLEAR_TX = 0x04;
+const FCR_TRIGGER_SHIFT = 6;
+/** Receive FIFO trigger levels selected by FCR bits 7:6. */
+const TRIGGER_LEVELS = [1, 4, 8, 14] as const;
+
+// LCR bits
+export const LCR_DLAB = 0x80;
+
+// MCR bits
+export const MCR_DTR = 0x01;
+export const MCR_RTS = 0x02;
+export const MCR_OUT1 = 0x04;
+export const MCR_OUT2 = 0x08;
+export const MCR_LOOPBACK = 0x10;
+const MCR_MASK = 0x1f;
+
+// LSR bits
+export const LSR_DATA_READY = 0x01;
+export const LSR_OVERRUN = 0x02;
+export const LSR_PARITY = 0x04;
+export const LSR_FRAMING = 0x08;
+export const LSR_BREAK = 0x10;
+export const LSR_THR_EMPTY = 0x20;
+export const LSR_TRANSMITTER_EMPTY = 0x40;
+export const LSR_FIFO_ERROR = 0x80;
+
+// MSR bits: deltas in 3:0, line states in 7:4.
+export const MSR_DCTS = 0x01;
+export const MSR_DDSR = 0x02;
+export const MSR_TERI = 0x04;
+export const MSR_DDCD = 0x08;
+export const MSR_CTS = 0x10;
+export const MSR_DSR = 0x20;
+export const MSR_RI = 0x40;
+export const MSR_DCD = 0x80;
+/** Outside loopback the host terminal is a connected, ready peer: CTS, DSR and DCD asserted. */
+const MSR_CONNECTED = MSR_CTS | MSR_DSR | MSR_DCD;
+
+export const UART_FIFO_SIZE = 16;
+
+export interface Uart16550Options {
+  /** The UART's interrupt request line (IRQ 4 for COM1 on a PC). */
+  readonly irq: InterruptLine;
+  /** Where transmitted bytes go. */
+  readonly output: ByteSink;
+}
+
+export class Uart16550 implements BusDevice {
+  private readonly irq: InterruptLine;
+  private readonly output: ByteSink;
+
+  private ier = 0;
+  private lcr = 0;
+  private mcr = 0;
+  private lsrErrors = 0;
+  /** Modem-status delta bits (MSR 3:0), cleared when MSR is read. */
+  private msrDeltas = 0;
+  private scr = 0;
+  private divisorLatch = 0;
+  private fifoEnabled = false;
+  private triggerLevel = 1;
+  /** The THR-empty interrupt is latched until IIR reports it or THR is written. */
+  private thrEmptyPending = false;
+  /** The last byte read from RBR: what RBR returns when nothing new has arrived. */
+  private lastReceived = 0;
+  private readonly rxFifo = new Uint8Array(UART_FIFO_SIZE);
+  private rxHead = 0;
+  private rxCount = 0;
+  private irqAsserted = false;
+  private readonly oneByte = new Uint8Array(1);
+
+  constructor(options: Uart16550Options) {
+    this.irq = options.irq;
+    this.output = options.output;
+  }
+
+  read(offset: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) data[i] = this.readRegister(offset + i);
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) this.writeRegister(offset + i, data[i] as number);
+  }
+
+  /**
+   * Bytes from the host side of the line. Returns how many were taken: at most the room
+   * left in the receive FIFO, none in loopback (the line is disconnected). The caller
+   * keeps the rest and offers them again later, so no input is ever dropped.
+   */
+  receive(bytes: Uint8Array): number {
+    if (this.mcr & MCR_LOOPBACK) return 0;
+    const accepted = Math.min(bytes.length, this.rxCapacity - this.rxCount);
+    for (let i = 0; i < accepted; i++) this.pushReceived(bytes[i] as number);
+    if (accepted > 0) this.updateInterrupt();
+    return accepted;
+  }
+
+  /** Room the receive side has for host input right now. */
+  get receiveRoom(): number {
+    return this.mcr & MCR_LOOPBACK ? 0 : this.rxCapacity - this.rxCount;
+  }
+
+  readRegister(offset: number): number {
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (offset) {
+      case UART_RBR:
+        return dlab ? this.divisorLatch & 0xff : this.popReceived();
+      case UART_IER:
+        return dlab ? this.divisorLatch >> 8 : this.ier;
+      case UART_IIR:
+        return this.readIir();
+      case UART_LCR:
+        return this.lcr;
+      case UART_MCR:
+        return this.mcr;
+      case UART_LSR:
+        return this.readLsr();
+      case UART_MSR:
+        return this.readMsr();
+      case UART_SCR:
+        return this.scr;
+      default:
+        return 0xff; // beyond the eight registers: nothing drives the bus
+    }
+  }
+
+  writeRegister(offset: number, value: number): void {
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (offset) {
+      case UART_THR:
+        if (dlab) this.divisorLatch = (this.divisorLatch & 0xff00) | value;
+        else this.transmit(value);
+        return;
+      case UART_IER:
+        if (dlab) this.divisorLatch = (this.divisorLatch & 0x00ff) | (value << 8);
+        else this.writeIer(value);
+        return;
+      case UART_FCR:
+        this.writeFcr(value);
+        return;
+      case UART_LCR:
+        this.lcr = value;
+        return;
+      case UART_MCR:
+        this.writeMcr(value);
+        return;
+      case UART_SCR:
+        this.scr = value;
+        return;
+      // LSR and MSR are read-only (their writes are factory-test only); other offsets are not ours.
+    }
+  }
+
+  /** The divisor latch (the baud rate is 115200 / divisor). */
+  get divisor(): number {
+    return this.divisorLatch;
+  }
+
+  private get rxCapacity(): number {
+    return this.fifoEnabled ? UART_FIFO_SIZE : 1;
+  }
+
+  private transmit(value: number): void {
+    // Writing THR clears the THR-empty interrupt; the byte leaves at once, THR empties
+    // again and the interrupt returns: an edge per byte, as drivers expect.
+    this.thrEmptyPending = false;
+    this.updateInterrupt();
+    if (this.mcr & MCR_LOOPBACK) {
+      if (this.rxCount < this.rxCapacity) this.pushReceived(value);
+      else this.lsrErrors |= LSR_OVERRUN; // the byte in the shift register is lost
+    } else {
+      this.oneByte[0] = value;
+      this.output.write(this.oneByte);
+    }
+    this.thrEmptyPending = true;
+    this.updateInterrupt();
+  }
+
+  private writeIer(value: number): void {
+    const enablingThre = (value & IER_THRE) !== 0 && (this.ier & IER_THRE) === 0;
+    this.ier = value & IER_MASK;
+    // Enabling the THR-empty interrupt while THR is empty raises it (the transmitter is always empty here).
+    if (enablingThre) this.thrEmptyPending = true;
+    this.updateInterrupt();
+  }
+
+  private writeFcr(value: number): void {
+    const enable = (value & FCR_ENABLE) !== 0;
+    if (enable !== this.fifoEnabled) {
+      // Switching the FIFOs on or off clears them.
+      this.fifoEnabled = enable;
+      this.clearReceived();
+    }
+    if (enable) {
+      if (value & FCR_CLEAR_RX) this.clearReceived();
+      this.triggerLevel = TRIGGER_LEVELS[(value >> FCR_TRIGGER_SHIFT) & 3] as number;
+    }
+    // FCR_CLEAR_TX: the transmit FIFO is always empty.
+    this.updateInterrupt();
+  }
+
+  private writeMcr(value: number): void {
+    const before = this.modemLines();
+    this.mcr = value & MCR_MASK;
+    const after = this.modemLines();
+    const changed = before ^ after;
+    if (changed & MSR_CTS) this.msrDeltas |= MSR_DCTS;
+    if (changed & MSR_DSR) this.msrDeltas |= MSR_DDSR;
+    if (before & MSR_RI && !(after & MSR_RI)) this.msrDeltas |= MSR_TERI; // trailing edge of RI
+    if (changed & MSR_DCD) this.msrDeltas |= MSR_DDCD;
+    this.updateInterrupt();
+  }
+
+  /** MSR 7:4: in loopback the modem outputs feed the modem inputs (RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD). */
+  private modemLines(): number {
+    if (!(this.mcr & MCR_LOOPBACK)) return MSR_CONNECTED;
+    let lines = 0;
+    if (this.mcr & MCR_RTS) lines |= MSR_CTS;
+    if (this.mcr & MCR_DTR) lines |= MSR_DSR;
+    if (this.mcr & MCR_OUT1) lines |= MSR_RI;
+    if (this.mcr & MCR_OUT2) lines |= MSR_DCD;
+    return lines;
+  }
+
+  private readLsr(): number {
+    let lsr = LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY | this.lsrErrors;
+    if (this.rxCount > 0) lsr |= LSR_DATA_READY;
+    // Reading LSR clears the error bits (and the line-status interrupt with them).
+    if (this.lsrErrors) {
+      this.lsrErrors = 0;
+      this.updateInterrupt();
+    }
+    return lsr;
+  }
+
+  private readMsr(): number {
+    const msr = this.modemLines() | this.msrDeltas;
+    if (this.msrDeltas) {
+      this.msrDeltas = 0;
+      this.updateInterrupt();
+    }
+    return msr;
+  }
+
+  private readIir(): number {
+    const source = this.pendingSource();
+    // Reading IIR while it reports THR empty clears that interrupt.
+    if (source === IIR_THR_EMPTY) {
+      this.thrEmptyPending = false;
+      this.updateInterrupt();
+    }
+    return source | (this.fifoEnabled ? IIR_FIFOS_ENABLED : 0);
+  }
+
+  /** The highest-priority pending, enabled interrupt source (data sheet Table IV), or IIR_NONE. */
+  private pendingSource(): number {
+    if (this.ier & IER_RLS && this.lsrErrors) return IIR_LINE_STATUS;
+    if (this.ier & IER_RDA && this.rxCount > 0) {
+      if (!this.fifoEnabled || this.rxCount >= this.triggerLevel) return IIR_RECEIVED_DATA;
+      return IIR_CHARACTER_TIMEOUT;
+    }
+    if (this.ier & IER_THRE && this.thrEmptyPending) return IIR_THR_EMPTY;
+    if (this.ier & IER_MS && this.msrDeltas) return IIR_MODEM_STATUS;
+    return IIR_NONE;
+  }
+
+  private updateInterrupt(): void {
+    const asserted = this.pendingSource() !== IIR_NONE;
+    if (asserted !== this.irqAsserted) {
+      this.irqAsserted = asserted;
+      this.irq.setLevel(asserted);
+    }
+  }
+
+  private pushReceived(value: number): void {
+    this.rxFifo[(this.rxHead + this.rxCount) % UART_FIFO_SIZE] = value;
+    this.rxCount++;
+  }
+
+  private popReceived(): number {
+    if (this.rxCount === 0) return this.lastReceived;
+    this.lastReceived = this.rxFifo[this.rxHead] as number;
+    this.rxHead = (this.rxHead + 1) % UART_FIFO_SIZE;
+    this.rxCount--;
+    this.updateInterrupt();
+    return this.lastReceived;
+  }
+
+  private clearReceived(): void {
+    this.rxHead = 0;
+    this.rxCount = 0;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The libc calls tsvisor makes, bound with koffi. This is the only place that loads a
+ * foreign library; everything above it sees plain functions with numbers and bigints.
+ *
+ * ioctl(2) is variadic in C. It is bound here twice with fixed third arguments (an
+ * integer, or a pointer to a buffer), which matches the x86-64 calling convention of the
+ * variadic call for these argument kinds and avoids koffi's slower variadic path on the
+ * KVM_RUN hot path.
+ */
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+export const O_RDWR = 0o2;
+export const O_CLOEXEC = 0o2000000;
+export const PROT_NONE = 0x0;
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_NORESERVE = 0x4000;
+export const POLLIN = 0x1;
+
+/** mmap's error return, (void *) -1. */
+export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+export const open = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
+export const close = libc.func('int close(int fd)') as (fd: number) => number;
+/** ioctl with an integer argument (or none). */
+export const ioctlValue = libc.func('int ioctl(int fd, unsigned long request, uintptr_t arg)') as (
+  fd: number,
+  request: number,
+  arg: number | bigint,
+) => number;
+/** ioctl with a pointer to a buffer the kernel reads and/or writes in place. */
+export const ioctlBuffer = libc.func('int ioctl(int fd, unsigned long request, void *arg)') as (
+  fd: number,
+  request: number,
+  arg: Uint8Array,
+) => number;
+/** Pointers cross koffi as bigints (koffi 3); `null` is NULL. */
+export const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)') as (
+  addr: bigint | null,
+  length: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  offset: number,
+) => bigint;
+export const munmap = libc.func('int munmap(void *addr, size_t length)') as (addr: bigint, length: number) => number;
+/** poll(2) on an array of struct pollfd { int fd; short events; short revents; }. */
+export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
+  fds: Uint8Array,
+  nfds: number,
+  timeout: number,
+) => number;
+export const read = libc.func('intptr_t read(int fd, void *buffer, size_t count)') as (
+  fd: number,
+  buffer: Uint8Array,
+  count: number,
+) => number;
+
+/** The calling thread's errno after the last call made through koffi. */
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** An ArrayBuffer over host memory at `address` (no copy). At most 4 GiB per view. */
+export function view(address: bigint, length: number): ArrayBuffer {
+  return koffi.view(address, length) as ArrayBuffer;
+}

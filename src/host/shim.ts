@@ -1,0 +1,31 @@
+/**
+ * The native shim (native/src/shim.cc): the kick signal, the caller's kernel tid, tgkill.
+ * Loaded on first use, so commands that never run a vCPU never load it.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TsvisorError } from '../errors.js';
+
+export interface NativeShim {
+  /** Installs the no-op kick handler (without SA_RESTART) and returns the kick signal number. */
+  installKickHandler(): number;
+  /** The calling thread's kernel thread id. */
+  currentThreadId(): number;
+  /** Sends the kick signal to thread `tid` of this process. */
+  kickThread(tid: number): void;
+}
+
+const addonPath = fileURLToPath(new URL('../../native/build/Release/tsvisor_shim.node', import.meta.url));
+let shim: NativeShim | undefined;
+
+export function nativeShim(): NativeShim {
+  if (shim) return shim;
+  if (!existsSync(addonPath)) {
+    throw new TsvisorError(
+      `The native shim is not built: ${addonPath} does not exist. Run \`npm install\` (or \`npm run build:native\`) in the tsvisor folder; it needs cmake and a C++ compiler.`,
+    );
+  }
+  shim = createRequire(import.meta.url)(addonPath) as NativeShim;
+  return shim;
+}

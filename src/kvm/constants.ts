@@ -1,0 +1,81 @@
+/** Constants of the KVM API, with the names of <linux/kvm.h>. */
+
+export const KVM_API_VERSION = 12;
+
+/** kvm_run.exit_reason values. */
+export const KVM_EXIT_UNKNOWN = 0;
+export const KVM_EXIT_EXCEPTION = 1;
+export const KVM_EXIT_IO = 2;
+export const KVM_EXIT_HYPERCALL = 3;
+export const KVM_EXIT_DEBUG = 4;
+export const KVM_EXIT_HLT = 5;
+export const KVM_EXIT_MMIO = 6;
+export const KVM_EXIT_IRQ_WINDOW_OPEN = 7;
+export const KVM_EXIT_SHUTDOWN = 8;
+export const KVM_EXIT_FAIL_ENTRY = 9;
+export const KVM_EXIT_INTR = 10;
+export const KVM_EXIT_SET_TPR = 11;
+export const KVM_EXIT_TPR_ACCESS = 12;
+export const KVM_EXIT_NMI = 16;
+export const KVM_EXIT_INTERNAL_ERROR = 17;
+export const KVM_EXIT_SYSTEM_EVENT = 24;
+export const KVM_EXIT_IOAPIC_EOI = 26;
+export const KVM_EXIT_X86_RDMSR = 29;
+export const KVM_EXIT_X86_WRMSR = 30;
+export const KVM_EXIT_DIRTY_RING_FULL = 31;
+export const KVM_EXIT_X86_BUS_LOCK = 33;
+export const KVM_EXIT_NOTIFY = 37;
+
+/** Exit reason number -> name, for messages about exits tsvisor does not handle. */
+export const EXIT_REASON_NAMES: Readonly<Record<number, string>> = {
+  0: 'KVM_EXIT_UNKNOWN', 1: 'KVM_EXIT_EXCEPTION', 2: 'KVM_EXIT_IO', 3: 'KVM_EXIT_HYPERCALL', 4: 'KVM_EXIT_DEBUG',
+  5: 'KVM_EXIT_HLT', 6: 'KVM_EXIT_MMIO', 7: 'KVM_EXIT_IRQ_WINDOW_OPEN', 8: 'KVM_EXIT_SHUTDOWN',
+  9: 'KVM_EXIT_FAIL_ENTRY', 10: 'KVM_EXIT_INTR', 11: 'KVM_EXIT_SET_TPR', 12: 'KVM_EXIT_TPR_ACCESS',
+  16: 'KVM_EXIT_NMI', 17: 'KVM_EXIT_INTERNAL_ERROR', 24: 'KVM_EXIT_SYSTEM_EVENT', 26: 'KVM_EXIT_IOAPIC_EOI',
+  29: 'KVM_EXIT_X86_RDMSR', 30: 'KVM_EXIT_X86_WRMSR', 31: 'KVM_EXIT_DIRTY_RING_FULL', 33: 'KVM_EXIT_X86_BUS_LOCK',
+  37: 'KVM_EXIT_NOTIFY',
+};
+
+/** kvm_run.io.direction */
+export const KVM_EXIT_IO_IN = 0;
+export const KVM_EXIT_IO_OUT = 1;
+
+/** kvm_run.internal.suberror */
+export const KVM_INTERNAL_ERROR_EMULATION = 1;
+export const KVM_INTERNAL_ERROR_SIMUL_EX = 2;
+export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
+export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
+export const KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES = 1n;
+
+/** kvm_run.system_event.type */
+export const KVM_SYSTEM_EVENT_SHUTDOWN = 1;
+export const KVM_SYSTEM_EVENT_RESET = 2;
+export const KVM_SYSTEM_EVENT_CRASH = 3;
+
+/** kvm_userspace_memory_region.flags */
+export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
+export const KVM_MEM_READONLY = 1 << 1;
+
+/** kvm_mp_state.mp_state */
+export const KVM_MP_STATE_RUNNABLE = 0;
+export const KVM_MP_STATE_UNINITIALIZED = 1;
+export const KVM_MP_STATE_INIT_RECEIVED = 2;
+export const KVM_MP_STATE_HALTED = 3;
+export const KVM_MP_STATE_SIPI_RECEIVED = 4;
+
+/** KVM_CHECK_EXTENSION capabilities tsvisor asks about. */
+export const KVM_CAP_IRQCHIP = 0;
+export const KVM_CAP_HLT = 1;
+export const KVM_CAP_USER_MEMORY = 3;
+export const KVM_CAP_SET_TSS_ADDR = 4;
+export const KVM_CAP_EXT_CPUID = 7;
+export const KVM_CAP_NR_VCPUS = 9;
+export const KVM_CAP_NR_MEMSLOTS = 10;
+export const KVM_CAP_MP_STATE = 14;
+export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_GET_TSC_KHZ = 61;
+export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
+export const KVM_CAP_READONLY_MEM = 81;
+export const KVM_CAP_IMMEDIATE_EXIT = 136;
+export const KVM_CAP_X86_USER_SPACE_MSR = 188;
+export const KVM_CAP_X86_MSR_FILTER = 189;

@@ -1,0 +1,8 @@
+/** The KVM ABI in TypeScript: import this module as `kvm` (kvm.Kvm, kvm.Vm, kvm.Vcpu, ...). */
+export * from './constants.js';
+export * from './errors.js';
+export { Kvm, KVM_DEVICE } from './kvm.js';
+export { KvmRun } from './kvm-run.js';
+export type { KvmCpuidEntry2, KvmRegs, KvmSegment, KvmSregs } from './structs.js';
+export { Vcpu } from './vcpu.js';
+export { Vm } from './vm.js';

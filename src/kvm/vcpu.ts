@@ -1,0 +1,172 @@
+/** A KVM vCPU: its file descriptor, its kvm_run page, and its ioctls. */
+import { hex } from '../errors.js';
+import { Errno } from '../host/errno.js';
+import * as libc from '../host/libc.js';
+import { KVM_EXIT_INTR } from './constants.js';
+import { checked } from './ioctl.js';
+import {
+  KVM_GET_MP_STATE,
+  KVM_GET_MSRS,
+  KVM_GET_REGS,
+  KVM_GET_SREGS,
+  KVM_INTERRUPT,
+  KVM_RUN,
+  KVM_SET_CPUID2,
+  KVM_SET_MP_STATE,
+  KVM_SET_MSRS,
+  KVM_SET_REGS,
+  KVM_SET_SREGS,
+  KVM_TRANSLATE,
+} from './ioctls.js';
+import { KvmError, KvmIoctlError } from './errors.js';
+import { KvmRun } from './kvm-run.js';
+import { decode, encode } from './layout.js';
+import {
+  kvm_cpuid2,
+  kvm_cpuid_entry2,
+  kvm_interrupt,
+  kvm_mp_state,
+  kvm_msr_entry,
+  kvm_msrs,
+  kvm_regs,
+  kvm_sregs,
+  kvm_translation,
+  type KvmCpuidEntry2,
+  type KvmMsrEntry,
+  type KvmRegs,
+  type KvmSregs,
+} from './structs.js';
+
+export class Vcpu {
+  private closed = false;
+
+  private constructor(
+    readonly id: number,
+    readonly fd: number,
+    /** The kvm_run page (mmap of the vCPU fd). */
+    readonly kvmRun: KvmRun,
+    private readonly runAddress: bigint,
+    private readonly runSize: number,
+  ) {}
+
+  /** Maps the kvm_run page of a new vCPU fd. */
+  static map(id: number, fd: number, mmapSize: number): Vcpu {
+    const address = libc.mmap(null, mmapSize, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED, fd, 0);
+    if (address === libc.MAP_FAILED) {
+      throw new KvmError(`Cannot map the kvm_run page of vCPU ${id} (mmap of ${mmapSize} bytes failed, errno ${libc.errno()}).`);
+    }
+    return new Vcpu(id, fd, new KvmRun(libc.view(address, mmapSize)), address, mmapSize);
+  }
+
+  /**
+   * KVM_RUN: runs the guest until it exits, and returns kvm_run.exit_reason. A kick (a
+   * signal, or immediate_exit) makes the ioctl fail with EINTR: that returns KVM_EXIT_INTR.
+   */
+  run(): number {
+    if (libc.ioctlValue(this.fd, KVM_RUN, 0) < 0) {
+      const errno = libc.errno();
+      if (errno === Errno.EINTR || errno === Errno.EAGAIN) return KVM_EXIT_INTR;
+      throw KvmIoctlError.fromRequest(KVM_RUN, errno, `vCPU ${this.id}`);
+    }
+    return this.kvmRun.exitReason;
+  }
+
+  getRegs(): KvmRegs {
+    const buffer = new Uint8Array(kvm_regs.size);
+    checked(libc.ioctlBuffer(this.fd, KVM_GET_REGS, buffer), KVM_GET_REGS, `vCPU ${this.id}`);
+    return decode(kvm_regs, new DataView(buffer.buffer));
+  }
+
+  setRegs(regs: KvmRegs): void {
+    const buffer = new Uint8Array(kvm_regs.size);
+    encode(kvm_regs, regs, new DataView(buffer.buffer));
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_REGS, buffer), KVM_SET_REGS, `vCPU ${this.id}`);
+  }
+
+  getSregs(): KvmSregs {
+    const buffer = new Uint8Array(kvm_sregs.size);
+    checked(libc.ioctlBuffer(this.fd, KVM_GET_SREGS, buffer), KVM_GET_SREGS, `vCPU ${this.id}`);
+    return decode(kvm_sregs, new DataView(buffer.buffer));
+  }
+
+  setSregs(sregs: KvmSregs): void {
+    const buffer = new Uint8Array(kvm_sregs.size);
+    encode(kvm_sregs, sregs, new DataView(buffer.buffer));
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_SREGS, buffer), KVM_SET_SREGS, `vCPU ${this.id}`);
+  }
+
+  setCpuid2(entries: readonly KvmCpuidEntry2[]): void {
+    const buffer = new Uint8Array(kvm_cpuid2.size + entries.length * kvm_cpuid_entry2.size);
+    const view = new DataView(buffer.buffer);
+    view.setUint32(kvm_cpuid2.offsets.nent, entries.length, true);
+    entries.forEach((entry, i) => encode(kvm_cpuid_entry2, entry, view, kvm_cpuid2.offsets.entries + i * kvm_cpuid_entry2.size));
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_CPUID2, buffer), KVM_SET_CPUID2, `vCPU ${this.id}`);
+  }
+
+  /** KVM_GET_MSRS for the given MSR indices; returns index -> value. */
+  getMsrs(indices: readonly number[]): Map<number, bigint> {
+    const buffer = new Uint8Array(kvm_msrs.size + indices.length * kvm_msr_entry.size);
+    const view = new DataView(buffer.buffer);
+    view.setUint32(kvm_msrs.offsets.nmsrs, indices.length, true);
+    indices.forEach((index, i) =>
+      encode(kvm_msr_entry, { index, reserved: 0, data: 0n }, view, kvm_msrs.offsets.entries + i * kvm_msr_entry.size),
+    );
+    const read = checked(libc.ioctlBuffer(this.fd, KVM_GET_MSRS, buffer), KVM_GET_MSRS, `vCPU ${this.id}`);
+    const values = new Map<number, bigint>();
+    for (let i = 0; i < read; i++) {
+      const entry = decode(kvm_msr_entry, view, kvm_msrs.offsets.entries + i * kvm_msr_entry.size);
+      values.set(entry.index, entry.data);
+    }
+    return values;
+  }
+
+  setMsrs(entries: readonly Pick<KvmMsrEntry, 'index' | 'data'>[]): void {
+    const buffer = new Uint8Array(kvm_msrs.size + entries.length * kvm_msr_entry.size);
+    const view = new DataView(buffer.buffer);
+    view.setUint32(kvm_msrs.offsets.nmsrs, entries.length, true);
+    entries.forEach((entry, i) =>
+      encode(kvm_msr_entry, { ...entry, reserved: 0 }, view, kvm_msrs.offsets.entries + i * kvm_msr_entry.size),
+    );
+    const written = checked(libc.ioctlBuffer(this.fd, KVM_SET_MSRS, buffer), KVM_SET_MSRS, `vCPU ${this.id}`);
+    if (written !== entries.length) {
+      const rejected = entries[written];
+      throw new KvmError(`KVM_SET_MSRS on vCPU ${this.id} stopped at MSR ${hex(rejected?.index ?? 0)}: KVM refused its value.`);
+    }
+  }
+
+  getMpState(): number {
+    const buffer = new Uint8Array(kvm_mp_state.size);
+    checked(libc.ioctlBuffer(this.fd, KVM_GET_MP_STATE, buffer), KVM_GET_MP_STATE, `vCPU ${this.id}`);
+    return new DataView(buffer.buffer).getUint32(0, true);
+  }
+
+  setMpState(state: number): void {
+    const buffer = new Uint8Array(kvm_mp_state.size);
+    new DataView(buffer.buffer).setUint32(0, state, true);
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_MP_STATE, buffer), KVM_SET_MP_STATE, `vCPU ${this.id}`);
+  }
+
+  /** KVM_INTERRUPT: queues an external interrupt (only without an in-kernel irqchip). */
+  interrupt(vector: number): void {
+    const buffer = new Uint8Array(kvm_interrupt.size);
+    new DataView(buffer.buffer).setUint32(0, vector, true);
+    checked(libc.ioctlBuffer(this.fd, KVM_INTERRUPT, buffer), KVM_INTERRUPT, `vCPU ${this.id}, vector ${vector}`);
+  }
+
+  /** KVM_TRANSLATE: a linear address through the guest's current page tables. */
+  translate(linearAddress: bigint): { physicalAddress: bigint; valid: boolean } {
+    const buffer = new Uint8Array(kvm_translation.size);
+    const view = new DataView(buffer.buffer);
+    view.setBigUint64(kvm_translation.offsets.linear_address, linearAddress, true);
+    checked(libc.ioctlBuffer(this.fd, KVM_TRANSLATE, buffer), KVM_TRANSLATE, `vCPU ${this.id}`);
+    const result = decode(kvm_translation, view);
+    return { physicalAddress: result.physical_address, valid: result.valid !== 0 };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.munmap(this.runAddress, this.runSize);
+    libc.close(this.fd);
+  }
+}

@@ -1,0 +1,58 @@
+/** A KVM virtual machine: the VM file descriptor and its ioctls. */
+import { hex } from '../errors.js';
+import * as libc from '../host/libc.js';
+import { checked } from './ioctl.js';
+import {
+  KVM_CREATE_VCPU,
+  KVM_ENABLE_CAP,
+  KVM_GET_TSC_KHZ,
+  KVM_SET_TSS_ADDR,
+  KVM_SET_USER_MEMORY_REGION,
+} from './ioctls.js';
+import type { Kvm } from './kvm.js';
+import { encode } from './layout.js';
+import { kvm_enable_cap, kvm_userspace_memory_region, type KvmEnableCap, type KvmUserspaceMemoryRegion } from './structs.js';
+import { Vcpu } from './vcpu.js';
+
+export class Vm {
+  constructor(
+    readonly kvm: Kvm,
+    readonly fd: number,
+  ) {}
+
+  setUserMemoryRegion(region: KvmUserspaceMemoryRegion): void {
+    const buffer = new Uint8Array(kvm_userspace_memory_region.size);
+    encode(kvm_userspace_memory_region, region, new DataView(buffer.buffer));
+    const context = `slot ${region.slot}, guest ${hex(region.guest_phys_addr)}, ${region.memory_size} bytes`;
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_USER_MEMORY_REGION, buffer), KVM_SET_USER_MEMORY_REGION, context);
+  }
+
+  /** Where KVM on Intel keeps the three-page TSS it needs to run real mode (must not overlap RAM). */
+  setTssAddr(address: number): void {
+    checked(libc.ioctlValue(this.fd, KVM_SET_TSS_ADDR, address), KVM_SET_TSS_ADDR, hex(address));
+  }
+
+  getTscKhz(): number {
+    return checked(libc.ioctlValue(this.fd, KVM_GET_TSC_KHZ, 0), KVM_GET_TSC_KHZ);
+  }
+
+  enableCap(capability: Pick<KvmEnableCap, 'cap' | 'args'>): void {
+    const buffer = new Uint8Array(kvm_enable_cap.size);
+    encode(kvm_enable_cap, { ...capability, flags: 0, pad: new Array(64).fill(0) }, new DataView(buffer.buffer));
+    checked(libc.ioctlBuffer(this.fd, KVM_ENABLE_CAP, buffer), KVM_ENABLE_CAP, `capability ${capability.cap}`);
+  }
+
+  createVcpu(id: number): Vcpu {
+    const fd = checked(libc.ioctlValue(this.fd, KVM_CREATE_VCPU, id), KVM_CREATE_VCPU, `vCPU ${id}`);
+    try {
+      return Vcpu.map(id, fd, this.kvm.getVcpuMmapSize());
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+  }
+
+  close(): void {
+    libc.close(this.fd);
+  }
+}

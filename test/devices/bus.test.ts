@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { Bus, BusConflictError, type UnassignedAccess } from '../../src/devices/bus.js';
+import type { BusDevice } from '../../src/devices/bus-device.js';
+
+/** A device that records its accesses and reads back its offset. */
+class Probe implements BusDevice {
+  readonly accesses: string[] = [];
+  read(offset: number, data: Uint8Array): void {
+    this.accesses.push(`read ${offset} ${data.length}`);
+    data.fill(offset);
+  }
+  write(offset: number, data: Uint8Array): void {
+    this.accesses.push(`write ${offset} ${Array.from(data).join(',')}`);
+  }
+}
+
+describe('Bus', () => {
+  it('routes an access to the device owning its first address, with the offset in its range', () => {
+    const bus = new Bus('I/O port');
+    const uart = new Probe();
+    const exit = new Probe();
+    bus.register('uart', 0x3f8, 8, uart);
+    bus.register('exit', 0xf4, 4, exit);
+    const data = new Uint8Array(1);
+    bus.read(0x3fd, data);
+    bus.write(0xf4, new Uint8Array([1, 0, 0, 0]));
+    expect(data[0]).toBe(5);
+    expect(uart.accesses).toEqual(['read 5 1']);
+    expect(exit.accesses).toEqual(['write 0 1,0,0,0']);
+  });
+
+  it('refuses an overlapping range, naming both devices and ranges', () => {
+    const bus = new Bus('I/O port');
+    bus.register('COM1', 0x3f8, 8, new Probe());
+    expect(() => bus.register('other', 0x3fc, 8, new Probe())).toThrow(BusConflictError);
+    expect(() => bus.register('other', 0x3fc, 8, new Probe())).toThrow(
+      'Cannot place other at I/O ports 0x3fc-0x403: it overlaps COM1 at I/O ports 0x3f8-0x3ff. Move one of them to free addresses.',
+    );
+    const mmio = new Bus('MMIO');
+    mmio.register('LAPIC', 0xfee00000, 0x1000, new Probe());
+    expect(() => mmio.register('HPET', 0xfedff000, 0x1001, new Probe())).toThrow(
+      'Cannot place HPET at MMIO 0xfedff000-0xfee00000: it overlaps LAPIC at MMIO 0xfee00000-0xfee00fff. Move one of them to free addresses.',
+    );
+  });
+
+  it('accepts adjacent ranges and refuses empty ones', () => {
+    const bus = new Bus('MMIO');
+    bus.register('a', 0x1000, 0x1000, new Probe());
+    bus.register('b', 0x2000, 0x1000, new Probe());
+    expect(bus.list().map((range) => range.name)).toEqual(['a', 'b']);
+    expect(() => bus.register('c', 0x5000, 0, new Probe())).toThrow(BusConflictError);
+  });
+
+  it('reads all ones and drops writes where no device lives, counting each access', () => {
+    const bus = new Bus('MMIO');
+    const seen: UnassignedAccess[] = [];
+    bus.onUnassigned = (access) => seen.push({ ...access, data: access.data.slice() });
+    const data = new Uint8Array(8);
+    bus.read(0xd0000000, data);
+    bus.write(0xd0000008, new Uint8Array([1, 2]));
+    expect(Array.from(data)).toEqual(new Array(8).fill(0xff));
+    expect(bus.unassigned).toEqual({ reads: 1, writes: 1 });
+    expect(seen).toEqual([
+      { bus: 'MMIO', address: 0xd0000000, direction: 'read', data: new Uint8Array(8).fill(0xff) },
+      { bus: 'MMIO', address: 0xd0000008, direction: 'write', data: new Uint8Array([1, 2]) },
+    ]);
+  });
+
+  it('finds the right device among many, in any registration order', () => {
+    const bus = new Bus('I/O port');
+    const probes = new Map<number, Probe>();
+    const bases = Array.from({ length: 64 }, (_, i) => (i * 37) % 64).map((i) => i * 0x10);
+    for (const base of bases) {
+      const probe = new Probe();
+      probes.set(base, probe);
+      bus.register(`dev${base}`, base, 8, probe);
+    }
+    for (let port = 0; port < 0x400; port++) {
+      const data = new Uint8Array(1);
+      bus.read(port, data);
+      const owner = probes.get(port & ~0xf);
+      if ((port & 0xf) < 8) expect(data[0]).toBe(port & 0x7);
+      else expect(data[0]).toBe(0xff);
+      if ((port & 0xf) < 8) expect(owner?.accesses.at(-1)).toBe(`read ${port & 0x7} 1`);
+    }
+  });
+});

@@ -1,0 +1,40 @@
+/** Runs the built tsvisor CLI (dist/cli.js) as a child process, as a user would. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface TsvisorResult {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface TsvisorRunOptions {
+  /** Bytes for the guest's serial input (stdin). stdin is closed when omitted. */
+  readonly input?: string;
+  /** Kill the child after this many milliseconds (a hung guest fails the test, it does not hang it). */
+  readonly timeoutMs?: number;
+  /** Run the command through this prefix (for example setpriv to drop privileges). */
+  readonly prefix?: readonly string[];
+}
+
+export function tsvisor(args: readonly string[], options: TsvisorRunOptions = {}): Promise<TsvisorResult> {
+  const command = [...(options.prefix ?? []), process.execPath, CLI, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0] as string, command.slice(1), { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
