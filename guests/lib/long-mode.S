@@ -1,9 +1,11 @@
 /* From flat 32-bit protected mode to 64-bit long mode, then into kmain().
  *
- * Entered with flat 32-bit segments and paging off (from realmode-entry.S). Clears .bss,
- * identity-maps the low 4 GiB with 2 MiB pages (so test kernels reach RAM and MMIO
- * addresses alike), enables PAE, EFER.LME and paging (Intel SDM vol. 3A, 10.8.5
- * "Initializing IA-32e Mode"), and far-jumps to 64-bit code. kmain()'s return value is
+ * Entered with flat 32-bit segments and paging off (from realmode-entry.S). The page
+ * tables are built at assembly time (they identity-map the low 4 GiB with 2 MiB pages, so
+ * test kernels reach RAM and MMIO addresses alike): code running before paging is on may
+ * be emulated instruction by instruction by KVM, so this part does as little as it can.
+ * It enables PAE, EFER.LME and paging (Intel SDM vol. 3A, 10.8.5 "Initializing IA-32e
+ * Mode"), far-jumps to 64-bit code, clears .bss and calls kmain(), whose return value is
  * handed to guest_finish(), which ends the VM. */
 #include "boot.h"
 
@@ -11,35 +13,6 @@
     .text
     .globl enter_long_mode
 enter_long_mode:
-    /* Zero .bss: the page tables and the stack live there. */
-    movl    $__bss_start, %edi
-    movl    $__bss_end, %ecx
-    subl    %edi, %ecx
-    shrl    $2, %ecx
-    xorl    %eax, %eax
-    cld
-    rep stosl
-
-    /* PML4[0] -> PDPT; PDPT[0..3] -> four page directories; 2048 2 MiB pages. */
-    movl    $boot_pdpt + (PTE_PRESENT | PTE_WRITE), boot_pml4
-    movl    $boot_pd, %eax
-    orl     $(PTE_PRESENT | PTE_WRITE), %eax
-    xorl    %ecx, %ecx
-1:  movl    %eax, boot_pdpt(, %ecx, 8)
-    addl    $0x1000, %eax
-    incl    %ecx
-    cmpl    $4, %ecx
-    jne     1b
-
-    xorl    %ecx, %ecx
-2:  movl    %ecx, %eax
-    shll    $21, %eax
-    orl     $(PTE_PRESENT | PTE_WRITE | PTE_LARGE), %eax
-    movl    %eax, boot_pd(, %ecx, 8)    /* the high half stays 0: every frame is below 4 GiB */
-    incl    %ecx
-    cmpl    $2048, %ecx
-    jne     2b
-
     movl    %cr4, %eax
     orl     $CR4_PAE, %eax
     movl    %eax, %cr4
@@ -60,14 +33,22 @@ long_mode:
     movw    %ax, %ds
     movw    %ax, %es
     movw    %ax, %ss
+    /* Zero .bss (the stack lives there): the image does not cover it. */
+    movq    $__bss_start, %rdi
+    movq    $__bss_end, %rcx
+    subq    %rdi, %rcx
+    shrq    $3, %rcx
+    xorl    %eax, %eax
+    cld
+    rep stosq
     movq    $boot_stack_top, %rsp
     xorl    %ebp, %ebp
     call    kmain
     movl    %eax, %edi
     call    guest_finish
-3:  cli
+1:  cli
     hlt
-    jmp     3b
+    jmp     1b
 
 /* The boot GDT (Intel SDM vol. 3A, 3.4.5 "Segment Descriptors"). Placed near the start of
  * the image so that the 16-bit lgdt in realmode-entry.S can address it. */
@@ -84,10 +65,27 @@ boot_gdt_descriptor:
     .word boot_gdt_end - boot_gdt - 1
     .long boot_gdt
 
-    .bss
+/* Identity map of the low 4 GiB: PML4[0] -> PDPT; PDPT[0..3] -> four page directories of
+ * 512 2 MiB pages each (Intel SDM vol. 3A, 5.5 "4-Level Paging"). */
+    .data
     .balign 4096
-boot_pml4:  .skip 4096
-boot_pdpt:  .skip 4096
-boot_pd:    .skip 4 * 4096
+boot_pml4:
+    .quad boot_pdpt + (PTE_PRESENT | PTE_WRITE)
+    .fill 511, 8, 0
+boot_pdpt:
+    .quad boot_pd + 0x0000 + (PTE_PRESENT | PTE_WRITE)
+    .quad boot_pd + 0x1000 + (PTE_PRESENT | PTE_WRITE)
+    .quad boot_pd + 0x2000 + (PTE_PRESENT | PTE_WRITE)
+    .quad boot_pd + 0x3000 + (PTE_PRESENT | PTE_WRITE)
+    .fill 508, 8, 0
+boot_pd:
+    .set frame, 0
+    .rept 2048
+    .quad (frame << 21) | (PTE_PRESENT | PTE_WRITE | PTE_LARGE)
+    .set frame, frame + 1
+    .endr
+
+    .bss
+    .balign 16
 boot_stack: .skip BOOT_STACK_SIZE
 boot_stack_top:
