@@ -4,6 +4,7 @@ export const GENERAL_HELP = `tsvisor: an x86_64 hypervisor runtime in TypeScript
 
 Usage:
   tsvisor run <config.toml> [options]   boot the VM an AxVisor-style config describes
+  tsvisor bench [--quick]               measure VM exit cost and start-up against references
   tsvisor --help                        this text (tsvisor run --help for the run options)
   tsvisor --version                     the version
 
@@ -29,4 +30,17 @@ Options:
   --trace-unassigned     print every guest access to an I/O port or MMIO address that no
                          device owns (such accesses read as all ones and are counted)
   -h, --help             this text
+`;
+
+export const BENCH_HELP = `Usage: tsvisor bench [--quick]
+
+Measures, side by side in one run (interleaved, medians):
+  - the cost of one VM exit (a guest \`out\` to an unassigned port) under tsvisor and under
+    the thinnest C loop on /dev/kvm (bench/exit-floor, built by npm install);
+  - the wall time of \`tsvisor run configs/hello-x86_64.toml\`, start to exit, beside a bare
+    \`node -e 0\`.
+
+Options:
+  --quick      fewer iterations and rounds (about 10 seconds)
+  -h, --help   this text
 `;

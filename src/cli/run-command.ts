@@ -1,6 +1,5 @@
 /** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
@@ -9,6 +8,7 @@ import { HostConsole } from '../vmm/console.js';
 import { Vm } from '../vmm/vm.js';
 import { exitStatusOf } from '../vmm/vm-exit.js';
 import { RUN_HELP } from './help.js';
+import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
 
 const STDIN = 0;
@@ -16,7 +16,11 @@ const STDOUT = 1;
 const STDERR = 2;
 
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseRunArgs(args);
+  const { values, positionals } = parseCommandOptions('run', args, {
+    help: { type: 'boolean', short: 'h' },
+    serial: { type: 'string' },
+    'trace-unassigned': { type: 'boolean' },
+  });
   if (values.help) {
     writeSync(STDOUT, RUN_HELP);
     return ExitStatus.ok;
@@ -51,31 +55,6 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   } finally {
     vm?.destroy();
     if (serialFd !== STDOUT) closeSync(serialFd);
-  }
-}
-
-function parseRunArgs(args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...args],
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        serial: { type: 'string' },
-        'trace-unassigned': { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    const option = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
-    const problem =
-      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-        ? `tsvisor run has no option '${option}'`
-        : code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
-          ? `the option '${option}' needs a value`
-          : message.replace(/\.$/, '');
-    throw new UsageError(`${problem}. The options are --serial <file>, --trace-unassigned and --help; see \`tsvisor run --help\`.`);
   }
 }
 

@@ -1,0 +1,53 @@
+/**
+ * The cost of one VM exit: the exit-loop guest (guests/exit-loop) does `out` to an
+ * unassigned port N times, once under tsvisor's Vm and exit loop, once under the C floor
+ * (bench/exit-floor). Both time the same span, from the first KVM_RUN to the debug exit,
+ * and divide by N.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { VmSpec } from '../config/vm-spec.js';
+import { Vm } from '../vmm/vm.js';
+
+export const EXIT_LOOP_IMAGE = fileURLToPath(new URL('../../guests/build/exit-loop.bin', import.meta.url));
+export const EXIT_FLOOR = fileURLToPath(new URL('../../bench/build/exit-floor', import.meta.url));
+/** Where the exit-loop guest reads its iteration count. */
+const ITERATIONS_GPA = 0x8004;
+
+const exitLoopSpec: VmSpec = {
+  configPath: EXIT_LOOP_IMAGE,
+  id: 0,
+  name: 'exit-loop',
+  vmType: 1,
+  cpuCount: 1,
+  memoryRegions: [{ gpa: 0, size: 0x10_0000, flags: 0x7, mapType: 0 }],
+  kernel: { path: EXIT_LOOP_IMAGE, loadAddress: 0x8000 },
+  entryPoint: 0x8000,
+  unmodelledDevices: [],
+  warnings: [],
+};
+
+/** Nanoseconds per exit under tsvisor. */
+export async function tsvisorNsPerExit(iterations: number): Promise<number> {
+  const vm = Vm.create(exitLoopSpec, { console: { write() {}, pumpInput() {} } });
+  try {
+    vm.memory.write32(ITERATIONS_GPA, iterations);
+    const start = process.hrtime.bigint();
+    const exit = await vm.run();
+    const elapsed = Number(process.hrtime.bigint() - start);
+    if (exit.kind !== 'debug-exit' || vm.platform.ioBus.unassigned.writes !== iterations) {
+      throw new Error(`the exit-loop guest did not run as expected: ${JSON.stringify(exit)}`);
+    }
+    return elapsed / iterations;
+  } finally {
+    vm.destroy();
+  }
+}
+
+/** Nanoseconds per exit under the C floor. */
+export function floorNsPerExit(iterations: number): number {
+  const output = execFileSync(EXIT_FLOOR, [EXIT_LOOP_IMAGE, String(iterations)], { encoding: 'utf8' });
+  const match = /exits=(\d+) ns_per_exit=([\d.]+)/.exec(output);
+  if (!match || Number(match[1]) !== iterations + 1) throw new Error(`bench/exit-floor printed: ${output}`);
+  return Number(match[2]);
+}
