@@ -1,9 +1,10 @@
 /** A KVM vCPU: its file descriptor, its kvm_run page, and its ioctls. */
 import { hex } from '../errors.js';
-import { Errno } from '../host/errno.js';
+import { Errno, describeErrno } from '../host/errno.js';
 import * as libc from '../host/libc.js';
 import { KVM_EXIT_INTR } from './constants.js';
-import { checked } from './ioctl.js';
+import { KvmError, KvmIoctlError } from './errors.js';
+import { checked, ioctlRead, ioctlWrite } from './ioctl.js';
 import {
   KVM_GET_MP_STATE,
   KVM_GET_MSRS,
@@ -18,7 +19,6 @@ import {
   KVM_SET_SREGS,
   KVM_TRANSLATE,
 } from './ioctls.js';
-import { KvmError, KvmIoctlError } from './errors.js';
 import { KvmRun } from './kvm-run.js';
 import { decode, encode } from './layout.js';
 import {
@@ -39,6 +39,8 @@ import {
 
 export class Vcpu {
   private closed = false;
+  /** How error messages name this vCPU. */
+  private readonly context: string;
 
   private constructor(
     readonly id: number,
@@ -47,13 +49,15 @@ export class Vcpu {
     readonly kvmRun: KvmRun,
     private readonly runAddress: bigint,
     private readonly runSize: number,
-  ) {}
+  ) {
+    this.context = `vCPU ${id}`;
+  }
 
   /** Maps the kvm_run page of a new vCPU fd. */
   static map(id: number, fd: number, mmapSize: number): Vcpu {
     const address = libc.mmap(null, mmapSize, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED, fd, 0);
     if (address === libc.MAP_FAILED) {
-      throw new KvmError(`Cannot map the kvm_run page of vCPU ${id} (mmap of ${mmapSize} bytes failed, errno ${libc.errno()}).`);
+      throw new KvmError(`Cannot map the kvm_run page of vCPU ${id} (mmap of ${mmapSize} bytes failed: ${describeErrno(libc.errno())}).`);
     }
     return new Vcpu(id, fd, new KvmRun(libc.view(address, mmapSize)), address, mmapSize);
   }
@@ -66,33 +70,25 @@ export class Vcpu {
     if (libc.ioctlValue(this.fd, KVM_RUN, 0) < 0) {
       const errno = libc.errno();
       if (errno === Errno.EINTR || errno === Errno.EAGAIN) return KVM_EXIT_INTR;
-      throw KvmIoctlError.fromRequest(KVM_RUN, errno, `vCPU ${this.id}`);
+      throw KvmIoctlError.fromRequest(KVM_RUN, errno, this.context);
     }
     return this.kvmRun.exitReason;
   }
 
   getRegs(): KvmRegs {
-    const buffer = new Uint8Array(kvm_regs.size);
-    checked(libc.ioctlBuffer(this.fd, KVM_GET_REGS, buffer), KVM_GET_REGS, `vCPU ${this.id}`);
-    return decode(kvm_regs, new DataView(buffer.buffer));
+    return ioctlRead(this.fd, KVM_GET_REGS, kvm_regs, this.context);
   }
 
   setRegs(regs: KvmRegs): void {
-    const buffer = new Uint8Array(kvm_regs.size);
-    encode(kvm_regs, regs, new DataView(buffer.buffer));
-    checked(libc.ioctlBuffer(this.fd, KVM_SET_REGS, buffer), KVM_SET_REGS, `vCPU ${this.id}`);
+    ioctlWrite(this.fd, KVM_SET_REGS, kvm_regs, regs, this.context);
   }
 
   getSregs(): KvmSregs {
-    const buffer = new Uint8Array(kvm_sregs.size);
-    checked(libc.ioctlBuffer(this.fd, KVM_GET_SREGS, buffer), KVM_GET_SREGS, `vCPU ${this.id}`);
-    return decode(kvm_sregs, new DataView(buffer.buffer));
+    return ioctlRead(this.fd, KVM_GET_SREGS, kvm_sregs, this.context);
   }
 
   setSregs(sregs: KvmSregs): void {
-    const buffer = new Uint8Array(kvm_sregs.size);
-    encode(kvm_sregs, sregs, new DataView(buffer.buffer));
-    checked(libc.ioctlBuffer(this.fd, KVM_SET_SREGS, buffer), KVM_SET_SREGS, `vCPU ${this.id}`);
+    ioctlWrite(this.fd, KVM_SET_SREGS, kvm_sregs, sregs, this.context);
   }
 
   setCpuid2(entries: readonly KvmCpuidEntry2[]): void {
@@ -100,7 +96,7 @@ export class Vcpu {
     const view = new DataView(buffer.buffer);
     view.setUint32(kvm_cpuid2.offsets.nent, entries.length, true);
     entries.forEach((entry, i) => encode(kvm_cpuid_entry2, entry, view, kvm_cpuid2.offsets.entries + i * kvm_cpuid_entry2.size));
-    checked(libc.ioctlBuffer(this.fd, KVM_SET_CPUID2, buffer), KVM_SET_CPUID2, `vCPU ${this.id}`);
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_CPUID2, buffer), KVM_SET_CPUID2, this.context);
   }
 
   /** KVM_GET_MSRS for the given MSR indices; returns index -> value. */
@@ -111,7 +107,7 @@ export class Vcpu {
     indices.forEach((index, i) =>
       encode(kvm_msr_entry, { index, reserved: 0, data: 0n }, view, kvm_msrs.offsets.entries + i * kvm_msr_entry.size),
     );
-    const read = checked(libc.ioctlBuffer(this.fd, KVM_GET_MSRS, buffer), KVM_GET_MSRS, `vCPU ${this.id}`);
+    const read = checked(libc.ioctlBuffer(this.fd, KVM_GET_MSRS, buffer), KVM_GET_MSRS, this.context);
     const values = new Map<number, bigint>();
     for (let i = 0; i < read; i++) {
       const entry = decode(kvm_msr_entry, view, kvm_msrs.offsets.entries + i * kvm_msr_entry.size);
@@ -127,7 +123,7 @@ export class Vcpu {
     entries.forEach((entry, i) =>
       encode(kvm_msr_entry, { ...entry, reserved: 0 }, view, kvm_msrs.offsets.entries + i * kvm_msr_entry.size),
     );
-    const written = checked(libc.ioctlBuffer(this.fd, KVM_SET_MSRS, buffer), KVM_SET_MSRS, `vCPU ${this.id}`);
+    const written = checked(libc.ioctlBuffer(this.fd, KVM_SET_MSRS, buffer), KVM_SET_MSRS, this.context);
     if (written !== entries.length) {
       const rejected = entries[written];
       throw new KvmError(`KVM_SET_MSRS on vCPU ${this.id} stopped at MSR ${hex(rejected?.index ?? 0)}: KVM refused its value.`);
@@ -135,22 +131,16 @@ export class Vcpu {
   }
 
   getMpState(): number {
-    const buffer = new Uint8Array(kvm_mp_state.size);
-    checked(libc.ioctlBuffer(this.fd, KVM_GET_MP_STATE, buffer), KVM_GET_MP_STATE, `vCPU ${this.id}`);
-    return new DataView(buffer.buffer).getUint32(0, true);
+    return ioctlRead(this.fd, KVM_GET_MP_STATE, kvm_mp_state, this.context).mp_state;
   }
 
   setMpState(state: number): void {
-    const buffer = new Uint8Array(kvm_mp_state.size);
-    new DataView(buffer.buffer).setUint32(0, state, true);
-    checked(libc.ioctlBuffer(this.fd, KVM_SET_MP_STATE, buffer), KVM_SET_MP_STATE, `vCPU ${this.id}`);
+    ioctlWrite(this.fd, KVM_SET_MP_STATE, kvm_mp_state, { mp_state: state }, this.context);
   }
 
   /** KVM_INTERRUPT: queues an external interrupt (only without an in-kernel irqchip). */
   interrupt(vector: number): void {
-    const buffer = new Uint8Array(kvm_interrupt.size);
-    new DataView(buffer.buffer).setUint32(0, vector, true);
-    checked(libc.ioctlBuffer(this.fd, KVM_INTERRUPT, buffer), KVM_INTERRUPT, `vCPU ${this.id}, vector ${vector}`);
+    ioctlWrite(this.fd, KVM_INTERRUPT, kvm_interrupt, { irq: vector }, `${this.context}, vector ${vector}`);
   }
 
   /** KVM_TRANSLATE: a linear address through the guest's current page tables. */
@@ -158,7 +148,7 @@ export class Vcpu {
     const buffer = new Uint8Array(kvm_translation.size);
     const view = new DataView(buffer.buffer);
     view.setBigUint64(kvm_translation.offsets.linear_address, linearAddress, true);
-    checked(libc.ioctlBuffer(this.fd, KVM_TRANSLATE, buffer), KVM_TRANSLATE, `vCPU ${this.id}`);
+    checked(libc.ioctlBuffer(this.fd, KVM_TRANSLATE, buffer), KVM_TRANSLATE, this.context);
     const result = decode(kvm_translation, view);
     return { physicalAddress: result.physical_address, valid: result.valid !== 0 };
   }

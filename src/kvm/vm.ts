@@ -1,7 +1,7 @@
 /** A KVM virtual machine: the VM file descriptor and its ioctls. */
 import { hex } from '../errors.js';
 import * as libc from '../host/libc.js';
-import { checked } from './ioctl.js';
+import { checked, ioctlWrite } from './ioctl.js';
 import {
   KVM_CREATE_VCPU,
   KVM_ENABLE_CAP,
@@ -10,7 +10,6 @@ import {
   KVM_SET_USER_MEMORY_REGION,
 } from './ioctls.js';
 import type { Kvm } from './kvm.js';
-import { encode } from './layout.js';
 import { kvm_enable_cap, kvm_userspace_memory_region, type KvmEnableCap, type KvmUserspaceMemoryRegion } from './structs.js';
 import { Vcpu } from './vcpu.js';
 
@@ -21,10 +20,8 @@ export class Vm {
   ) {}
 
   setUserMemoryRegion(region: KvmUserspaceMemoryRegion): void {
-    const buffer = new Uint8Array(kvm_userspace_memory_region.size);
-    encode(kvm_userspace_memory_region, region, new DataView(buffer.buffer));
     const context = `slot ${region.slot}, guest ${hex(region.guest_phys_addr)}, ${region.memory_size} bytes`;
-    checked(libc.ioctlBuffer(this.fd, KVM_SET_USER_MEMORY_REGION, buffer), KVM_SET_USER_MEMORY_REGION, context);
+    ioctlWrite(this.fd, KVM_SET_USER_MEMORY_REGION, kvm_userspace_memory_region, region, context);
   }
 
   /** Where KVM on Intel keeps the three-page TSS it needs to run real mode (must not overlap RAM). */
@@ -37,9 +34,8 @@ export class Vm {
   }
 
   enableCap(capability: Pick<KvmEnableCap, 'cap' | 'args'>): void {
-    const buffer = new Uint8Array(kvm_enable_cap.size);
-    encode(kvm_enable_cap, { ...capability, flags: 0, pad: new Array(64).fill(0) }, new DataView(buffer.buffer));
-    checked(libc.ioctlBuffer(this.fd, KVM_ENABLE_CAP, buffer), KVM_ENABLE_CAP, `capability ${capability.cap}`);
+    const value = { ...capability, flags: 0, pad: new Array<number>(64).fill(0) };
+    ioctlWrite(this.fd, KVM_ENABLE_CAP, kvm_enable_cap, value, `capability ${capability.cap}`);
   }
 
   createVcpu(id: number): Vcpu {

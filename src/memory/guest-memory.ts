@@ -7,6 +7,7 @@
  * JavaScript numbers (x86 physical addresses have at most 52 bits, below 2^53).
  */
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
+import { describeErrno } from '../host/errno.js';
 import * as libc from '../host/libc.js';
 import type * as kvm from '../kvm/index.js';
 
@@ -81,7 +82,7 @@ export class GuestMemory {
         );
         if (hostAddress === libc.MAP_FAILED) {
           throw new GuestMemoryError(
-            `Cannot reserve ${region.size} bytes of host memory for guest RAM at ${hex(region.gpa)} (mmap failed, errno ${libc.errno()}): make the region smaller or free host memory.`,
+            `Cannot reserve ${region.size} bytes of host memory for guest RAM at ${hex(region.gpa)} (mmap failed: ${describeErrno(libc.errno())}): make the region smaller or free host memory.`,
           );
         }
         mappings.push({ ...region, hostAddress });
