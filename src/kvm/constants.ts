@@ -47,13 +47,17 @@ export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
 export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
 export const KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES = 1n;
 
+/** kvm_run.msr.reason, and the KVM_CAP_X86_USER_SPACE_MSR argument choosing which MSR accesses exit to userspace. */
+export const KVM_MSR_EXIT_REASON_INVAL = 1 << 0;
+export const KVM_MSR_EXIT_REASON_UNKNOWN = 1 << 1;
+export const KVM_MSR_EXIT_REASON_FILTER = 1 << 2;
+
 /** kvm_run.system_event.type */
 export const KVM_SYSTEM_EVENT_SHUTDOWN = 1;
 export const KVM_SYSTEM_EVENT_RESET = 2;
 export const KVM_SYSTEM_EVENT_CRASH = 3;
 
 /** kvm_userspace_memory_region.flags */
-export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
 export const KVM_MEM_READONLY = 1 << 1;
 
 /** kvm_mp_state.mp_state */
@@ -64,12 +68,9 @@ export const KVM_MP_STATE_HALTED = 3;
 export const KVM_MP_STATE_SIPI_RECEIVED = 4;
 
 /** KVM_CHECK_EXTENSION capabilities tsvisor asks about. */
-export const KVM_CAP_IRQCHIP = 0;
-export const KVM_CAP_HLT = 1;
 export const KVM_CAP_USER_MEMORY = 3;
 export const KVM_CAP_SET_TSS_ADDR = 4;
 export const KVM_CAP_EXT_CPUID = 7;
-export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_NR_MEMSLOTS = 10;
 export const KVM_CAP_MP_STATE = 14;
 export const KVM_CAP_MAX_VCPUS = 66;

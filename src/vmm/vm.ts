@@ -20,8 +20,6 @@ export interface VmOptions {
   readonly console: SerialConsole;
   /** Called for each access to an address no device owns (for tracing). */
   readonly onUnassigned?: (access: UnassignedAccess) => void;
-  /** The KVM device (default /dev/kvm). */
-  readonly kvmDevice?: string;
 }
 
 export class Vm {
@@ -42,16 +40,16 @@ export class Vm {
   static create(spec: VmSpec, options: VmOptions): Vm {
     const cleanup: (() => void)[] = [];
     try {
-      const kvmSystem = kvm.Kvm.open(options.kvmDevice);
+      const kvmSystem = kvm.Kvm.open();
       cleanup.push(() => kvmSystem.close());
       kvmSystem.requireCapabilities();
 
+      // Guest RAM outlives the VM that maps it: it is released after the VM is closed.
+      const memory = GuestMemory.allocate(spec.memoryRegions);
+      cleanup.push(() => memory.release());
       const kvmVm = kvmSystem.createVm();
       cleanup.push(() => kvmVm.close());
       kvmVm.setTssAddr(KVM_TSS_ADDRESS);
-
-      const memory = GuestMemory.allocate(spec.memoryRegions);
-      cleanup.push(() => memory.release());
       memory.registerWith(kvmVm);
 
       const control: RunControl = { exit: undefined };

@@ -107,6 +107,25 @@ describeKvm('KVM on this host', () => {
     expect(vcpu.getMpState()).toBe(kvm.KVM_MP_STATE_RUNNABLE);
   });
 
+  it('injects an external interrupt with KVM_INTERRUPT once the guest can take it', () => {
+    // 0x8000: sti; hlt; hlt    0x9000: out 0x11, al; hlt    IVT[0x20] (at 0x80) = 0000:9000
+    const { vcpu, memory } = realModeGuest([0xfb, 0xf4, 0xf4]);
+    memory.write(0x9000, Uint8Array.from([0xe6, 0x11, 0xf4]));
+    memory.write32(0x20 * 4, 0x0000_9000);
+    expect(vcpu.run()).toBe(kvm.KVM_EXIT_HLT);
+    expect(vcpu.kvmRun.ifFlag).toBe(true);
+    expect(vcpu.kvmRun.readyForInterruptInjection).toBe(true);
+    vcpu.interrupt(0x20);
+    expect(vcpu.run()).toBe(kvm.KVM_EXIT_IO);
+    expect(vcpu.kvmRun.ioPort).toBe(0x11);
+  });
+
+  it('reports the TSC frequency and enables a VM capability', () => {
+    const { vm } = realModeGuest([0xf4]);
+    expect(vm.getTscKhz()).toBeGreaterThan(100_000);
+    expect(() => vm.enableCap({ cap: kvm.KVM_CAP_X86_USER_SPACE_MSR, args: [BigInt(kvm.KVM_MSR_EXIT_REASON_FILTER), 0n, 0n, 0n] })).not.toThrow();
+  });
+
   it('translates a linear address (identity with paging off)', () => {
     const { vcpu } = realModeGuest([0xf4]);
     expect(vcpu.translate(0x8000n)).toEqual({ physicalAddress: 0x8000n, valid: true });
