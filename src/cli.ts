@@ -30,12 +30,16 @@ async function main(args: readonly string[]): Promise<number> {
       const { runCommand } = await import('./cli/run-command.js');
       return runCommand(rest);
     }
+    case 'check': {
+      const { checkCommand } = await import('./cli/check-command.js');
+      return checkCommand(rest);
+    }
     case 'bench': {
       const { benchCommand } = await import('./cli/bench-command.js');
       return benchCommand(rest);
     }
     default:
-      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, bench. See \`tsvisor --help\`.`);
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, bench. See \`tsvisor --help\`.`);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { VmSpec } from '../config/vm-spec.js';
+import { loadVmConfig } from '../config/load-config.js';
 import { Vm } from '../vmm/vm.js';
 
 export const EXIT_LOOP_IMAGE = fileURLToPath(new URL('../../guests/build/exit-loop.bin', import.meta.url));
@@ -14,22 +14,11 @@ export const EXIT_FLOOR = fileURLToPath(new URL('../../bench/build/exit-floor', 
 /** Where the exit-loop guest reads its iteration count. */
 const ITERATIONS_GPA = 0x8004;
 
-const exitLoopSpec: VmSpec = {
-  configPath: EXIT_LOOP_IMAGE,
-  id: 0,
-  name: 'exit-loop',
-  vmType: 1,
-  cpuCount: 1,
-  memoryRegions: [{ gpa: 0, size: 0x10_0000, flags: 0x7, mapType: 0 }],
-  kernel: { path: EXIT_LOOP_IMAGE, loadAddress: 0x8000 },
-  entryPoint: 0x8000,
-  unmodelledDevices: [],
-  warnings: [],
-};
+const EXIT_LOOP_CONFIG = fileURLToPath(new URL('../../bench/exit-loop.toml', import.meta.url));
 
 /** Nanoseconds per exit under tsvisor. */
 export async function tsvisorNsPerExit(iterations: number): Promise<number> {
-  const vm = Vm.create(exitLoopSpec, { console: { write() {}, pumpInput() {} } });
+  const vm = Vm.create(loadVmConfig(EXIT_LOOP_CONFIG), { console: { write() {}, pumpInput() {} }, report: () => {} });
   try {
     vm.memory.write32(ITERATIONS_GPA, iterations);
     const start = process.hrtime.bigint();

@@ -4,6 +4,7 @@ export const GENERAL_HELP = `tsvisor: an x86_64 hypervisor runtime in TypeScript
 
 Usage:
   tsvisor run <config.toml> [options]   boot the VM an AxVisor-style config describes
+  tsvisor check <config.toml> [--json]  validate a config and print the machine it describes
   tsvisor bench [--quick]               measure VM exit cost and start-up against references
   tsvisor --help                        this text (tsvisor run --help for the run options)
   tsvisor --version                     the version
@@ -43,4 +44,18 @@ Measures, side by side in one run (interleaved, medians):
 Options:
   --quick      fewer iterations and rounds (about 10 seconds)
   -h, --help   this text
+`;
+
+export const CHECK_HELP = `Usage: tsvisor check <config.toml> [--json]
+
+Validates an AxVisor VM config without starting a VM, exactly as tsvisor run does before
+it touches KVM, and prints the machine it describes: base information, the memory map,
+the images with their load ranges, the devices with their ranges and interrupts, the boot
+plan, and any warnings.
+
+Options:
+  --json       print the same as JSON (an invalid config gives {"valid": false, "error": ...})
+  -h, --help   this text
+
+Exit status: 0 when the config is valid, 1 when it is not, 2 on a usage error.
 `;

@@ -1,10 +1,12 @@
 /** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { describeRange } from '../config/devices-section.js';
 import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
 import { HostConsole } from '../vmm/console.js';
+import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
 import { Vm } from '../vmm/vm.js';
 import { exitStatusOf } from '../vmm/vm-exit.js';
 import { RUN_HELP } from './help.js';
@@ -32,18 +34,27 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   }
   const spec = loadVmConfig(positionals[0] as string);
   for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
+  for (const device of spec.devices) {
+    if (device.origin === 'platform' || EMULATED_DEVICE_KINDS.has(device.kind)) continue;
+    writeSync(
+      STDERR,
+      `tsvisor: warning: ${device.origin}: this version of tsvisor does not emulate the ${device.name} yet; guest accesses to ${describeRange(device)} are unassigned (reads return all ones).\n`,
+    );
+  }
 
   const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
   let vm: Vm | undefined;
   try {
     vm = Vm.create(spec, {
       console: new HostConsole(serialFd, STDIN),
+      report: (message) => writeSync(STDERR, `tsvisor: ${message}\n`),
       ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
     });
     const exit = await vm.run();
     if (exit.kind === 'guest-failure') {
       writeSync(STDERR, `tsvisor: ${exit.message}\n${exit.registers ? `${exit.registers}\n` : ''}`);
     }
+    for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `tsvisor: ${line}\n`);
     if (values['trace-unassigned']) {
       const { ioBus, mmioBus } = vm.platform;
       writeSync(

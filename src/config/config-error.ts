@@ -1,10 +1,6 @@
 /** A problem in a config file, located by file:line:column and key path, with a fix. */
 import { ExitStatus, TsvisorError } from '../errors.js';
-
-export interface SourceLocation {
-  readonly line: number;
-  readonly column: number;
-}
+import type { SourceLocation } from './toml-locations.js';
 
 export class ConfigError extends TsvisorError {
   override name = 'ConfigError';
@@ -16,8 +12,12 @@ export class ConfigError extends TsvisorError {
     readonly problem: string,
     readonly fix: string,
   ) {
-    const where = location ? `${file}:${location.line}:${location.column}` : file;
-    const key = keyPath ? ` ${keyPath}:` : '';
-    super(`${where}:${key} ${problem} ${fix}`, ExitStatus.badInput);
+    super(`${formatPlace(file, location, keyPath)} ${problem} ${fix}`, ExitStatus.badInput);
   }
+}
+
+/** "configs/vm.toml:12:5: kernel.memory_regions[1][2]:" */
+export function formatPlace(file: string, location: SourceLocation | undefined, keyPath: string | undefined): string {
+  const where = location ? `${file}:${location.line}:${location.column}` : file;
+  return keyPath ? `${where}: ${keyPath}:` : `${where}:`;
 }

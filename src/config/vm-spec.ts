@@ -1,20 +1,11 @@
 /**
- * A VmSpec: the validated, resolved description of one VM. Plain data: nothing below
- * src/config/ sees TOML, and nothing here touches KVM.
+ * A VmSpec: the validated, resolved description of one VM. Plain data (JSON-safe: every
+ * address has passed a range check and is a number): nothing below src/config/ sees TOML,
+ * and nothing here touches KVM.
  */
+import type { ImageSource } from '../images/image-source.js';
 
-/** memory_regions map types (AxVisor's axvmconfig). */
-export const MapType = {
-  /** Fresh, zero-filled memory for the guest. */
-  alloc: 0,
-  /** In AxVisor, guest physical = host physical (passthrough). */
-  identical: 1,
-  /** No memory: a hole marked reserved in the guest's memory map. */
-  reserved: 2,
-} as const;
-export type MapType = (typeof MapType)[keyof typeof MapType];
-
-/** memory_regions flag bits. */
+/** memory_regions flag bits (axvmconfig). */
 export const MemoryFlag = {
   read: 0x1,
   write: 0x2,
@@ -24,26 +15,61 @@ export const MemoryFlag = {
   uncached: 0x20,
 } as const;
 
+/** memory_regions map types, by code: 0 MAP_ALLOC, 1 MAP_IDENTICAL, 2 MAP_RESERVED. */
+export const MAP_TYPES = ['alloc', 'identical', 'reserved'] as const;
+export type MapType = (typeof MAP_TYPES)[number];
+
 export interface MemoryRegionSpec {
+  /** Where the region is written: "kernel.memory_regions[0]". */
+  readonly keyPath: string;
   readonly gpa: number;
   readonly size: number;
   readonly flags: number;
   readonly mapType: MapType;
+  /** No WRITE flag: the guest may read but not write (KVM_MEM_READONLY). */
+  readonly readOnly: boolean;
 }
+
+export type ImageRole = 'bios' | 'kernel' | 'ramdisk' | 'dtb';
+
+export type { ImageSource } from '../images/image-source.js';
 
 export interface ImageSpec {
-  /** Absolute host path. */
-  readonly path: string;
-  /** Guest physical load address. */
+  readonly role: ImageRole;
+  /** The key naming the image: "kernel.kernel_path". */
+  readonly keyPath: string;
+  readonly source: ImageSource;
   readonly loadAddress: number;
+  readonly size: number;
 }
 
-/** A device the config names that tsvisor does not model yet: reported, never silently dropped. */
-export interface UnmodelledDeviceSpec {
-  readonly keyPath: string;
+export type DeviceKind = 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'io-apic' | 'local-apic' | 'hpet';
+
+export interface DeviceSpec {
+  readonly kind: DeviceKind;
   readonly name: string;
-  readonly gpa: number;
+  readonly bus: 'io' | 'mmio';
+  readonly base: number;
   readonly length: number;
+  /** The interrupt line the device raises, when it has one. */
+  readonly irq: number | undefined;
+  /** "platform" for devices every tsvisor VM has, else the config entry: "devices.passthrough_devices[0]". */
+  readonly origin: string;
+}
+
+export type InterruptMode = 'none' | 'emulated' | 'passthrough';
+
+export interface BootSpec {
+  /**
+   * real-mode: vCPU 0 starts in real mode at `entryPoint` with CS = 0, as AxVisor starts
+   * its guests; there runs the BIOS image (when `firmware` is 'config-bios') or the
+   * kernel image's own real-mode code.
+   */
+  readonly mode: 'real-mode';
+  readonly firmware: 'config-bios' | 'none';
+  readonly entryPoint: number;
+  /** The kernel command line ('' when none is set). */
+  readonly cmdline: string;
 }
 
 export interface VmSpec {
@@ -51,13 +77,19 @@ export interface VmSpec {
   readonly configPath: string;
   readonly id: number;
   readonly name: string;
+  /** 0 host VM, 1 RTOS / full virtualization, 2 Linux. */
   readonly vmType: number;
   readonly cpuCount: number;
+  /** For each vCPU, the host CPUs it may run on (from phys_cpu_sets); undefined when not pinned. */
+  readonly vcpuAffinity: readonly (readonly number[])[] | undefined;
+  /** phys_cpu_ids, as given. */
+  readonly physCpuIds: readonly number[] | undefined;
   readonly memoryRegions: readonly MemoryRegionSpec[];
-  readonly kernel: ImageSpec;
-  /** Where vCPU 0 starts (in real mode, as AxVisor starts it). */
-  readonly entryPoint: number;
-  readonly unmodelledDevices: readonly UnmodelledDeviceSpec[];
-  /** Things the user should know that do not stop the VM. */
+  readonly images: readonly ImageSpec[];
+  readonly boot: BootSpec;
+  /** Every device of the VM, the platform's own included, on non-overlapping ranges. */
+  readonly devices: readonly DeviceSpec[];
+  readonly interruptMode: InterruptMode;
+  /** Things the user should know that do not stop the VM, each located in the config. */
   readonly warnings: readonly string[];
 }

@@ -20,6 +20,8 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_NORESERVE = 0x4000;
+export const MAP_POPULATE = 0x8000;
+export const MFD_CLOEXEC = 0x1;
 export const POLLIN = 0x1;
 
 /** mmap's error return, (void *) -1. */
@@ -49,6 +51,9 @@ export const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, i
   offset: number,
 ) => bigint;
 export const munmap = libc.func('int munmap(void *addr, size_t length)') as (addr: bigint, length: number) => number;
+export const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
+export const ftruncate = libc.func('int ftruncate(int fd, int64_t length)') as (fd: number, length: number) => number;
+export const mlock = libc.func('int mlock(void *addr, size_t length)') as (addr: bigint, length: number) => number;
 /** poll(2) on an array of struct pollfd { int fd; short events; short revents; }. */
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
   fds: Uint8Array,

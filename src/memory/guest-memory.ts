@@ -1,15 +1,17 @@
 /**
  * Guest physical memory: host mappings registered with KVM as memory slots, and
- * bounds-checked access to them by guest physical address (GPA).
+ * bounds-checked access to them by guest physical address (GPA). The memory is the VMM's
+ * to write at any address, read-only regions included: read-only binds the guest only.
  *
  * Every access is checked against the regions before it touches host memory: an address
  * outside every region throws a GuestMemoryError and reads or writes nothing. GPAs are
  * JavaScript numbers (x86 physical addresses have at most 52 bits, below 2^53).
  */
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
-import { describeErrno } from '../host/errno.js';
 import * as libc from '../host/libc.js';
+import { KVM_MEM_READONLY } from '../kvm/constants.js';
 import type * as kvm from '../kvm/index.js';
+import { mapHostMemory, unmapHostMemory, type Backing, type HostMapping } from './host-mapping.js';
 
 export class GuestMemoryError extends TsvisorError {
   override name = 'GuestMemoryError';
@@ -19,6 +21,10 @@ export interface RamRegion {
   /** First guest physical address. */
   readonly gpa: number;
   readonly size: number;
+  /** Anonymous (demand-paged) or pinned (locked memfd); anonymous when omitted. */
+  readonly backing?: Backing;
+  /** Guest writes exit to the VMM instead of changing the memory (KVM_MEM_READONLY). */
+  readonly readOnly?: boolean;
 }
 
 /** A piece of a region small enough for one ArrayBuffer view (koffi views stop at 4 GiB). */
@@ -30,7 +36,7 @@ interface Chunk {
 }
 
 interface Mapping extends RamRegion {
-  readonly hostAddress: bigint;
+  readonly host: HostMapping;
 }
 
 const CHUNK_SIZE = 2 ** 30;
@@ -46,7 +52,7 @@ export class GuestMemory {
     for (const mapping of mappings) {
       for (let offset = 0; offset < mapping.size; offset += CHUNK_SIZE) {
         const length = Math.min(CHUNK_SIZE, mapping.size - offset);
-        const buffer = libc.view(mapping.hostAddress + BigInt(offset), length);
+        const buffer = libc.view(mapping.host.address + BigInt(offset), length);
         this.chunks.push({
           gpa: mapping.gpa + offset,
           end: mapping.gpa + offset + length,
@@ -59,9 +65,8 @@ export class GuestMemory {
   }
 
   /**
-   * Maps zero-filled, demand-paged host memory for each region: no host memory is
-   * committed until the guest (or a loader) touches a page. Regions must be page-aligned
-   * and must not overlap; the config layer has checked both.
+   * Maps host memory for each region (see host-mapping.ts for the two backings). Regions
+   * must be page-aligned and must not overlap; the config layer has checked both.
    */
   static allocate(regions: readonly RamRegion[]): GuestMemory {
     const mappings: Mapping[] = [];
@@ -72,23 +77,10 @@ export class GuestMemory {
             `RAM region ${hex(region.gpa)} (${region.size} bytes) must be a non-empty whole number of 4 KiB pages starting on a page boundary.`,
           );
         }
-        const hostAddress = libc.mmap(
-          null,
-          region.size,
-          libc.PROT_READ | libc.PROT_WRITE,
-          libc.MAP_PRIVATE | libc.MAP_ANONYMOUS | libc.MAP_NORESERVE,
-          -1,
-          0,
-        );
-        if (hostAddress === libc.MAP_FAILED) {
-          throw new GuestMemoryError(
-            `Cannot reserve ${region.size} bytes of host memory for guest RAM at ${hex(region.gpa)} (mmap failed: ${describeErrno(libc.errno())}): make the region smaller or free host memory.`,
-          );
-        }
-        mappings.push({ ...region, hostAddress });
+        mappings.push({ ...region, host: mapHostMemory(region.backing ?? 'anonymous', region.size, region.gpa) });
       }
     } catch (error) {
-      for (const mapping of mappings) libc.munmap(mapping.hostAddress, mapping.size);
+      for (const mapping of mappings) unmapHostMemory(mapping.host);
       throw error;
     }
     return new GuestMemory(mappings);
@@ -96,18 +88,18 @@ export class GuestMemory {
 
   /** The RAM regions, in guest address order. */
   get regions(): RamRegion[] {
-    return this.mappings.map(({ gpa, size }) => ({ gpa, size })).sort((a, b) => a.gpa - b.gpa);
+    return this.mappings.map(({ host: _host, ...region }) => region).sort((a, b) => a.gpa - b.gpa);
   }
 
-  /** Registers every region with KVM as a memory slot (KVM_SET_USER_MEMORY_REGION). */
+  /** Registers every region with KVM as a memory slot (KVM_SET_USER_MEMORY_REGION), read-only ones with KVM_MEM_READONLY. */
   registerWith(vm: kvm.Vm): void {
     this.mappings.forEach((mapping, slot) =>
       vm.setUserMemoryRegion({
         slot,
-        flags: 0,
+        flags: mapping.readOnly ? KVM_MEM_READONLY : 0,
         guest_phys_addr: BigInt(mapping.gpa),
         memory_size: BigInt(mapping.size),
-        userspace_addr: mapping.hostAddress,
+        userspace_addr: mapping.host.address,
       }),
     );
   }
@@ -184,7 +176,7 @@ export class GuestMemory {
     this.released = true;
     this.chunks.length = 0;
     this.lastChunk = undefined;
-    for (const mapping of this.mappings) libc.munmap(mapping.hostAddress, mapping.size);
+    for (const mapping of this.mappings) unmapHostMemory(mapping.host);
   }
 
   /** Describes the RAM layout for error messages: "0x0-0xffffff". */

@@ -1,35 +1,72 @@
 /**
- * The PC platform every tsvisor VM has: its I/O-port and MMIO buses, COM1, QEMU's debug-exit
- * port and the ACPI power-off register. Devices reach the VMM only through the callbacks given here.
+ * The machine around the vCPUs: the I/O-port and MMIO buses with the devices a VmSpec
+ * lists, and the guarded ranges of guest memory (read-only RAM, reserved holes) whose
+ * accesses exit to tsvisor. Devices reach the VMM only through the callbacks given here.
  */
-import { AcpiPm1Control, ACPI_PM1A_CONTROL_PORT, ACPI_PM1_CONTROL_WIDTH } from '../devices/acpi-pm1-control.js';
+import type { DeviceKind, DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
+import { AcpiPm1Control } from '../devices/acpi-pm1-control.js';
 import { Bus } from '../devices/bus.js';
-import { UNCONNECTED_LINE, type ByteSink } from '../devices/bus-device.js';
-import { DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH, DebugExit } from '../devices/debug-exit.js';
-import { UART_REGISTER_COUNT, Uart16550 } from '../devices/uart16550.js';
-
-export const COM1_PORT = 0x3f8;
+import { UNCONNECTED_LINE, type BusDevice, type ByteSink } from '../devices/bus-device.js';
+import { DebugExit } from '../devices/debug-exit.js';
+import { GuardedRegion } from '../devices/guarded-region.js';
+import { Uart16550 } from '../devices/uart16550.js';
+import type { GuestMemory } from '../memory/guest-memory.js';
 
 export interface PlatformEffects {
   /** Where COM1's output goes. */
   readonly serialOutput: ByteSink;
   readonly onDebugExit: (value: number) => void;
   readonly onPowerOff: () => void;
+  /** Tells the user something the guest did that they should know (a write to read-only memory, ...). */
+  readonly report: (message: string) => void;
 }
 
 export interface Platform {
   readonly ioBus: Bus;
   readonly mmioBus: Bus;
   readonly com1: Uart16550;
+  readonly guardedRegions: readonly GuardedRegion[];
 }
 
-export function buildPlatform(effects: PlatformEffects): Platform {
+/** The device kinds this version emulates; the others are listed in the VmSpec but not yet built. */
+export const EMULATED_DEVICE_KINDS: ReadonlySet<DeviceKind> = new Set(['uart-16550', 'debug-exit', 'acpi-pm1-control']);
+
+export function buildPlatform(
+  spec: { readonly devices: readonly DeviceSpec[]; readonly memoryRegions: readonly MemoryRegionSpec[] },
+  memory: GuestMemory,
+  effects: PlatformEffects,
+): Platform {
   const ioBus = new Bus('I/O port');
   const mmioBus = new Bus('MMIO');
-  // No interrupt controller is emulated yet, so COM1's IRQ 4 is not wired to anything.
+  // No interrupt controller is emulated yet, so COM1's interrupt line is not wired to anything.
   const com1 = new Uart16550({ irq: UNCONNECTED_LINE, output: effects.serialOutput });
-  ioBus.register('COM1 (16550A UART)', COM1_PORT, UART_REGISTER_COUNT, com1);
-  ioBus.register('debug-exit', DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH, new DebugExit(effects.onDebugExit));
-  ioBus.register('ACPI PM1a control', ACPI_PM1A_CONTROL_PORT, ACPI_PM1_CONTROL_WIDTH, new AcpiPm1Control(effects.onPowerOff));
-  return { ioBus, mmioBus, com1 };
+  const models: Partial<Record<DeviceKind, BusDevice>> = {
+    'uart-16550': com1,
+    'debug-exit': new DebugExit(effects.onDebugExit),
+    'acpi-pm1-control': new AcpiPm1Control(effects.onPowerOff),
+  };
+  for (const device of spec.devices) {
+    const model = models[device.kind];
+    if (model) (device.bus === 'io' ? ioBus : mmioBus).register(device.name, device.base, device.length, model);
+  }
+
+  const guardedRegions: GuardedRegion[] = [];
+  for (const region of spec.memoryRegions) {
+    if (region.mapType !== 'reserved' && !region.readOnly) continue;
+    const guard = new GuardedRegion({
+      name: region.keyPath,
+      base: region.gpa,
+      report: effects.report,
+      ...(region.readOnly ? { readMemory: (offset: number, data: Uint8Array) => readRam(memory, region.gpa + offset, data) } : {}),
+    });
+    mmioBus.register(region.keyPath, region.gpa, region.size, guard);
+    guardedRegions.push(guard);
+  }
+  return { ioBus, mmioBus, com1, guardedRegions };
+}
+
+/** Guest RAM into `data`, or all ones where the access runs past RAM: a guest cannot make tsvisor read outside it. */
+function readRam(memory: GuestMemory, gpa: number, data: Uint8Array): void {
+  if (memory.contains(gpa, data.length)) data.set(memory.read(gpa, data.length));
+  else data.fill(0xff);
 }

@@ -4,7 +4,7 @@
  * (as AxVisor does) and runs it until the guest ends.
  */
 import { vcpuCpuid } from '../boot/cpuid.js';
-import { loadFlatImage } from '../boot/flat-image.js';
+import { loadImages } from '../boot/load-images.js';
 import { KVM_TSS_ADDRESS, realModeRegs, realModeSregs } from '../boot/real-mode.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
@@ -13,11 +13,19 @@ import { GuestMemory } from '../memory/guest-memory.js';
 import type { SerialConsole } from './console.js';
 import { buildPlatform, type Platform } from './platform.js';
 import { VcpuRunner, type RunControl } from './vcpu-runner.js';
+
+const READONLY_MEMORY = {
+  cap: kvm.KVM_CAP_READONLY_MEM,
+  name: 'KVM_CAP_READONLY_MEM',
+  why: 'memory regions without the WRITE flag are read-only memory slots (KVM_MEM_READONLY)',
+};
 import type { VmExit } from './vm-exit.js';
 
 export interface VmOptions {
   /** The host side of COM1. */
   readonly console: SerialConsole;
+  /** Tells the user what the guest did that they should know (a write to read-only memory, ...). */
+  readonly report: (message: string) => void;
   /** Called for each access to an address no device owns (for tracing). */
   readonly onUnassigned?: (access: UnassignedAccess) => void;
 }
@@ -44,8 +52,14 @@ export class Vm {
       cleanup.push(() => kvmSystem.close());
       kvmSystem.requireCapabilities();
 
+      if (spec.memoryRegions.some((region) => region.readOnly)) kvmSystem.requireCapabilities([READONLY_MEMORY]);
+
       // Guest RAM outlives the VM that maps it: it is released after the VM is closed.
-      const memory = GuestMemory.allocate(spec.memoryRegions);
+      const memory = GuestMemory.allocate(
+        spec.memoryRegions
+          .filter((region) => region.mapType !== 'reserved')
+          .map((region) => ({ gpa: region.gpa, size: region.size, readOnly: region.readOnly, backing: region.mapType === 'identical' ? 'pinned' : 'anonymous' })),
+      );
       cleanup.push(() => memory.release());
       const kvmVm = kvmSystem.createVm();
       cleanup.push(() => kvmVm.close());
@@ -53,23 +67,24 @@ export class Vm {
       memory.registerWith(kvmVm);
 
       const control: RunControl = { exit: undefined };
-      const platform = buildPlatform({
+      const platform = buildPlatform(spec, memory, {
         serialOutput: options.console,
         onDebugExit: (value) => (control.exit ??= { kind: 'debug-exit', value }),
         onPowerOff: () => (control.exit ??= { kind: 'power-off' }),
+        report: options.report,
       });
       if (options.onUnassigned) {
         platform.ioBus.onUnassigned = options.onUnassigned;
         platform.mmioBus.onUnassigned = options.onUnassigned;
       }
 
-      loadFlatImage(memory, spec.kernel);
+      loadImages(memory, spec.images);
 
       const vcpu = kvmVm.createVcpu(0);
       cleanup.push(() => vcpu.close());
       vcpu.setCpuid2(vcpuCpuid(kvmSystem.getSupportedCpuid(), 0));
-      vcpu.setSregs(realModeSregs(vcpu.getSregs(), spec.entryPoint));
-      vcpu.setRegs(realModeRegs(spec.entryPoint));
+      vcpu.setSregs(realModeSregs(vcpu.getSregs(), spec.boot.entryPoint));
+      vcpu.setRegs(realModeRegs(spec.boot.entryPoint));
 
       return new Vm(spec, kvmSystem, kvmVm, memory, platform, vcpu, options.console, control);
     } catch (error) {
@@ -84,6 +99,11 @@ export class Vm {
       this.console.pumpInput(this.platform.com1),
     );
     return runner.run();
+  }
+
+  /** What the guest did in read-only and reserved memory, a line per region it touched. */
+  guardedRegionSummary(): string[] {
+    return this.platform.guardedRegions.flatMap((region) => region.summary() ?? []);
   }
 
   /** Releases the vCPU, the VM, KVM and guest RAM, in that order. */

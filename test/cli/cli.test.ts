@@ -42,7 +42,7 @@ describe('tsvisor help', () => {
 
 describe('usage errors', () => {
   it('an unknown command', async () => {
-    expectBadInput(await tsvisor(['boot']), "'boot' is not a tsvisor command. The commands are: run, bench. See `tsvisor --help`.");
+    expectBadInput(await tsvisor(['boot']), "'boot' is not a tsvisor command. The commands are: run, check, bench. See `tsvisor --help`.");
   });
 
   it('an unknown option', async () => {
@@ -91,7 +91,7 @@ describe('bad input', () => {
     );
     expectBadInput(
       await tsvisor(['run', path]),
-      `${path}:8:1: kernel.kernel_path: the image does not exist (looked for ${join(folder, 'missing.bin')}). Relative paths are relative to the config file's folder. The guests in guests/ are built by \`npm install\` (or \`npm run build:guests\`).`,
+      `${path}:8:15: kernel.kernel_path: the image does not exist (looked for ${join(folder, 'missing.bin')}). Relative paths are relative to the config file's folder.`,
     );
   });
 
@@ -104,4 +104,60 @@ describe('bad input', () => {
       );
     },
   );
+});
+
+describe('tsvisor check', () => {
+  it('prints the resolved machine of a valid config and exits 0', async () => {
+    const result = await tsvisor(['check', 'configs/hello-x86_64.toml']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.split('\n');
+    expect(lines.slice(0, 7)).toEqual([
+      'configs/hello-x86_64.toml: valid',
+      '',
+      'VM 1 "hello": vm_type 1 (RTOS / full virtualization), 1 vCPU, interrupts emulated',
+      '',
+      'Memory map',
+      '  guest range   size    type             flags   host backing',
+      '  0x0-0xffffff  16 MiB  RAM (MAP_ALLOC)  RWX---  anonymous, zero-filled, demand-paged',
+    ]);
+    expect(result.stdout).toMatch(/\n {2}kernel {2}0x8000-0x[0-9a-f]+ +\d+ KiB +\/.*\/guests\/build\/hello\.bin\n/);
+    expect(result.stdout).toContain('  COM1 (16550A UART)             I/O ports 0x3f8-0x3ff       4    platform\n');
+    expect(result.stdout).toContain('Boot\n  vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image\'s own real-mode code\n  command line: ""\n');
+  });
+
+  it('--json prints the same as JSON', async () => {
+    const result = await tsvisor(['check', '--json', 'configs/hello-x86_64.toml']);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ valid: true, name: 'hello', cpuCount: 1, boot: { entryPoint: 0x8000 }, warnings: [] });
+    expect(report.devices[0]).toEqual({ kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: 0x3f8, length: 8, irq: 4, origin: 'platform', emulated: true });
+    expect(report.bootPlan).toBe("vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image's own real-mode code");
+  });
+
+  it('exits 1 with the located error for an invalid config, as text or JSON', async () => {
+    const path = join(folder, 'invalid.toml');
+    writeFileSync(path, '[base]\nid = 1\nname = "x"\nvm_type = 1\ncpu_num = 0\n');
+    const text = await tsvisor(['check', path]);
+    expect(text.status).toBe(1);
+    expect(text.stderr).toBe(`tsvisor: ${path}:5:11: base.cpu_num: 0 is out of range: expected 1 to 255. Use a value in that range.\n`);
+    const json = await tsvisor(['check', '--json', path]);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      valid: false,
+      error: {
+        file: path,
+        line: 5,
+        column: 11,
+        keyPath: 'base.cpu_num',
+        problem: '0 is out of range: expected 1 to 255.',
+        fix: 'Use a value in that range.',
+        message: `${path}:5:11: base.cpu_num: 0 is out of range: expected 1 to 255. Use a value in that range.`,
+      },
+    });
+  });
+
+  it('exits 2 on a usage error', async () => {
+    expectBadInput(await tsvisor(['check']), 'tsvisor check takes one config file, but none was given. Usage: tsvisor check <config.toml> [--json].');
+  });
 });

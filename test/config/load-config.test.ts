@@ -1,161 +1,201 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+/** Valid configs and what they resolve to: the hello config, the full schema, warnings, the old flat format, image locations. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/config-error.js';
+import { describe, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
+import { HOST, VALID, configFile, errorOf, folder, load } from './fixtures.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const folder = mkdtempSync(join(tmpdir(), 'tsvisor-config-'));
-afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-writeFileSync(join(folder, 'kernel.bin'), new Uint8Array(0x100));
-
-const VALID = `[base]
-id = 7
-name = "test"
-vm_type = 1
-cpu_num = 1
-
-[kernel]
-entry_point = 0x8000
-image_location = "memory"
-kernel_path = "kernel.bin"
-kernel_load_addr = 0x8000
-memory_regions = [
-    [0x0, 0x100_0000, 0x7, 0],
-]
-
-[devices]
-emu_devices = []
-passthrough_devices = []
-`;
-
-function configFile(text: string): string {
-  const path = join(folder, `config-${Math.random().toString(36).slice(2)}.toml`);
-  writeFileSync(path, text);
-  return path;
-}
-
-function errorOf(text: string): ConfigError {
-  const path = configFile(text);
-  try {
-    loadVmConfig(path);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
-
-describe('loadVmConfig', () => {
-  it('reads the hello config into a VmSpec', () => {
-    const spec = loadVmConfig(join(REPO, 'configs/hello-x86_64.toml'));
-    expect(spec).toEqual({
+describe('a valid config', () => {
+  it('resolves the hello config into a VmSpec', () => {
+    const spec = loadVmConfig(join(REPO, 'configs/hello-x86_64.toml'), HOST);
+    expect(spec).toMatchObject({
       configPath: join(REPO, 'configs/hello-x86_64.toml'),
       id: 1,
       name: 'hello',
       vmType: 1,
       cpuCount: 1,
-      memoryRegions: [{ gpa: 0, size: 0x100_0000, flags: 0x7, mapType: 0 }],
-      kernel: { path: join(REPO, 'guests/build/hello.bin'), loadAddress: 0x8000 },
-      entryPoint: 0x8000,
-      unmodelledDevices: [],
+      vcpuAffinity: undefined,
+      memoryRegions: [{ keyPath: 'kernel.memory_regions[0]', gpa: 0, size: 0x100_0000, flags: 0x7, mapType: 'alloc', readOnly: false }],
+      images: [{ role: 'kernel', keyPath: 'kernel.kernel_path', source: { kind: 'host', path: join(REPO, 'guests/build/hello.bin') }, loadAddress: 0x8000 }],
+      boot: { mode: 'real-mode', firmware: 'none', entryPoint: 0x8000, cmdline: '' },
+      interruptMode: 'emulated',
       warnings: [],
     });
-  });
-
-  it('resolves image paths relative to the config file', () => {
-    expect(loadVmConfig(configFile(VALID)).kernel.path).toBe(join(folder, 'kernel.bin'));
-  });
-
-  it('names a missing config file and where the examples are', () => {
-    expect(() => loadVmConfig('/nonexistent/vm.toml')).toThrow(
-      '/nonexistent/vm.toml: the config file does not exist (looked for /nonexistent/vm.toml). Give the path of an AxVisor VM config (TOML); the examples are in the configs/ folder of tsvisor, for example configs/hello-x86_64.toml.',
-    );
-  });
-
-  it('locates a TOML syntax error by line and column', () => {
-    const error = errorOf(VALID.replace('cpu_num = 1', 'cpu_num = = 1'));
-    expect(error.location).toEqual({ line: 5, column: 11 });
-    expect(error.message).toMatch(/:5:11: this is not valid TOML: .+\. Fix the syntax there;/);
-  });
-
-  it('reports a missing required key at its table, with the key path', () => {
-    const error = errorOf(VALID.replace('kernel_path = "kernel.bin"\n', ''));
-    expect(error.keyPath).toBe('kernel.kernel_path');
-    expect(error.location).toEqual({ line: 7, column: 1 });
-    expect(error.message).toContain('kernel.kernel_path: this required key is missing. Add `kernel_path = ...` to the [kernel] table.');
-  });
-
-  it('reports a wrong type at the key', () => {
-    const error = errorOf(VALID.replace('cpu_num = 1', 'cpu_num = "one"'));
-    expect(error.location).toEqual({ line: 5, column: 1 });
-    expect(error.message).toContain('base.cpu_num: expected an integer, found the string "one".');
-  });
-
-  it('reports a value out of range', () => {
-    expect(errorOf(VALID.replace('cpu_num = 1', 'cpu_num = 0')).message).toContain('base.cpu_num: 0 is out of range: expected 1 to 255.');
-  });
-
-  it('reports a missing kernel image with the path it looked at', () => {
-    const error = errorOf(VALID.replace('kernel.bin', 'missing.bin'));
-    expect(error.location).toEqual({ line: 10, column: 1 });
-    expect(error.message).toContain(`kernel.kernel_path: the image does not exist (looked for ${join(folder, 'missing.bin')}).`);
-  });
-
-  it('reports an image that does not fit in RAM', () => {
-    expect(errorOf(VALID.replace('kernel_load_addr = 0x8000', 'kernel_load_addr = 0xffff80')).message).toContain(
-      'kernel.kernel_load_addr: the image (256 bytes) would occupy 0xffff80-0x100007f, which is not inside one memory region.',
-    );
-  });
-
-  it('reports an entry point above 1 MiB, which real mode cannot reach', () => {
-    expect(errorOf(VALID.replace('entry_point = 0x8000', 'entry_point = 0x200000')).message).toContain(
-      'kernel.entry_point: 0x200000 is above 1 MiB: tsvisor starts vCPU 0 in real mode',
-    );
-  });
-
-  it('reports unaligned and overlapping memory regions, and unsupported map types', () => {
-    expect(errorOf(VALID.replace('[0x0, 0x100_0000, 0x7, 0]', '[0x0, 0x100_0800, 0x7, 0]')).message).toContain(
-      'kernel.memory_regions[0]: base 0x0 and size 0x1000800 must be non-zero multiples of 4 KiB.',
-    );
-    expect(errorOf(VALID.replace('[0x0, 0x100_0000, 0x7, 0],', '[0x0, 0x100_0000, 0x7, 0], [0x80_0000, 0x1000, 0x7, 0],')).message).toContain(
-      'kernel.memory_regions[1]: this region overlaps memory_regions[0].',
-    );
-    expect(errorOf(VALID.replace('[0x0, 0x100_0000, 0x7, 0]', '[0x0, 0x100_0000, 0x7, 2]')).message).toContain(
-      'kernel.memory_regions[0][3]: map_type 2 is not supported by this version of tsvisor',
-    );
-    expect(errorOf(VALID.replace('[0x0, 0x100_0000, 0x7, 0]', '[0x0, 0x100_0000, 0x7]')).message).toContain(
-      'kernel.memory_regions[0]: expected [base_gpa, size, flags, map_type], found an array of 3.',
-    );
-  });
-
-  it('reports a missing table', () => {
-    expect(errorOf(VALID.replace('[devices]\nemu_devices = []\npassthrough_devices = []\n', '')).message).toContain(
-      'devices: the [devices] table is missing.',
-    );
-  });
-
-  it('warns about devices it does not model yet and about extra vCPUs', () => {
-    const spec = loadVmConfig(
-      configFile(
-        VALID.replace('cpu_num = 1', 'cpu_num = 2').replace(
-          'passthrough_devices = []',
-          'passthrough_devices = [["IO APIC", 0xfec0_0000, 0xfec0_0000, 0x1000, 0x1]]',
-        ),
-      ),
-    );
-    expect(spec.unmodelledDevices).toEqual([{ keyPath: 'devices.passthrough_devices[0]', name: 'IO APIC', gpa: 0xfec00000, length: 0x1000 }]);
-    expect(spec.warnings).toEqual([
-      'base.cpu_num = 2: this version of tsvisor runs vCPU 0 (the bootstrap processor) only; application processors need INIT/SIPI from the Local APIC, which it does not emulate yet.',
-      'devices.passthrough_devices[0] (IO APIC at 0xfec00000): this version of tsvisor does not emulate this device yet; guest accesses to it are unassigned (reads return all ones).',
+    expect(spec.devices.map((device) => [device.kind, device.base, device.origin])).toEqual([
+      ['uart-16550', 0x3f8, 'platform'],
+      ['debug-exit', 0xf4, 'platform'],
+      ['acpi-pm1-control', 0x604, 'platform'],
+      ['local-apic', 0xfee00000, 'platform'],
     ]);
   });
 
-  it('refuses a BIOS it cannot boot yet rather than ignoring it', () => {
-    expect(errorOf(VALID.replace('kernel_path', 'bios_path = "axvm-bios.bin"\nkernel_path')).message).toContain(
-      'kernel.bios_path: this version of tsvisor cannot boot through a BIOS',
+  it('reads every key of the schema', () => {
+    const spec = load(`[base]
+id = 0x10
+name = "full"
+vm_type = 2
+cpu_num = 2
+phys_cpu_ids = [0, 1]
+phys_cpu_sets = [0b01, 0b11]
+
+[kernel]
+entry_point = 0x8000
+image_location = "memory"
+bios_path = "bios.bin"
+bios_load_addr = 0x8000
+kernel_path = "kernel.bin"
+kernel_load_addr = 0x20_0000
+ramdisk_path = "kernel.bin"
+ramdisk_load_addr = 0x40_0000
+dtb_path = "kernel.bin"
+dtb_load_addr = 0x50_0000
+cmdline = "console=ttyS0"
+enable_bios = true
+boot_protocol = "multiboot"
+memory_regions = [
+    [0x0000_0000, 0x100_0000, 0x7, 0],
+    [0x100_0000, 0x10_0000, 0x5, 0],
+    [0x110_0000, 0x10_0000, 0x7, 1],
+    [0x120_0000, 0x10_0000, 0x0, 2],
+]
+
+[devices]
+interrupt_mode = "emu"
+address_space_policy = "virtualized"
+excluded_devices = []
+emu_devices = [["COM1", 0x3f8, 8, 4, 0x2, []]]
+passthrough_devices = [
+    ["IO APIC", 0xfec0_0000, 0xfec0_0000, 0x1000, 0x1],
+    ["Local APIC", 0xfee0_0000, 0xfee0_0000, 0x1000, 0x1],
+    ["HPET", 0xfed0_0000, 0xfed0_0000, 0x1000, 0x1],
+]
+passthrough_ports = [[0x3f8, 8]]
+passthrough_addresses = [[0xfec0_0000, 0x1000]]
+`);
+    expect(spec).toMatchObject({ id: 16, name: 'full', vmType: 2, cpuCount: 2, physCpuIds: [0, 1], vcpuAffinity: [[0], [0, 1]] });
+    expect(spec.memoryRegions.map((region) => [region.mapType, region.readOnly])).toEqual([
+      ['alloc', false],
+      ['alloc', true],
+      ['identical', false],
+      ['reserved', false],
+    ]);
+    expect(spec.images.map((image) => [image.role, image.loadAddress, image.size])).toEqual([
+      ['bios', 0x8000, 0x200],
+      ['kernel', 0x20_0000, 0x100],
+      ['ramdisk', 0x40_0000, 0x100],
+      ['dtb', 0x50_0000, 0x100],
+    ]);
+    expect(spec.boot).toEqual({ mode: 'real-mode', firmware: 'config-bios', entryPoint: 0x8000, cmdline: 'console=ttyS0' });
+    expect(spec.devices.map((device) => [device.kind, device.base, device.irq, device.origin])).toEqual([
+      ['uart-16550', 0x3f8, 4, 'devices.emu_devices[0]'],
+      ['debug-exit', 0xf4, undefined, 'platform'],
+      ['acpi-pm1-control', 0x604, undefined, 'platform'],
+      ['io-apic', 0xfec00000, 1, 'devices.passthrough_devices[0]'],
+      ['local-apic', 0xfee00000, 1, 'devices.passthrough_devices[1]'],
+      ['hpet', 0xfed00000, 1, 'devices.passthrough_devices[2]'],
+    ]);
+    expect(spec.warnings).toEqual([
+      `${spec.configPath}:41:26: devices.passthrough_addresses[0]: MMIO 0xfec00000-0xfec00fff belong to IO APIC, which tsvisor emulates rather than passes through.`,
+      `${spec.configPath}:40:22: devices.passthrough_ports[0]: I/O ports 0x3f8-0x3ff belong to COM1 (16550A UART), which tsvisor emulates rather than passes through.`,
+    ]);
+  });
+
+  it('emulates a platform device named by a passthrough entry at its guest address', () => {
+    const spec = load(VALID.replace('passthrough_devices = []', 'passthrough_devices = [["hpet0", 0xfed1_0000, 0, 0, 2]]'));
+    expect(spec.devices.find((device) => device.kind === 'hpet')).toEqual({
+      kind: 'hpet', name: 'HPET', bus: 'mmio', base: 0xfed10000, length: 0x1000, irq: 2, origin: 'devices.passthrough_devices[0]',
+    });
+  });
+});
+
+describe('warnings', () => {
+  const warningsOf = (text: string) => load(text).warnings.map((warning) => warning.slice(warning.indexOf(':') + 1));
+
+  it('flag an unknown key with a did-you-mean suggestion, at the key', () => {
+    expect(warningsOf(VALID.replace('cpu_num = 1', 'cpu_num = 1\ncpu_nmu = 2'))).toEqual([
+      '6:1: base.cpu_nmu: tsvisor does not know this key and ignores it, as AxVisor does. Did you mean cpu_num?',
+    ]);
+    expect(warningsOf(`${VALID}\n[extra]\nx = 1\n`)).toEqual(['20:1: extra: tsvisor does not know this key and ignores it, as AxVisor does.']);
+  });
+
+  it('say once that no-execute and uncached memory cannot be enforced', () => {
+    expect(warningsOf(VALID.replace('[0x0, 0x100_0000, 0x7, 0],', '[0x0, 0x100_0000, 0x3, 0],\n    [0x100_0000, 0x1000, 0x27, 0],'))).toEqual([
+      '13:5: kernel.memory_regions[0]: memory_regions[0], memory_regions[1] ask for no-execute or uncached memory, which KVM memory slots cannot enforce: the guest can execute there, and caching follows its own page tables and MTRRs.',
+    ]);
+  });
+
+  it('say what passthrough interrupts and address spaces become', () => {
+    expect(warningsOf(VALID.replace('passthrough_devices = []', 'passthrough_devices = []\ninterrupt_mode = "pt"\naddress_space_policy = "passthrough"'))).toEqual([
+      '19:18: devices.interrupt_mode: tsvisor emulates the interrupt controllers, so interrupts are delivered as with "emulated".',
+      '20:24: devices.address_space_policy: tsvisor always gives the guest its own physical address space; "passthrough" is treated as "virtualized".',
+    ]);
+  });
+});
+
+describe('the old flat format', () => {
+  it('is recognised, with the sections each key belongs in', () => {
+    const error = errorOf('id = 1\nname = "old"\ncpu_num = 1\nentry_point = 0x8000\nkernel_path = "kernel.bin"\nemu_devices = []\n');
+    expect(error.location).toEqual({ line: 1, column: 1 });
+    expect(`${error.problem} ${error.fix}`).toBe(
+      'this is the old flat AxVisor config format, with every key at the top level; current AxVisor and tsvisor read configs with [base], [kernel] and [devices] sections. To convert it, put id, name, cpu_num under [base]; put entry_point, kernel_path under [kernel]; put emu_devices under [devices]; see configs/hello-x86_64.toml for the layout.',
     );
+  });
+});
+
+describe('image locations', () => {
+  /** A FAT32 disk image made by the real tools, holding `files` (path inside -> bytes). */
+  function disk(name: string, files: Record<string, Uint8Array>): string {
+    const path = join(folder, name);
+    execFileSync('truncate', ['-s', '40M', path]);
+    execFileSync('mkfs.vfat', ['-F', '32', '-n', 'AXVISOR', path], { stdio: 'ignore' });
+    for (const [inside, bytes] of Object.entries(files)) {
+      const host = join(folder, `staged-${inside.replace(/\//g, '_')}`);
+      writeFileSync(host, bytes);
+      const parts = inside.split('/').slice(1, -1);
+      for (let i = 1; i <= parts.length; i++) execFileSync('mmd', ['-D', 's', '-i', path, `::/${parts.slice(0, i).join('/')}`], { stdio: 'ignore' });
+      execFileSync('mcopy', ['-i', path, host, `::${inside}`]);
+    }
+    return path;
+  }
+
+  it('"fs" reads the images from a disk.img beside the config, by absolute path inside it', () => {
+    const sub = join(folder, 'with-disk');
+    mkdirSync(sub);
+    execFileSync('mv', [disk('tmp-disk.img', { '/boot/arceos-x86_64-kernel.bin': new Uint8Array(0x300).fill(1) }), join(sub, 'disk.img')]);
+    const path = join(sub, 'vm.toml');
+    writeFileSync(path, VALID.replace('image_location = "memory"', 'image_location = "fs"').replace('"kernel.bin"', '"boot/ARCEOS-x86_64-kernel.bin"'));
+    const spec = loadVmConfig(path, HOST);
+    expect(spec.images[0]).toMatchObject({ source: { kind: 'disk', disk: join(sub, 'disk.img'), path: '/boot/ARCEOS-x86_64-kernel.bin' }, size: 0x300 });
+  });
+
+  it('"fs" with disk_path reads that disk, and names where it looked when the image is missing', () => {
+    const image = disk('named.img', { '/kernel.bin': new Uint8Array(0x100) });
+    const text = VALID.replace('image_location = "memory"', `image_location = "fs"\ndisk_path = "named.img"`);
+    expect(load(text).images[0]?.source).toEqual({ kind: 'disk', disk: image, path: '/kernel.bin' });
+    const error = errorOf(text.replace('"kernel.bin"', '"/boot/nope.bin"'));
+    expect(`${error.keyPath}: ${error.problem}`).toBe(`kernel.kernel_path: the image is not in the disk image (looked for /boot/nope.bin in ${image}).`);
+  });
+
+  it('"fs" without a disk image reads host files, and names every place it looked', () => {
+    expect(load(VALID.replace('image_location = "memory"', 'image_location = "fs"')).images[0]?.source).toEqual({ kind: 'host', path: join(folder, 'kernel.bin') });
+    const error = errorOf(VALID.replace('image_location = "memory"', 'image_location = "fs"').replace('"kernel.bin"', '"nope.bin"'));
+    expect(error.problem).toBe(
+      `the image does not exist (looked for ${join(folder, 'nope.bin')}). There is no disk image to look in either (kernel.disk_path is not set and ${join(folder, 'disk.img')} does not exist).`,
+    );
+  });
+
+  it('a disk_path that is not a FAT32 image is an error at disk_path', () => {
+    writeFileSync(join(folder, 'not-fat.img'), new Uint8Array(4096));
+    const error = errorOf(VALID.replace('image_location = "memory"', 'image_location = "fs"\ndisk_path = "not-fat.img"'));
+    expect(error.keyPath).toBe('kernel.disk_path');
+    expect(error.location).toEqual({ line: 10, column: 13 });
+    expect(error.fix).toBe('Give a FAT32 image (mkfs.vfat -F 32), or set image_location = "memory" to read host files.');
+  });
+
+  it('configFile writes variants next to the images', () => {
+    expect(configFile('x = 1', 'named.toml')).toBe(join(folder, 'named.toml'));
   });
 });

@@ -26,7 +26,7 @@ const virtualKiB = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync('/proc/se
 describeKvm('Vm', () => {
   it('runs the unassigned guest to power-off and counts its unassigned accesses', async () => {
     const console = new CapturingConsole();
-    const vm = Vm.create(loadVmConfig(`${REPO}/configs/unassigned-x86_64.toml`), { console });
+    const vm = Vm.create(loadVmConfig(`${REPO}/configs/unassigned-x86_64.toml`), { console, report: () => {} });
     try {
       expect(await vm.run()).toEqual({ kind: 'power-off' });
       expect(console.text).toMatch(/\n9 passed, 0 failed\n$/);
@@ -39,7 +39,7 @@ describeKvm('Vm', () => {
 
   it('returns the debug-exit value of the hello guest', async () => {
     const console = new CapturingConsole();
-    const vm = Vm.create(loadVmConfig(`${REPO}/configs/hello-x86_64.toml`), { console });
+    const vm = Vm.create(loadVmConfig(`${REPO}/configs/hello-x86_64.toml`), { console, report: () => {} });
     try {
       expect(await vm.run()).toEqual({ kind: 'debug-exit', value: 21 });
       expect(console.text).toBe('Hello from tsvisor guest\n');
@@ -51,7 +51,7 @@ describeKvm('Vm', () => {
   it('leaves no file descriptor or guest RAM mapping behind after destroy()', async () => {
     const spec = loadVmConfig(`${REPO}/configs/hello-x86_64.toml`);
     const cycle = async () => {
-      const vm = Vm.create(spec, { console: new CapturingConsole() });
+      const vm = Vm.create(spec, { console: new CapturingConsole(), report: () => {} });
       await vm.run();
       vm.destroy();
     };
@@ -65,8 +65,9 @@ describeKvm('Vm', () => {
   it('releases what it built when creation fails part way', () => {
     const spec = loadVmConfig(`${REPO}/configs/hello-x86_64.toml`);
     const fds = openFds();
-    expect(() => Vm.create({ ...spec, kernel: { ...spec.kernel, path: '/nonexistent' } }, { console: new CapturingConsole() })).toThrow(
-      'Cannot read the kernel image /nonexistent',
+    const images = spec.images.map((image) => ({ ...image, source: { kind: 'host' as const, path: '/nonexistent' } }));
+    expect(() => Vm.create({ ...spec, images }, { console: new CapturingConsole(), report: () => {} })).toThrow(
+      'Cannot read the image /nonexistent: ENOENT.',
     );
     expect(openFds()).toBe(fds);
   });

@@ -1,0 +1,49 @@
+/** tsvisor check: validates a config without starting a VM, and prints the machine it describes. */
+import { writeSync } from 'node:fs';
+import { ConfigError } from '../config/config-error.js';
+import { loadVmConfig } from '../config/load-config.js';
+import { ExitStatus } from '../errors.js';
+import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
+import { describeBoot, describeVm } from './describe-vm.js';
+import { CHECK_HELP } from './help.js';
+import { parseCommandOptions } from './parse-options.js';
+import { UsageError } from './usage-error.js';
+
+/** The status of an invalid config (a usage error is 2). */
+const INVALID = 1;
+
+export async function checkCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandOptions('check', args, {
+    help: { type: 'boolean', short: 'h' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    writeSync(1, CHECK_HELP);
+    return ExitStatus.ok;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      `tsvisor check takes one config file, ${positionals.length === 0 ? 'but none was given' : `but ${positionals.length} were given`}. Usage: tsvisor check <config.toml> [--json].`,
+    );
+  }
+  const path = positionals[0] as string;
+  try {
+    const spec = loadVmConfig(path);
+    if (values.json) {
+      const devices = spec.devices.map((device) => ({ ...device, emulated: EMULATED_DEVICE_KINDS.has(device.kind) }));
+      writeSync(1, `${JSON.stringify({ valid: true, ...spec, devices, bootPlan: describeBoot(spec) }, null, 2)}\n`);
+    } else {
+      writeSync(1, `${path}: valid\n\n${describeVm(spec)}`);
+    }
+    return ExitStatus.ok;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    if (values.json) {
+      const { file, location, keyPath, problem, fix, message } = error;
+      writeSync(1, `${JSON.stringify({ valid: false, error: { file, ...location, keyPath, problem, fix, message } }, null, 2)}\n`);
+    } else {
+      writeSync(2, `tsvisor: ${error.message}\n`);
+    }
+    return INVALID;
+  }
+}

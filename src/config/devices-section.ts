@@ -1,0 +1,222 @@
+/**
+ * [devices]: the devices a config lists, resolved into the VM's full device list (the
+ * platform's own devices included) on non-overlapping ranges.
+ *
+ * A userspace VMM cannot hand host devices to a guest. The x86 platform devices a
+ * passthrough entry names (IO APIC, Local APIC, HPET) are emulated at base_gpa instead;
+ * any other passthrough entry is an error that says so.
+ */
+import { ACPI_PM1A_CONTROL_PORT, ACPI_PM1_CONTROL_WIDTH } from '../devices/acpi-pm1-control.js';
+import { DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH } from '../devices/debug-exit.js';
+import { UART_REGISTER_COUNT } from '../devices/uart16550.js';
+import { KVM_REAL_MODE_AREA } from '../boot/real-mode.js';
+import { hex } from '../errors.js';
+import type { ConfigSource, Table } from './config-source.js';
+import { overlaps, span } from './memory-regions.js';
+import type { DeviceKind, DeviceSpec, InterruptMode, MemoryRegionSpec } from './vm-spec.js';
+
+const COM1_PORT = 0x3f8;
+const COM1_IRQ = 4;
+/** Below this, a port-style device's base is an I/O port (AxVisor's x86 convention). */
+const IO_PORT_LIMIT = 0x1_0000;
+const DEFAULT_PLATFORM_DEVICE_LENGTH = 0x1000;
+
+/** The devices every tsvisor VM has, whatever the config says. */
+export const PLATFORM_DEVICES: readonly DeviceSpec[] = [
+  { kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: COM1_PORT, length: UART_REGISTER_COUNT, irq: COM1_IRQ, origin: 'platform' },
+  { kind: 'debug-exit', name: 'debug-exit (isa-debug-exit)', bus: 'io', base: DEBUG_EXIT_PORT, length: DEBUG_EXIT_WIDTH, irq: undefined, origin: 'platform' },
+  { kind: 'acpi-pm1-control', name: 'ACPI PM1a control', bus: 'io', base: ACPI_PM1A_CONTROL_PORT, length: ACPI_PM1_CONTROL_WIDTH, irq: undefined, origin: 'platform' },
+];
+
+/** The x86 platform devices a passthrough entry may name, at their usual host addresses. */
+const PASSTHROUGH_EMULATED: readonly { kind: DeviceKind; name: string; hostAddress: number; aliases: readonly string[] }[] = [
+  { kind: 'io-apic', name: 'IO APIC', hostAddress: 0xfec0_0000, aliases: ['ioapic'] },
+  { kind: 'local-apic', name: 'Local APIC', hostAddress: 0xfee0_0000, aliases: ['localapic', 'lapic', 'apic'] },
+  { kind: 'hpet', name: 'HPET', hostAddress: 0xfed0_0000, aliases: ['hpet'] },
+];
+const LOCAL_APIC = PASSTHROUGH_EMULATED[1] as (typeof PASSTHROUGH_EMULATED)[number];
+
+/** emu_type codes (axvmconfig EmulatedDeviceType), with the architecture of those that are not x86. */
+const EMU_TYPES: Readonly<Record<number, { name: string; architecture?: string }>> = {
+  0x0: { name: 'Dummy' },
+  0x1: { name: 'InterruptController', architecture: 'ARM (a GIC)' },
+  0x2: { name: 'Console' },
+  0x3: { name: 'FwCfg' },
+  0xa: { name: 'IVCChannel' },
+  0x20: { name: 'GPPTRedistributor', architecture: 'ARM' },
+  0x21: { name: 'GPPTDistributor', architecture: 'ARM' },
+  0x22: { name: 'GPPTITS', architecture: 'ARM' },
+  0x23: { name: 'X86IoApic' },
+  0x24: { name: 'X86Pit' },
+  0x25: { name: 'LoongArchPchPic', architecture: 'LoongArch' },
+  0x30: { name: 'PPPTGlobal', architecture: 'ARM' },
+  0xe1: { name: 'VirtioBlk' },
+  0xe2: { name: 'VirtioNet' },
+  0xe3: { name: 'VirtioConsole' },
+};
+const CONSOLE = 0x2;
+const SUPPORTED_EMU_TYPES = '0x2 (Console: COM1, a 16550A UART at I/O port 0x3f8)';
+
+const INTERRUPT_MODES: Readonly<Record<string, InterruptMode>> = {
+  no_irq: 'none',
+  no: 'none',
+  none: 'none',
+  emu: 'emulated',
+  emulated: 'emulated',
+  passthrough: 'passthrough',
+  pt: 'passthrough',
+};
+
+export interface DevicesSpec {
+  readonly devices: readonly DeviceSpec[];
+  readonly interruptMode: InterruptMode;
+}
+
+export function readDevices(source: ConfigSource, regions: readonly MemoryRegionSpec[]): DevicesSpec {
+  const table = source.table('devices');
+  const platform: DeviceSpec[] = [...PLATFORM_DEVICES];
+  const listed: DeviceSpec[] = [];
+  source.array(source.required(table, 'devices', 'emu_devices'), 'devices.emu_devices').forEach((entry, index) =>
+    addEmulated(source, platform, entry, `devices.emu_devices[${index}]`),
+  );
+  source.array(source.required(table, 'devices', 'passthrough_devices'), 'devices.passthrough_devices').forEach((entry, index) =>
+    addPassthrough(source, listed, entry, `devices.passthrough_devices[${index}]`),
+  );
+  if (!listed.some((device) => device.kind === 'local-apic')) {
+    // Every x86 vCPU has a Local APIC; newer AxVisor configs leave it out.
+    platform.push({ kind: 'local-apic', name: LOCAL_APIC.name, bus: 'mmio', base: LOCAL_APIC.hostAddress, length: DEFAULT_PLATFORM_DEVICE_LENGTH, irq: undefined, origin: 'platform' });
+  }
+  // The platform's devices come first, so that a clash is reported at the config entry that causes it.
+  const devices = [...platform, ...listed];
+  checkPlacement(source, devices, regions);
+  readPassthroughRanges(source, table, devices);
+  return { devices, interruptMode: readOptions(source, table) };
+}
+
+function addEmulated(source: ConfigSource, devices: DeviceSpec[], entry: unknown, path: string): void {
+  const [nameValue, baseValue, lengthValue, irqValue, typeValue, configValue] = source.tuple(entry, path, ['name', 'base_gpa', 'length', 'irq_id', 'emu_type', 'config_list']);
+  const name = source.string(nameValue, `${path}[0]`);
+  const base = source.integer(baseValue, `${path}[1]`);
+  const length = source.integer(lengthValue, `${path}[2]`, { min: 1 });
+  const irq = source.integer(irqValue, `${path}[3]`);
+  const code = source.integer(typeValue, `${path}[4]`, { max: 0xff });
+  source.array(configValue, `${path}[5]`).forEach((value, i) => source.integer(value, `${path}[5][${i}]`, { max: 2n ** 64n - 1n }));
+  const type = EMU_TYPES[code];
+  if (!type) {
+    const known = Object.entries(EMU_TYPES).map(([value, { name: typeName }]) => `${hex(Number(value))} ${typeName}`);
+    throw source.error(`${path}[4]`, `unknown emu_type ${hex(code)}: the known codes are ${known.join(', ')}.`, `tsvisor models ${SUPPORTED_EMU_TYPES}.`);
+  }
+  if (type.architecture) {
+    throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is a device of ${type.architecture}, not of x86.`, `Remove it; on x86 tsvisor models ${SUPPORTED_EMU_TYPES}.`);
+  }
+  if (code !== CONSOLE) {
+    const advice = type.name === 'X86IoApic' ? ' The IO APIC is emulated when passthrough_devices lists it: ["IO APIC", 0xfec0_0000, 0xfec0_0000, 0x1000, 1].' : '';
+    throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is not modelled by this version of tsvisor.`, `Remove it; tsvisor models ${SUPPORTED_EMU_TYPES}.${advice}`);
+  }
+  if (base !== COM1_PORT || length > UART_REGISTER_COUNT) {
+    const where = base < IO_PORT_LIMIT ? `I/O ports ${hex(base)}-${hex(base + length - 1)}` : `MMIO ${hex(base)}-${hex(base + length - 1)}`;
+    throw source.error(path, `tsvisor's console is COM1 at I/O ports 0x3f8-0x3ff; a console at ${where} is not supported.`, 'Use base 0x3f8 and length 8, or remove the entry (COM1 is always there).');
+  }
+  // The entry names COM1, which every VM has: it may choose COM1's interrupt line.
+  const index = devices.findIndex((device) => device.kind === 'uart-16550');
+  devices[index] = { ...(devices[index] as DeviceSpec), name: `${name} (16550A UART)`, irq, origin: path };
+}
+
+function addPassthrough(source: ConfigSource, devices: DeviceSpec[], entry: unknown, path: string): void {
+  const fields = source.tuple(entry, path, ['name', 'base_gpa', 'base_hpa', 'length', 'irq_id'], 1);
+  const name = source.string(fields[0], `${path}[0]`);
+  const [baseGpa, baseHpa, length, irq] = [1, 2, 3, 4].map((field) =>
+    fields[field] === undefined ? 0 : source.integer(fields[field], `${path}[${field}]`),
+  ) as [number, number, number, number];
+  const normalized = name.toLowerCase().replace(/[^a-z]/g, '');
+  const emulated =
+    PASSTHROUGH_EMULATED.find((device) => baseHpa === device.hostAddress) ??
+    PASSTHROUGH_EMULATED.find((device) => device.aliases.includes(normalized));
+  if (!emulated) {
+    throw source.error(
+      path,
+      `tsvisor cannot pass the host device "${name}" (${hex(baseHpa)}) through: a userspace VMM has no access to host devices.`,
+      'Remove the entry. tsvisor emulates the x86 platform devices a passthrough entry may name: the IO APIC (0xfec00000), the Local APIC (0xfee00000) and the HPET (0xfed00000).',
+    );
+  }
+  const duplicate = devices.find((device) => device.kind === emulated.kind);
+  if (duplicate) {
+    throw source.error(path, `the ${emulated.name} is listed twice (also as ${duplicate.origin}).`, 'Keep one entry.');
+  }
+  devices.push({
+    kind: emulated.kind,
+    name: emulated.name,
+    bus: 'mmio',
+    base: baseGpa === 0 && baseHpa === 0 ? emulated.hostAddress : baseGpa,
+    length: length === 0 ? DEFAULT_PLATFORM_DEVICE_LENGTH : length,
+    irq,
+    origin: path,
+  });
+}
+
+/** Devices must not overlap each other, guest RAM, or the range KVM needs for real mode. */
+function checkPlacement(source: ConfigSource, devices: readonly DeviceSpec[], regions: readonly MemoryRegionSpec[]): void {
+  devices.forEach((device, index) => {
+    const range = { gpa: device.base, size: device.length };
+    const where = device.origin === 'platform' ? 'devices' : device.origin;
+    const clash = devices.slice(0, index).find((other) => other.bus === device.bus && overlaps(range, { gpa: other.base, size: other.length }));
+    if (clash) {
+      throw source.error(
+        where,
+        `${device.name} at ${describeRange(device)} overlaps ${clash.name} at ${describeRange(clash)}${clash.origin === 'platform' ? ', which every tsvisor VM has' : ` (${clash.origin})`}.`,
+        'Move the device to free addresses.',
+      );
+    }
+    if (device.bus !== 'mmio') return;
+    const region = regions.find((other) => overlaps(range, other));
+    if (region) {
+      throw source.error(where, `${device.name} at ${describeRange(device)} overlaps guest memory ${region.keyPath} (${span(region)}).`, 'Move the device, or end the memory region below it.');
+    }
+    if (overlaps(range, { gpa: KVM_REAL_MODE_AREA.base, size: KVM_REAL_MODE_AREA.size })) {
+      throw source.error(where, `${device.name} at ${describeRange(device)} overlaps 0xfffbc000-0xfffbffff, where KVM keeps what it needs to run real mode.`, 'Move the device.');
+    }
+  });
+}
+
+/** passthrough_addresses and passthrough_ports: fine where tsvisor emulates what is there, an error elsewhere. */
+function readPassthroughRanges(source: ConfigSource, table: Table, devices: readonly DeviceSpec[]): void {
+  for (const [key, bus, unit] of [['passthrough_addresses', 'mmio', 'MMIO'], ['passthrough_ports', 'io', 'I/O ports']] as const) {
+    if (table[key] === undefined) continue;
+    source.array(table[key], `devices.${key}`).forEach((entry, index) => {
+      const path = `devices.${key}[${index}]`;
+      const [baseValue, lengthValue] = source.tuple(entry, path, ['base', 'length']);
+      const base = source.integer(baseValue, `${path}[0]`);
+      const length = source.integer(lengthValue, `${path}[1]`, { min: 1 });
+      const covering = devices.find((device) => device.bus === bus && base >= device.base && base + length <= device.base + device.length);
+      if (!covering) {
+        throw source.error(path, `tsvisor cannot pass host ${unit} ${hex(base)}-${hex(base + length - 1)} through: a userspace VMM has no access to host devices.`, 'Remove the entry; tsvisor emulates COM1, the IO APIC, the Local APIC and the HPET where they are listed.');
+      }
+      source.warn(path, `${unit} ${hex(base)}-${hex(base + length - 1)} belong to ${covering.name}, which tsvisor emulates rather than passes through.`);
+    });
+  }
+}
+
+function readOptions(source: ConfigSource, table: Table): InterruptMode {
+  const interruptMode = table.interrupt_mode === undefined ? 'emulated' : source.choice(table.interrupt_mode, 'devices.interrupt_mode', INTERRUPT_MODES);
+  if (interruptMode === 'passthrough') {
+    source.warn('devices.interrupt_mode', 'tsvisor emulates the interrupt controllers, so interrupts are delivered as with "emulated".');
+  }
+  if (table.excluded_devices !== undefined) {
+    const lists = source.array(table.excluded_devices, 'devices.excluded_devices');
+    lists.forEach((list, i) => source.array(list, `devices.excluded_devices[${i}]`).forEach((item, j) => source.string(item, `devices.excluded_devices[${i}][${j}]`)));
+    if (lists.length > 0) source.warn('devices.excluded_devices', 'names host device-tree nodes to hide from a guest, which has no meaning for a tsvisor VM: ignored.');
+  }
+  if (table.address_space_policy !== undefined) {
+    const policy = source.choice(table.address_space_policy, 'devices.address_space_policy', { virtualized: 'virtualized', passthrough: 'passthrough' } as const);
+    if (policy === 'passthrough') {
+      source.warn('devices.address_space_policy', 'tsvisor always gives the guest its own physical address space; "passthrough" is treated as "virtualized".');
+    }
+  }
+  return interruptMode;
+}
+
+/** "I/O ports 0x3f8-0x3ff" or "MMIO 0xfec00000-0xfec00fff". */
+export function describeRange(device: Pick<DeviceSpec, 'bus' | 'base' | 'length'>): string {
+  const span = `${hex(device.base)}-${hex(device.base + device.length - 1)}`;
+  return device.bus === 'io' ? `I/O ports ${span}` : `MMIO ${span}`;
+}

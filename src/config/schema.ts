@@ -1,0 +1,64 @@
+/**
+ * The keys of an AxVisor VM config (the axvmconfig crate, versions 0.2 to 0.8), for
+ * spotting keys tsvisor does not know (a warning with a did-you-mean, since AxVisor
+ * ignores them too) and the old flat format without sections (an error that explains).
+ */
+import { ConfigError } from './config-error.js';
+import { isTable, type ConfigSource } from './config-source.js';
+import { nearest } from './spelling.js';
+
+export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  base: ['id', 'name', 'vm_type', 'cpu_num', 'phys_cpu_ids', 'phys_cpu_sets'],
+  kernel: [
+    'entry_point', 'kernel_path', 'kernel_load_addr', 'memory_regions', 'image_location',
+    'bios_path', 'bios_load_addr', 'dtb_path', 'dtb_load_addr', 'ramdisk_path', 'ramdisk_load_addr',
+    'cmdline', 'disk_path', 'enable_bios', 'boot_protocol',
+  ],
+  devices: [
+    'emu_devices', 'passthrough_devices', 'interrupt_mode', 'passthrough_addresses', 'passthrough_ports',
+    'excluded_devices', 'address_space_policy',
+  ],
+};
+
+/**
+ * Earlier AxVisor releases wrote every key at the top level. If the document has no
+ * sections but such keys, say which section each belongs in.
+ */
+export function rejectFlatFormat(source: ConfigSource): void {
+  const topLevel = Object.keys(source.document);
+  if (topLevel.some((key) => key in KNOWN_KEYS)) return;
+  const placed = Object.entries(KNOWN_KEYS)
+    .map(([section, keys]) => [section, keys.filter((key) => topLevel.includes(key))] as const)
+    .filter(([, keys]) => keys.length > 0);
+  if (placed.length === 0) return;
+  const first = topLevel.find((key) => placed.some(([, keys]) => keys.includes(key))) as string;
+  const moves = placed.map(([section, keys]) => `put ${keys.join(', ')} under [${section}]`).join('; ');
+  throw new ConfigError(
+    source.displayPath,
+    source.locateKey(first),
+    undefined,
+    'this is the old flat AxVisor config format, with every key at the top level; current AxVisor and tsvisor read configs with [base], [kernel] and [devices] sections.',
+    `To convert it, ${moves}; see configs/hello-x86_64.toml for the layout.`,
+  );
+}
+
+/** Warns about each key and table tsvisor does not know, suggesting the nearest known name. */
+export function warnUnknownKeys(source: ConfigSource): void {
+  for (const [key, value] of Object.entries(source.document)) {
+    const known = KNOWN_KEYS[key];
+    if (!known) {
+      unknown(source, key, key, Object.keys(KNOWN_KEYS));
+      continue;
+    }
+    if (!isTable(value)) continue;
+    for (const inner of Object.keys(value)) {
+      if (!known.includes(inner)) unknown(source, `${key}.${inner}`, inner, known);
+    }
+  }
+}
+
+function unknown(source: ConfigSource, path: string, key: string, candidates: readonly string[]): void {
+  const suggestion = nearest(key, candidates);
+  const hint = suggestion ? ` Did you mean ${suggestion}?` : '';
+  source.warn(path, `tsvisor does not know this key and ignores it, as AxVisor does.${hint}`, source.locateKey(path));
+}
