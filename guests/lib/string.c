@@ -1,5 +1,6 @@
-/* The memory functions gcc may emit calls to even in a freestanding build. */
-#include <stddef.h>
+/* The memory functions gcc may emit calls to even in a freestanding build, and strcmp. */
+#include "string.h"
+
 #include <stdint.h>
 
 void *memset(void *destination, int value, size_t length) {
@@ -20,4 +21,10 @@ int memcmp(const void *a, const void *b, size_t length) {
     for (; length; length--, x++, y++)
         if (*x != *y) return *x - *y;
     return 0;
+}
+
+int strcmp(const char *a, const char *b) {
+    for (; *a && *a == *b; a++, b++) {
+    }
+    return (uint8_t)*a - (uint8_t)*b;
 }

@@ -2,9 +2,11 @@
 import { writeSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
 import { loadVmConfig } from '../config/load-config.js';
-import { ExitStatus } from '../errors.js';
+import { vcpuCpuid } from '../boot/cpuid.js';
+import { ExitStatus, TsvisorError } from '../errors.js';
+import * as kvm from '../kvm/index.js';
 import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
-import { describeBoot, describeVm } from './describe-vm.js';
+import { describeBoot, describeVm, type CpuidReport } from './describe-vm.js';
 import { CHECK_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
@@ -29,11 +31,12 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
   const path = positionals[0] as string;
   try {
     const spec = loadVmConfig(path);
+    const cpuid = cpuidReport();
     if (values.json) {
       const devices = spec.devices.map((device) => ({ ...device, emulated: EMULATED_DEVICE_KINDS.has(device.kind) }));
-      writeSync(1, `${JSON.stringify({ valid: true, ...spec, devices, bootPlan: describeBoot(spec) }, null, 2)}\n`);
+      writeSync(1, `${JSON.stringify({ valid: true, ...spec, devices, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
     } else {
-      writeSync(1, `${path}: valid\n\n${describeVm(spec)}`);
+      writeSync(1, `${path}: valid\n\n${describeVm(spec, cpuid)}`);
     }
     return ExitStatus.ok;
   } catch (error) {
@@ -45,5 +48,29 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
       writeSync(2, `tsvisor: ${error.message}\n`);
     }
     return INVALID;
+  }
+}
+
+/** vCPU 0's CPUID changes need KVM's supported CPUID: asked for without creating a VM. */
+function cpuidReport(): CpuidReport {
+  let system: kvm.Kvm | undefined;
+  try {
+    system = kvm.Kvm.open();
+    const vm = system.createVm();
+    try {
+      const vcpu = vm.createVcpu(0);
+      try {
+        return { changes: vcpuCpuid(system.getSupportedCpuid(), { apicId: 0, tscKhz: vcpu.getTscKhz() }).changes };
+      } finally {
+        vcpu.close();
+      }
+    } finally {
+      vm.close();
+    }
+  } catch (error) {
+    if (!(error instanceof TsvisorError)) throw error;
+    return { unavailable: `not shown: ${error.message}` };
+  } finally {
+    system?.close();
   }
 }

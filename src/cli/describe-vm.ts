@@ -1,4 +1,5 @@
 /** A VmSpec as the text `tsvisor check` prints: the resolved machine, table by table. */
+import type { CpuidChange } from '../boot/cpuid.js';
 import { realModeStart } from '../boot/real-mode.js';
 import type { DeviceSpec, ImageSpec, MemoryRegionSpec, VmSpec } from '../config/vm-spec.js';
 import { describeRange } from '../config/devices-section.js';
@@ -9,24 +10,43 @@ import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
 
 const VM_TYPES: Readonly<Record<number, string>> = { 0: 'host VM', 1: 'RTOS / full virtualization', 2: 'Linux' };
 
-export function describeVm(spec: VmSpec): string {
+/** The CPUID changes of vCPU 0, or why they could not be computed (they need /dev/kvm). */
+export type CpuidReport = { readonly changes: readonly CpuidChange[] } | { readonly unavailable: string };
+
+export function describeVm(spec: VmSpec, cpuid: CpuidReport): string {
   const sections = [
     describeBase(spec),
     table('Memory map', ['guest range', 'size', 'type', 'flags', 'host backing'], spec.memoryRegions.map(memoryRow)),
-    table('Images', ['image', 'guest range', 'size', 'from'], spec.images.map(imageRow)),
+    table('Images', ['image', 'guest range', 'size', 'from'], spec.images.flatMap(imageRows)),
     table('Devices', ['device', 'range', 'IRQ', 'from'], spec.devices.map(deviceRow)),
-    `Boot\n  ${describeBoot(spec)}\n  command line: ${JSON.stringify(spec.boot.cmdline)}`,
+    `Boot\n${describeBoot(spec).map((line) => `  ${line}`).join('\n')}`,
+    'changes' in cpuid
+      ? table('CPUID (vCPU 0: what tsvisor changes in what KVM supports)', ['leaf', 'register', 'KVM', 'tsvisor', 'why'], cpuid.changes.map(cpuidRow))
+      : `CPUID\n  ${cpuid.unavailable}`,
   ];
   if (spec.warnings.length) sections.push(`Warnings\n${spec.warnings.map((warning) => `  ${warning}`).join('\n')}`);
   return `${sections.join('\n\n')}\n`;
 }
 
-export function describeBoot(spec: VmSpec): string {
-  const { entryPoint, firmware } = spec.boot;
-  const { csSelector, ip } = realModeStart(entryPoint);
-  const image = spec.images.find((candidate) => entryPoint >= candidate.loadAddress && entryPoint < candidate.loadAddress + candidate.size);
-  const where = firmware === 'config-bios' ? 'the BIOS image (bios_path), which starts the kernel' : `the ${image?.role ?? 'kernel'} image's own real-mode code`;
-  return `vCPU 0 starts in real mode at ${hex(entryPoint)} (CS ${hex(csSelector, 4)}, IP ${hex(ip, 4)}), in ${where}`;
+const MODES = { real: 'real mode', protected: '32-bit protected mode (paging off, flat segments)', long: '64-bit long mode (tsvisor\'s GDT and identity page tables)' } as const;
+
+/** The boot plan, a line each. */
+export function describeBoot(spec: VmSpec): string[] {
+  const boot = spec.boot;
+  const lines: string[] = [];
+  if (boot.cpuMode === 'real') {
+    const { csSelector, ip } = realModeStart(boot.entryPoint);
+    const where = boot.firmware === 'config-bios' ? 'the BIOS image (bios_path)' : boot.firmware === 'builtin-bios' ? 'tsvisor\'s built-in BIOS stub' : 'the kernel image\'s own real-mode code';
+    lines.push(`vCPU 0 starts in real mode at ${hex(boot.entryPoint)} (CS ${hex(csSelector, 4)}, IP ${hex(ip, 4)}), in ${where}`);
+  } else {
+    lines.push(`tsvisor enters the ${boot.kernelFormat} kernel directly: vCPU 0 starts at ${hex(boot.entryPoint)} in ${MODES[boot.cpuMode]}`);
+  }
+  if (boot.firmware === 'builtin-bios') lines.push(`the BIOS enters the ${boot.kernelFormat} kernel at ${hex(boot.kernelEntry)} in 32-bit protected mode`);
+  if (boot.firmware === 'config-bios') lines.push('the BIOS decides where the kernel starts (AxVisor\'s axvm-bios jumps to 0x200000 in 32-bit protected mode)');
+  if (boot.multibootInfo) lines.push(`multiboot information at ${range(boot.multibootInfo.base, boot.multibootInfo.size)}, passed in EBX with EAX = 0x2BADB002`);
+  if (boot.bootTables) lines.push(`boot GDT${boot.cpuMode === 'long' ? ' and page tables' : ''} at ${range(boot.bootTables.base, boot.bootTables.size)}`);
+  lines.push(`command line: ${JSON.stringify(boot.cmdline)}`);
+  return lines;
 }
 
 function describeBase(spec: VmSpec): string {
@@ -48,8 +68,21 @@ function memoryRow(region: MemoryRegionSpec): string[] {
   return [range(region.gpa, region.size), size(region.size), type, flags(region.flags), backing];
 }
 
-function imageRow(image: ImageSpec): string[] {
-  return [image.role, range(image.loadAddress, image.size), size(image.size), describeImageSource(image.source)];
+function imageRows(image: ImageSpec): string[][] {
+  return image.segments.map((segment, index) => [
+    image.segments.length > 1 ? `${image.role} (segment ${index})` : image.role,
+    range(segment.gpa, segment.memSize),
+    size(segment.memSize),
+    describeImageSource(image.source),
+  ]);
+}
+
+function cpuidRow(change: CpuidChange): string[] {
+  const leaf = change.index ? `${hex(change.leaf)}.${change.index}` : hex(change.leaf);
+  const value = (v: number | undefined) => (v === undefined ? '-' : hex(v, 8));
+  return change.register === 'leaf'
+    ? [leaf, '-', '-', '-', change.why]
+    : [leaf, change.register.toUpperCase(), value(change.before), value(change.after), change.why];
 }
 
 function deviceRow(device: DeviceSpec): string[] {

@@ -1,11 +1,29 @@
 /**
- * How the VM boots, from [kernel]: entry_point, cmdline, and the newer enable_bios and
- * boot_protocol keys, checked against the images that are loaded.
+ * How the VM boots, from [kernel]: bios_path, enable_bios, boot_protocol, entry_point and
+ * cmdline, and the kernel image's own format. The result is a BootSpec and the list of
+ * images with the guest ranges their bytes go to, checked against RAM and each other.
+ *
+ * A BIOS boot (bios_path, or enable_bios = true, as AxVisor does it) starts vCPU 0 in real
+ * mode at entry_point, in the BIOS; tsvisor writes the multiboot information at 0x6000,
+ * where AxVisor puts it. A direct boot lets tsvisor enter the kernel itself, as its format
+ * says: a multiboot kernel in 32-bit protected mode, an ELF64 kernel in long mode, an ELF32
+ * kernel in protected mode, a flat image in real mode at entry_point.
  */
+import { existsSync } from 'node:fs';
+import type { BootSpec, CpuMode, KernelFormat } from '../boot/boot-plan.js';
+import { bootTablesRange } from '../boot/boot-tables.js';
+import { BUILTIN_BIOS_ADDRESS, BUILTIN_BIOS_PATH } from '../boot/builtin-bios.js';
+import { isElf, parseElf } from '../boot/elf.js';
+import { ImageFormatError, flatSegments, type ImageSegment } from '../boot/image-format.js';
+import { MULTIBOOT_INFO_AREA, MultibootInfoTooLarge, buildMultibootInfo, multibootInputsOf } from '../boot/multiboot-info.js';
+import { findMultibootHeader, kludgeSegments } from '../boot/multiboot-header.js';
 import { REAL_MODE_LIMIT } from '../boot/real-mode.js';
-import { hex } from '../errors.js';
+import { TsvisorError, hex } from '../errors.js';
+import { describeImageSource } from '../images/image-source.js';
+import { readImage } from '../images/read-image.js';
 import type { ConfigSource, Table } from './config-source.js';
-import type { BootSpec, ImageSpec } from './vm-spec.js';
+import { checkPlacement, type BootArea, type LocatedImage } from './images.js';
+import type { ImageSpec, MemoryRegionSpec } from './vm-spec.js';
 
 type Protocol = 'direct' | 'multiboot' | 'bios' | 'uefi';
 
@@ -19,40 +37,225 @@ const PROTOCOLS: Readonly<Record<string, Protocol>> = {
   efi: 'uefi',
 };
 
-export function readBoot(source: ConfigSource, kernel: Table, images: readonly ImageSpec[]): BootSpec {
+/** The boot page tables for an ELF64 kernel map at most one PDPT's worth: 512 GiB. */
+const MAX_IDENTITY_MAPPED = 512 * 2 ** 30;
+/** Addresses above this cannot be guest physical addresses on x86-64. */
+const ADDRESS_LIMIT = 2n ** 52n;
+
+interface KernelPlan {
+  readonly format: KernelFormat;
+  readonly segments: ImageSegment[];
+  readonly entry: number;
+}
+
+export function readBoot(
+  source: ConfigSource,
+  kernel: Table,
+  located: readonly LocatedImage[],
+  regions: readonly MemoryRegionSpec[],
+): { boot: BootSpec; images: ImageSpec[] } {
   const enableBios = kernel.enable_bios === undefined ? undefined : source.boolean(kernel.enable_bios, 'kernel.enable_bios');
   const protocol = kernel.boot_protocol === undefined ? undefined : source.choice(kernel.boot_protocol, 'kernel.boot_protocol', PROTOCOLS);
-  const hasBios = images.some((image) => image.role === 'bios');
+  const cmdline = kernel.cmdline === undefined ? '' : source.string(kernel.cmdline, 'kernel.cmdline');
+  const configBios = located.find((image) => image.role === 'bios');
+  const kernelImage = located.find((image) => image.role === 'kernel') as LocatedImage;
 
-  if (protocol === 'direct' && enableBios === true) {
-    throw source.error('kernel.boot_protocol', '"direct" boot enters the kernel without firmware, but enable_bios = true asks for a BIOS.', 'Remove one of them: set enable_bios = false, or choose boot_protocol = "multiboot".');
-  }
   if (protocol === 'uefi') {
     throw source.error('kernel.boot_protocol', 'tsvisor has no UEFI firmware.', 'Boot the kernel through a BIOS stub (boot_protocol = "multiboot" with enable_bios = true) or directly (boot_protocol = "direct").');
   }
-  if (protocol === 'direct' || (protocol === 'multiboot' && !hasBios && enableBios !== true) || (hasBios && enableBios === false)) {
+  if (protocol === 'direct' && (enableBios === true || configBios)) {
     throw source.error(
-      kernel.boot_protocol === undefined ? 'kernel.enable_bios' : 'kernel.boot_protocol',
-      'direct boot (tsvisor entering the kernel itself, without firmware) is not supported by this version of tsvisor.',
-      'Boot through a BIOS: set bios_path and bios_load_addr, with entry_point at the BIOS.',
+      'kernel.boot_protocol',
+      `"direct" boot enters the kernel without firmware, but ${enableBios === true ? 'enable_bios = true' : 'bios_path'} asks for a BIOS.`,
+      `Remove one of them: ${enableBios === true ? 'set enable_bios = false' : 'remove bios_path'}, or choose boot_protocol = "multiboot".`,
     );
   }
-  if (enableBios === true && !hasBios) {
-    throw source.error('kernel.enable_bios', 'enable_bios = true without bios_path asks for a built-in BIOS stub, which this version of tsvisor does not have.', 'Set bios_path and bios_load_addr to a BIOS image, such as AxVisor\'s axvm-bios.bin.');
+  if (protocol === 'bios' && enableBios === false) {
+    throw source.error('kernel.enable_bios', `enable_bios = false contradicts boot_protocol = ${JSON.stringify(kernel.boot_protocol)}.`, 'Remove one of them.');
+  }
+  const viaBios = protocol === 'bios' || enableBios === true || (configBios !== undefined && enableBios !== false);
+  if (configBios && !viaBios) source.warn('kernel.bios_path', 'is not loaded: enable_bios = false boots the kernel directly.');
+
+  const others = located.filter((image) => image.role === 'ramdisk' || image.role === 'dtb').map((image) => flatImage(source, image));
+  let boot: BootSpec;
+  let images: ImageSpec[];
+  if (viaBios) {
+    const bios = configBios ? flatImage(source, configBios) : builtinBios(source, kernel);
+    // AxVisor loads the kernel as it is; tsvisor's own BIOS can also start multiboot and ELF32 kernels from their headers.
+    const plan = configBios ? rawPlan(source, kernelImage) : planKernel(source, kernelImage, 'auto', 'the built-in BIOS');
+    const entryPoint = realModeEntry(source, kernel);
+    boot = {
+      method: 'bios',
+      firmware: configBios ? 'config-bios' : 'builtin-bios',
+      kernelFormat: plan.format,
+      cpuMode: 'real',
+      entryPoint,
+      kernelEntry: plan.entry,
+      cmdline,
+      multibootInfo: MULTIBOOT_INFO_AREA,
+      bootTables: undefined,
+    };
+    images = [bios, kernelSpec(kernelImage, plan), ...others];
+  } else {
+    const plan = planKernel(source, kernelImage, protocol === 'multiboot' ? 'multiboot' : protocol === 'direct' ? 'direct' : 'auto', 'a direct boot');
+    const kernelOnly = [kernelSpec(kernelImage, plan)];
+    const cpuMode: CpuMode = plan.format === 'flat' ? 'real' : plan.format === 'elf64' ? 'long' : 'protected';
+    const entryPoint = cpuMode === 'real' ? realModeEntry(source, kernel) : plan.entry;
+    if (cpuMode !== 'real') {
+      // The image's own entry point wins; an entry_point outside the image is surely a mistake worth a word.
+      const configured = source.integer(source.required(kernel, 'kernel', 'entry_point'), 'kernel.entry_point', { max: 2n ** 64n - 1n });
+      if (!plan.segments.some((segment) => configured >= segment.gpa && configured < segment.gpa + segment.memSize)) {
+        source.warn('kernel.entry_point', `${hex(configured)} is outside the kernel and is not used: tsvisor enters the ${plan.format} kernel at its own entry point, ${hex(plan.entry)}.`);
+      }
+    }
+    const ramEnd = Math.max(...regions.map((region) => region.gpa + region.size));
+    if (cpuMode === 'long' && ramEnd > MAX_IDENTITY_MAPPED) {
+      throw source.error('kernel.memory_regions', `guest RAM ends at ${hex(ramEnd)}, beyond the 512 GiB tsvisor's boot page tables map for an ELF64 kernel.`, 'Keep RAM below 512 GiB, or boot through a BIOS.');
+    }
+    boot = {
+      method: 'direct',
+      firmware: 'none',
+      kernelFormat: plan.format,
+      cpuMode,
+      entryPoint,
+      kernelEntry: plan.entry,
+      cmdline,
+      multibootInfo: plan.format === 'multiboot' ? MULTIBOOT_INFO_AREA : undefined,
+      bootTables: cpuMode === 'real' ? undefined : bootTablesRange(cpuMode, ramEnd),
+    };
+    images = [...kernelOnly, ...others];
   }
 
+  const areas: BootArea[] = [];
+  if (boot.multibootInfo) {
+    areas.push({ name: 'the multiboot information tsvisor writes', keyPath: 'kernel.cmdline', ...boot.multibootInfo });
+    checkMultibootInfoSize(source, boot, images, regions);
+  }
+  if (boot.bootTables) areas.push({ name: 'the GDT and page tables tsvisor writes', keyPath: 'kernel.kernel_path', ...boot.bootTables });
+  checkPlacement(source, images, areas, regions);
+  if (boot.cpuMode === 'real') checkRealModeEntry(source, boot, images);
+  return { boot, images };
+}
+
+/** A BIOS, ramdisk or DTB: the whole file at its configured address. */
+function flatImage(source: ConfigSource, image: LocatedImage): ImageSpec {
+  const gpa = guestAddress(source, image.loadAddress, image.addressKey);
+  return { role: image.role, keyPath: image.keyPath, addressKey: image.addressKey, source: image.source, size: image.size, segments: flatSegments(image.size, gpa) };
+}
+
+function kernelSpec(image: LocatedImage, plan: KernelPlan): ImageSpec {
+  const flat = plan.format === 'flat' || plan.segments.length === 1 && plan.segments[0]?.offset === 0 && plan.segments[0].fileSize === image.size;
+  return {
+    role: 'kernel',
+    keyPath: image.keyPath,
+    addressKey: flat && plan.format === 'flat' ? image.addressKey : undefined,
+    source: image.source,
+    size: image.size,
+    segments: plan.segments,
+  };
+}
+
+function builtinBios(source: ConfigSource, kernel: Table): ImageSpec {
+  if (kernel.bios_load_addr !== undefined) {
+    const address = source.bigInteger(kernel.bios_load_addr, 'kernel.bios_load_addr', { max: 2n ** 64n - 1n });
+    if (address !== BigInt(BUILTIN_BIOS_ADDRESS)) {
+      throw source.error('kernel.bios_load_addr', `tsvisor's built-in BIOS runs at ${hex(BUILTIN_BIOS_ADDRESS)}, not ${hex(address)}.`, 'Remove bios_load_addr, or set bios_path to a BIOS built for that address.');
+    }
+  }
+  if (!existsSync(BUILTIN_BIOS_PATH)) {
+    throw source.error('kernel.enable_bios', `enable_bios = true uses tsvisor's built-in BIOS stub, which is not built (looked for ${BUILTIN_BIOS_PATH}).`, 'Build it with `npm install` (or `npm run build:guests`).');
+  }
+  const bytes = readImage({ kind: 'host', path: BUILTIN_BIOS_PATH });
+  return {
+    role: 'bios',
+    keyPath: 'kernel.enable_bios',
+    addressKey: undefined,
+    source: { kind: 'host', path: BUILTIN_BIOS_PATH },
+    size: bytes.length,
+    segments: flatSegments(bytes.length, BUILTIN_BIOS_ADDRESS),
+  };
+}
+
+/** AxVisor's way: the kernel file as it is, at kernel_load_addr, entered there by the BIOS. */
+function rawPlan(source: ConfigSource, image: LocatedImage): KernelPlan {
+  const gpa = guestAddress(source, image.loadAddress, image.addressKey);
+  return { format: 'flat', segments: flatSegments(image.size, gpa), entry: gpa };
+}
+
+/**
+ * What the kernel image is and where it goes. `want`: 'multiboot' requires a multiboot
+ * header; 'direct' enters ELF images by their headers and anything else as flat, ignoring
+ * a multiboot header; 'auto' takes a multiboot header first, then ELF, then flat.
+ */
+function planKernel(source: ConfigSource, image: LocatedImage, want: 'multiboot' | 'direct' | 'auto', boot: string): KernelPlan {
+  const fault = (problem: string, fix: string) =>
+    source.error(image.keyPath, `the kernel image ${describeImageSource(image.source)} cannot be booted: ${problem}.`, fix);
+  let bytes: Uint8Array;
+  try {
+    bytes = readImage(image.source);
+  } catch (error) {
+    if (error instanceof TsvisorError) throw fault(error.message.replace(/\.$/, ''), 'Check the file.');
+    throw error;
+  }
+  try {
+    const header = want === 'direct' ? undefined : findMultibootHeader(bytes);
+    if (want === 'multiboot' && !header) {
+      throw fault('boot_protocol = "multiboot", but it has no multiboot header (magic 0x1BADB002) in its first 8 KiB', 'Build it as a multiboot kernel, or set boot_protocol = "direct" to enter it as ELF or flat.');
+    }
+    if (header) {
+      if (header.addresses) return { format: 'multiboot', ...kludgeSegments(header, bytes.length) };
+      if (!isElf(bytes)) throw fault('its multiboot header has no address fields (flags bit 16), so it must be an ELF file, and it is not', 'Set the a.out-kludge fields in the header, or build an ELF image.');
+      const elf = parseElf(bytes);
+      return { format: 'multiboot', segments: elf.segments, entry: elf.entry };
+    }
+    if (isElf(bytes)) {
+      const elf = parseElf(bytes);
+      if (elf.elfClass === 64 && boot === 'the built-in BIOS') {
+        throw fault('it is an ELF64 file, and the built-in BIOS enters kernels in 32-bit protected mode', 'Boot it directly (boot_protocol = "direct", no BIOS), or build a multiboot kernel.');
+      }
+      return { format: elf.elfClass === 64 ? 'elf64' : 'elf32', segments: elf.segments, entry: elf.entry };
+    }
+  } catch (error) {
+    if (error instanceof ImageFormatError) throw fault(error.message, 'Rebuild the image, or point kernel_path at a multiboot, ELF or flat x86 image.');
+    throw error;
+  }
+  const gpa = guestAddress(source, image.loadAddress, image.addressKey);
+  return { format: 'flat', segments: flatSegments(bytes.length, gpa), entry: gpa };
+}
+
+/** entry_point for a real-mode start: below 1 MiB. */
+function realModeEntry(source: ConfigSource, kernel: Table): number {
   const entryPoint = source.integer(source.required(kernel, 'kernel', 'entry_point'), 'kernel.entry_point', { max: 2n ** 64n - 1n });
   if (entryPoint >= REAL_MODE_LIMIT) {
     throw source.error(
       'kernel.entry_point',
-      `${hex(entryPoint)} is above 1 MiB: tsvisor starts vCPU 0 in real mode at entry_point, as AxVisor does, and real mode reaches only the first MiB.`,
-      'Point entry_point at real-mode code below 0x100000: a BIOS stub (bios_path) or the start of a kernel image that begins in real mode, like the guests in guests/.',
+      `${hex(entryPoint)} is above 1 MiB: this boot starts vCPU 0 in real mode at entry_point, as AxVisor does, and real mode reaches only the first MiB.`,
+      'Point entry_point at the BIOS (bios_path, or enable_bios = true) or at real-mode code below 0x100000; a multiboot or ELF kernel can also boot directly (boot_protocol = "direct").',
     );
   }
-  const entryImage = images.find((image) => entryPoint >= image.loadAddress && entryPoint < image.loadAddress + image.size);
-  if (!entryImage) {
-    throw source.error('kernel.entry_point', `${hex(entryPoint)} is not inside any loaded image: vCPU 0 would start on zeroed memory.`, 'Point it into the BIOS or kernel image.');
+  return entryPoint;
+}
+
+/** A real-mode start must land in the image that runs first: the BIOS, or a flat kernel. */
+function checkRealModeEntry(source: ConfigSource, boot: BootSpec, images: readonly ImageSpec[]): void {
+  const first = images.find((image) => image.role === (boot.method === 'bios' ? 'bios' : 'kernel')) as ImageSpec;
+  const inside = first.segments.some((segment) => boot.entryPoint >= segment.gpa && boot.entryPoint < segment.gpa + segment.memSize);
+  if (!inside) {
+    const what = `the ${first.role === 'bios' ? 'BIOS' : 'kernel'} image`;
+    throw source.error('kernel.entry_point', `${hex(boot.entryPoint)} is not inside ${what}: vCPU 0 would start on zeroed memory.`, `Point it into ${what}.`);
   }
-  const cmdline = kernel.cmdline === undefined ? '' : source.string(kernel.cmdline, 'kernel.cmdline');
-  return { mode: 'real-mode', firmware: hasBios ? 'config-bios' : 'none', entryPoint, cmdline };
+}
+
+function guestAddress(source: ConfigSource, address: bigint, key: string): number {
+  if (address >= ADDRESS_LIMIT) throw source.error(key, `${hex(address)} is beyond any guest physical address.`, 'Use an address inside a memory region.');
+  return Number(address);
+}
+
+function checkMultibootInfoSize(source: ConfigSource, boot: BootSpec, images: readonly ImageSpec[], memoryRegions: readonly MemoryRegionSpec[]): void {
+  try {
+    buildMultibootInfo(multibootInputsOf({ memoryRegions, boot, images }));
+  } catch (error) {
+    if (!(error instanceof MultibootInfoTooLarge)) throw error;
+    throw source.error('kernel.cmdline', `${error.message} (0x6000-0x7fff).`, 'Shorten the command line.');
+  }
 }

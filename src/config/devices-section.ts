@@ -8,6 +8,7 @@
  */
 import { ACPI_PM1A_CONTROL_PORT, ACPI_PM1_CONTROL_WIDTH } from '../devices/acpi-pm1-control.js';
 import { DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH } from '../devices/debug-exit.js';
+import { FW_CFG_PORT, FW_CFG_PORT_COUNT } from '../devices/fw-cfg.js';
 import { UART_REGISTER_COUNT } from '../devices/uart16550.js';
 import { KVM_REAL_MODE_AREA } from '../boot/real-mode.js';
 import { hex } from '../errors.js';
@@ -26,6 +27,7 @@ export const PLATFORM_DEVICES: readonly DeviceSpec[] = [
   { kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: COM1_PORT, length: UART_REGISTER_COUNT, irq: COM1_IRQ, origin: 'platform' },
   { kind: 'debug-exit', name: 'debug-exit (isa-debug-exit)', bus: 'io', base: DEBUG_EXIT_PORT, length: DEBUG_EXIT_WIDTH, irq: undefined, origin: 'platform' },
   { kind: 'acpi-pm1-control', name: 'ACPI PM1a control', bus: 'io', base: ACPI_PM1A_CONTROL_PORT, length: ACPI_PM1_CONTROL_WIDTH, irq: undefined, origin: 'platform' },
+  { kind: 'fw-cfg', name: 'fw_cfg (QEMU firmware configuration)', bus: 'io', base: FW_CFG_PORT, length: FW_CFG_PORT_COUNT, irq: undefined, origin: 'platform' },
 ];
 
 /** The x86 platform devices a passthrough entry may name, at their usual host addresses. */
@@ -54,8 +56,12 @@ const EMU_TYPES: Readonly<Record<number, { name: string; architecture?: string }
   0xe2: { name: 'VirtioNet' },
   0xe3: { name: 'VirtioConsole' },
 };
-const CONSOLE = 0x2;
-const SUPPORTED_EMU_TYPES = '0x2 (Console: COM1, a 16550A UART at I/O port 0x3f8)';
+/** The emu_types tsvisor models, each as the platform device that every VM has, at its fixed ports. */
+const MODELLED_EMU_TYPES: Readonly<Record<number, { kind: DeviceKind; model: string; base: number; length: number; describe: string }>> = {
+  0x2: { kind: 'uart-16550', model: '16550A UART', base: COM1_PORT, length: UART_REGISTER_COUNT, describe: 'COM1, a 16550A UART at I/O ports 0x3f8-0x3ff' },
+  0x3: { kind: 'fw-cfg', model: 'QEMU firmware configuration', base: FW_CFG_PORT, length: FW_CFG_PORT_COUNT, describe: 'QEMU\'s fw_cfg at I/O ports 0x510-0x511' },
+};
+const SUPPORTED_EMU_TYPES = '0x2 (Console: COM1, a 16550A UART at I/O port 0x3f8) and 0x3 (FwCfg: QEMU\'s fw_cfg at I/O port 0x510)';
 
 const INTERRUPT_MODES: Readonly<Record<string, InterruptMode>> = {
   no_irq: 'none',
@@ -109,17 +115,18 @@ function addEmulated(source: ConfigSource, devices: DeviceSpec[], entry: unknown
   if (type.architecture) {
     throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is a device of ${type.architecture}, not of x86.`, `Remove it; on x86 tsvisor models ${SUPPORTED_EMU_TYPES}.`);
   }
-  if (code !== CONSOLE) {
+  const modelled = MODELLED_EMU_TYPES[code];
+  if (!modelled) {
     const advice = type.name === 'X86IoApic' ? ' The IO APIC is emulated when passthrough_devices lists it: ["IO APIC", 0xfec0_0000, 0xfec0_0000, 0x1000, 1].' : '';
     throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is not modelled by this version of tsvisor.`, `Remove it; tsvisor models ${SUPPORTED_EMU_TYPES}.${advice}`);
   }
-  if (base !== COM1_PORT || length > UART_REGISTER_COUNT) {
+  if (base !== modelled.base || length > modelled.length) {
     const where = base < IO_PORT_LIMIT ? `I/O ports ${hex(base)}-${hex(base + length - 1)}` : `MMIO ${hex(base)}-${hex(base + length - 1)}`;
-    throw source.error(path, `tsvisor's console is COM1 at I/O ports 0x3f8-0x3ff; a console at ${where} is not supported.`, 'Use base 0x3f8 and length 8, or remove the entry (COM1 is always there).');
+    throw source.error(path, `tsvisor's ${type.name} is ${modelled.describe}; one at ${where} is not supported.`, `Use base ${hex(modelled.base)} and length ${modelled.length}, or remove the entry (the device is always there).`);
   }
-  // The entry names COM1, which every VM has: it may choose COM1's interrupt line.
-  const index = devices.findIndex((device) => device.kind === 'uart-16550');
-  devices[index] = { ...(devices[index] as DeviceSpec), name: `${name} (16550A UART)`, irq, origin: path };
+  // The entry names a device every VM has: it may rename it and choose its interrupt line.
+  const index = devices.findIndex((device) => device.kind === modelled.kind);
+  devices[index] = { ...(devices[index] as DeviceSpec), name: `${name} (${modelled.model})`, irq, origin: path };
 }
 
 function addPassthrough(source: ConfigSource, devices: DeviceSpec[], entry: unknown, path: string): void {

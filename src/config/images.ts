@@ -9,7 +9,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { hex } from '../errors.js';
 import { Fat32Error, Fat32Volume } from '../images/fat32.js';
 import type { ConfigSource, Table } from './config-source.js';
 import { overlaps, span } from './memory-regions.js';
@@ -30,7 +29,18 @@ interface Disk {
   readonly volume: Fat32Volume;
 }
 
-export function readImages(source: ConfigSource, kernel: Table, regions: readonly MemoryRegionSpec[]): ImageSpec[] {
+/** An image the config names: where its bytes are, and the load address it gives. */
+export interface LocatedImage {
+  readonly role: ImageRole;
+  readonly keyPath: string;
+  readonly addressKey: string;
+  readonly source: ImageSource;
+  readonly size: number;
+  readonly loadAddress: bigint;
+}
+
+/** Finds every image the config names (the built-in BIOS is not one of them). */
+export function locateImages(source: ConfigSource, kernel: Table): LocatedImage[] {
   const location =
     kernel.image_location === undefined
       ? 'memory'
@@ -39,23 +49,21 @@ export function readImages(source: ConfigSource, kernel: Table, regions: readonl
     source.warn('kernel.disk_path', 'is read only with image_location = "fs"; the images are host files here.');
   }
   const disk = location === 'fs' ? openDisk(source, kernel) : undefined;
-  const images: ImageSpec[] = [];
+  const images: LocatedImage[] = [];
   try {
     for (const { role, pathKey, addressKey } of IMAGE_KEYS) {
-      const hasPath = kernel[pathKey] !== undefined || role === 'kernel';
-      if (!hasPath) {
-        if (kernel[addressKey] !== undefined) source.warn(`kernel.${addressKey}`, `is set but ${pathKey} is not, so nothing is loaded there.`);
+      if (kernel[pathKey] === undefined && role !== 'kernel') {
+        if (kernel[addressKey] !== undefined && role !== 'bios') source.warn(`kernel.${addressKey}`, `is set but ${pathKey} is not, so nothing is loaded there.`);
         continue;
       }
       const name = source.string(source.required(kernel, 'kernel', pathKey), `kernel.${pathKey}`);
-      const address = source.bigInteger(source.required(kernel, 'kernel', addressKey), `kernel.${addressKey}`, { max: 2n ** 64n - 1n });
+      const loadAddress = source.bigInteger(source.required(kernel, 'kernel', addressKey), `kernel.${addressKey}`, { max: 2n ** 64n - 1n });
       const found = disk ? findOnDisk(source, disk, name, pathKey) : findOnHost(source, name, pathKey, location);
-      images.push({ role, keyPath: `kernel.${pathKey}`, source: found.source, loadAddress: placeImage(source, address, found.size, addressKey, regions), size: found.size });
+      images.push({ role, keyPath: `kernel.${pathKey}`, addressKey: `kernel.${addressKey}`, ...found, loadAddress });
     }
   } finally {
     disk?.volume.close();
   }
-  checkOverlaps(source, images);
   return images;
 }
 
@@ -90,7 +98,7 @@ function findOnDisk(source: ConfigSource, disk: Disk, name: string, pathKey: str
     throw source.error(
       `kernel.${pathKey}`,
       `the image is not in the disk image (looked for ${inside} in ${disk.path}).`,
-      'Copy it there (mcopy -i disk.img file ::/path), fix the path (absolute inside the disk image), or set image_location = "memory" to read host files.',
+      `Copy it there (mcopy -i ${disk.path} <file> ::${inside}), fix the path (absolute inside the disk image), or set image_location = "memory" to read host files. ${whereImagesComeFrom(name, inside)}`,
     );
   }
   return { source: { kind: 'disk', disk: disk.path, path: inside }, size: file.size };
@@ -111,41 +119,64 @@ function findOnHost(source: ConfigSource, name: string, pathKey: string, locatio
     throw source.error(
       `kernel.${pathKey}`,
       `the image does not exist (looked for ${path}).${diskNote}`,
-      name.includes('guests/build/')
-        ? 'The guests in guests/ are built by `npm install` (or `npm run build:guests`).'
-        : 'Relative paths are relative to the config file\'s folder.',
+      whereImagesComeFrom(name, path),
     );
   }
   if (size === 0) throw source.error(`kernel.${pathKey}`, `the image ${path} is empty.`, 'Point it at the built image.');
   return { source: { kind: 'host', path }, size };
 }
 
-/** The load address, once the whole image is known to fit in one RAM region. */
-function placeImage(source: ConfigSource, address: bigint, size: number, addressKey: string, regions: readonly MemoryRegionSpec[]): number {
-  const ram = regions.filter((region) => region.mapType !== 'reserved');
-  const end = address + BigInt(size);
-  const fits = ram.some((region) => address >= BigInt(region.gpa) && end <= BigInt(region.gpa + region.size));
-  if (!fits) {
-    const ramList = ram.length ? ram.map(span).join(', ') : 'none';
-    throw source.error(
-      `kernel.${addressKey}`,
-      `the image (${size} bytes) would occupy ${hex(address)}-${hex(end - 1n)}, which is not inside one RAM region (RAM: ${ramList}).`,
-      'Load it where one memory region (MAP_ALLOC or MAP_IDENTICAL) has room for all of it, or enlarge the region.',
-    );
-  }
-  return Number(address);
+/** A range tsvisor itself writes into guest memory (the multiboot information, boot tables). */
+export interface BootArea {
+  readonly name: string;
+  /** The key that causes it, for messages. */
+  readonly keyPath: string;
+  readonly base: number;
+  readonly size: number;
 }
 
-function checkOverlaps(source: ConfigSource, images: readonly ImageSpec[]): void {
-  images.forEach((image, index) => {
-    const range = { gpa: image.loadAddress, size: image.size };
-    const clash = images.slice(0, index).find((other) => overlaps(range, { gpa: other.loadAddress, size: other.size }));
-    if (clash) {
+/**
+ * Every image segment and boot area must lie whole in one RAM region and overlap nothing
+ * else: an error names the piece, where it would go, and what it collides with.
+ */
+export function checkPlacement(source: ConfigSource, images: readonly ImageSpec[], areas: readonly BootArea[], regions: readonly MemoryRegionSpec[]): void {
+  const ram = regions.filter((region) => region.mapType !== 'reserved');
+  // The areas come first, so that a clash is reported at the image, which the user can move.
+  const pieces = [
+    ...areas.map((area) => ({ name: area.name, keyPath: area.keyPath, gpa: area.base, size: area.size })),
+    ...images.flatMap((image) =>
+      image.segments.map((segment, index) => ({
+        name: image.segments.length > 1 ? `segment ${index} of the ${image.role} image` : `the ${image.role} image`,
+        keyPath: image.addressKey ?? image.keyPath,
+        gpa: segment.gpa,
+        size: segment.memSize,
+      })),
+    ),
+  ];
+  pieces.forEach((piece, index) => {
+    const fits = ram.some((region) => piece.gpa >= region.gpa && piece.gpa + piece.size <= region.gpa + region.size);
+    if (!fits) {
       throw source.error(
-        image.keyPath.replace('_path', '_load_addr'),
-        `the ${image.role} image (${span(range)}) overlaps the ${clash.role} image (${span({ gpa: clash.loadAddress, size: clash.size })}).`,
-        'Load the images at addresses that do not overlap.',
+        piece.keyPath,
+        `${piece.name} (${piece.size} bytes) would occupy ${span(piece)}, which is not inside one RAM region (RAM: ${ram.length ? ram.map(span).join(', ') : 'none'}).`,
+        'Load it where one memory region (MAP_ALLOC or MAP_IDENTICAL) has room for all of it, or enlarge the region.',
       );
     }
+    const clash = pieces.slice(0, index).find((other) => overlaps(piece, other));
+    if (clash) {
+      throw source.error(piece.keyPath, `${piece.name} (${span(piece)}) overlaps ${clash.name} (${span(clash)}).`, 'Load the images at addresses that do not overlap, and keep them clear of the areas tsvisor writes.');
+    }
   });
+}
+
+/** Where a missing image comes from, for the images AxVisor users name most. */
+function whereImagesComeFrom(name: string, path: string): string {
+  if (/axvm-bios/i.test(name)) {
+    return `axvm-bios.bin is AxVisor's BIOS stub (build it from github.com/arceos-hypervisor/axvm-bios-x86 and put it at ${path}), or remove bios_path and bios_load_addr and set enable_bios = true to use tsvisor's own stub.`;
+  }
+  if (/arceos/i.test(name)) {
+    return `The ArceOS image comes from building ArceOS for x86_64: in an ArceOS checkout run \`make A=examples/helloworld ARCH=x86_64\` and copy the .bin to ${path}.`;
+  }
+  if (name.includes('guests/build/')) return 'The guests in guests/ are built by `npm install` (or `npm run build:guests`).';
+  return 'Relative paths are relative to the config file\'s folder.';
 }

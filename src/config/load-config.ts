@@ -13,7 +13,7 @@ import { readBoot } from './boot-section.js';
 import { ConfigError } from './config-error.js';
 import { ConfigSource } from './config-source.js';
 import { readDevices } from './devices-section.js';
-import { readImages } from './images.js';
+import { locateImages } from './images.js';
 import { readMemoryRegions } from './memory-regions.js';
 import { rejectFlatFormat, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
@@ -29,8 +29,7 @@ export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): V
   const base = readBase(source, host);
   const kernel = source.table('kernel');
   const memoryRegions = readMemoryRegions(source, kernel, host);
-  const images = readImages(source, kernel, memoryRegions);
-  const boot = readBoot(source, kernel, images);
+  const { boot, images } = readBoot(source, kernel, locateImages(source, kernel), memoryRegions);
   const { devices, interruptMode } = readDevices(source, memoryRegions);
   return { configPath: file, ...base, memoryRegions, images, boot, devices, interruptMode, warnings: source.warnings };
 }

@@ -3,6 +3,8 @@
  * address has passed a range check and is a number): nothing below src/config/ sees TOML,
  * and nothing here touches KVM.
  */
+import type { BootSpec } from '../boot/boot-plan.js';
+import type { ImageSegment } from '../boot/image-format.js';
 import type { ImageSource } from '../images/image-source.js';
 
 /** memory_regions flag bits (axvmconfig). */
@@ -32,18 +34,24 @@ export interface MemoryRegionSpec {
 
 export type ImageRole = 'bios' | 'kernel' | 'ramdisk' | 'dtb';
 
+export type { BootSpec, CpuMode, GuestRange, KernelFormat } from '../boot/boot-plan.js';
+export type { ImageSegment } from '../boot/image-format.js';
 export type { ImageSource } from '../images/image-source.js';
 
 export interface ImageSpec {
   readonly role: ImageRole;
-  /** The key naming the image: "kernel.kernel_path". */
+  /** The key naming the image: "kernel.kernel_path" (for the built-in BIOS, "kernel.enable_bios"). */
   readonly keyPath: string;
+  /** The key whose address placed it ("kernel.kernel_load_addr"); undefined when the image's own headers did. */
+  readonly addressKey: string | undefined;
   readonly source: ImageSource;
-  readonly loadAddress: number;
+  /** The file's size in bytes. */
   readonly size: number;
+  /** Where its bytes go: the whole file at its load address, or an ELF or multiboot image's segments. */
+  readonly segments: readonly ImageSegment[];
 }
 
-export type DeviceKind = 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'io-apic' | 'local-apic' | 'hpet';
+export type DeviceKind = 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'fw-cfg' | 'io-apic' | 'local-apic' | 'hpet';
 
 export interface DeviceSpec {
   readonly kind: DeviceKind;
@@ -58,19 +66,6 @@ export interface DeviceSpec {
 }
 
 export type InterruptMode = 'none' | 'emulated' | 'passthrough';
-
-export interface BootSpec {
-  /**
-   * real-mode: vCPU 0 starts in real mode at `entryPoint` with CS = 0, as AxVisor starts
-   * its guests; there runs the BIOS image (when `firmware` is 'config-bios') or the
-   * kernel image's own real-mode code.
-   */
-  readonly mode: 'real-mode';
-  readonly firmware: 'config-bios' | 'none';
-  readonly entryPoint: number;
-  /** The kernel command line ('' when none is set). */
-  readonly cmdline: string;
-}
 
 export interface VmSpec {
   /** The config file, absolute. */

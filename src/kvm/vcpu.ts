@@ -9,6 +9,7 @@ import {
   KVM_GET_MP_STATE,
   KVM_GET_MSRS,
   KVM_GET_REGS,
+  KVM_GET_TSC_KHZ,
   KVM_GET_SREGS,
   KVM_INTERRUPT,
   KVM_RUN,
@@ -73,6 +74,11 @@ export class Vcpu {
       throw KvmIoctlError.fromRequest(KVM_RUN, errno, this.context);
     }
     return this.kvmRun.exitReason;
+  }
+
+  /** KVM_GET_TSC_KHZ: the guest TSC frequency. */
+  getTscKhz(): number {
+    return checked(libc.ioctlValue(this.fd, KVM_GET_TSC_KHZ, 0), KVM_GET_TSC_KHZ, this.context);
   }
 
   getRegs(): KvmRegs {

@@ -5,7 +5,6 @@ import { checked, ioctlWrite } from './ioctl.js';
 import {
   KVM_CREATE_VCPU,
   KVM_ENABLE_CAP,
-  KVM_GET_TSC_KHZ,
   KVM_SET_TSS_ADDR,
   KVM_SET_USER_MEMORY_REGION,
 } from './ioctls.js';
@@ -27,10 +26,6 @@ export class Vm {
   /** Where KVM on Intel keeps the three-page TSS it needs to run real mode (must not overlap RAM). */
   setTssAddr(address: number): void {
     checked(libc.ioctlValue(this.fd, KVM_SET_TSS_ADDR, address), KVM_SET_TSS_ADDR, hex(address));
-  }
-
-  getTscKhz(): number {
-    return checked(libc.ioctlValue(this.fd, KVM_GET_TSC_KHZ, 0), KVM_GET_TSC_KHZ);
   }
 
   enableCap(capability: Pick<KvmEnableCap, 'cap' | 'args'>): void {

@@ -3,11 +3,13 @@
  * lists, and the guarded ranges of guest memory (read-only RAM, reserved holes) whose
  * accesses exit to tsvisor. Devices reach the VMM only through the callbacks given here.
  */
+import { MEMORY_AVAILABLE, guestMemoryMap } from '../boot/multiboot-info.js';
 import type { DeviceKind, DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
 import { AcpiPm1Control } from '../devices/acpi-pm1-control.js';
 import { Bus } from '../devices/bus.js';
 import { UNCONNECTED_LINE, type BusDevice, type ByteSink } from '../devices/bus-device.js';
 import { DebugExit } from '../devices/debug-exit.js';
+import { FwCfg } from '../devices/fw-cfg.js';
 import { GuardedRegion } from '../devices/guarded-region.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
@@ -29,13 +31,14 @@ export interface Platform {
 }
 
 /** The device kinds this version emulates; the others are listed in the VmSpec but not yet built. */
-export const EMULATED_DEVICE_KINDS: ReadonlySet<DeviceKind> = new Set(['uart-16550', 'debug-exit', 'acpi-pm1-control']);
+export const EMULATED_DEVICE_KINDS: ReadonlySet<DeviceKind> = new Set(['uart-16550', 'debug-exit', 'acpi-pm1-control', 'fw-cfg']);
 
 export function buildPlatform(
-  spec: { readonly devices: readonly DeviceSpec[]; readonly memoryRegions: readonly MemoryRegionSpec[] },
+  spec: { readonly cpuCount: number; readonly devices: readonly DeviceSpec[]; readonly memoryRegions: readonly MemoryRegionSpec[] },
   memory: GuestMemory,
   effects: PlatformEffects,
 ): Platform {
+  const memoryMap = guestMemoryMap(spec.memoryRegions);
   const ioBus = new Bus('I/O port');
   const mmioBus = new Bus('MMIO');
   // No interrupt controller is emulated yet, so COM1's interrupt line is not wired to anything.
@@ -44,6 +47,11 @@ export function buildPlatform(
     'uart-16550': com1,
     'debug-exit': new DebugExit(effects.onDebugExit),
     'acpi-pm1-control': new AcpiPm1Control(effects.onPowerOff),
+    'fw-cfg': new FwCfg({
+      cpuCount: spec.cpuCount,
+      ramSize: memoryMap.filter((entry) => entry.type === MEMORY_AVAILABLE).reduce((total, entry) => total + entry.size, 0),
+      memoryMap: memoryMap.map((entry) => ({ address: entry.base, length: entry.size, type: entry.type })),
+    }),
   };
   for (const device of spec.devices) {
     const model = models[device.kind];

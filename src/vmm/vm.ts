@@ -4,8 +4,11 @@
  * (as AxVisor does) and runs it until the guest ends.
  */
 import { vcpuCpuid } from '../boot/cpuid.js';
+import { initialCpuState } from '../boot/cpu-state.js';
 import { loadImages } from '../boot/load-images.js';
-import { KVM_TSS_ADDRESS, realModeRegs, realModeSregs } from '../boot/real-mode.js';
+import { multibootInputsOf } from '../boot/multiboot-info.js';
+import { writeBootData } from '../boot/prepare-boot.js';
+import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import * as kvm from '../kvm/index.js';
@@ -79,12 +82,14 @@ export class Vm {
       }
 
       loadImages(memory, spec.images);
+      writeBootData(memory, spec.boot, multibootInputsOf(spec));
 
       const vcpu = kvmVm.createVcpu(0);
       cleanup.push(() => vcpu.close());
-      vcpu.setCpuid2(vcpuCpuid(kvmSystem.getSupportedCpuid(), 0));
-      vcpu.setSregs(realModeSregs(vcpu.getSregs(), spec.boot.entryPoint));
-      vcpu.setRegs(realModeRegs(spec.boot.entryPoint));
+      vcpu.setCpuid2(vcpuCpuid(kvmSystem.getSupportedCpuid(), { apicId: 0, tscKhz: vcpu.getTscKhz() }).entries);
+      const state = initialCpuState(spec.boot, vcpu.getSregs());
+      vcpu.setSregs(state.sregs);
+      vcpu.setRegs(state.regs);
 
       return new Vm(spec, kvmSystem, kvmVm, memory, platform, vcpu, options.console, control);
     } catch (error) {

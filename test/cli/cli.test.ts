@@ -122,8 +122,35 @@ describe('tsvisor check', () => {
       '  0x0-0xffffff  16 MiB  RAM (MAP_ALLOC)  RWX---  anonymous, zero-filled, demand-paged',
     ]);
     expect(result.stdout).toMatch(/\n {2}kernel {2}0x8000-0x[0-9a-f]+ +\d+ KiB +\/.*\/guests\/build\/hello\.bin\n/);
-    expect(result.stdout).toContain('  COM1 (16550A UART)             I/O ports 0x3f8-0x3ff       4    platform\n');
+    expect(result.stdout).toMatch(/\n {2}COM1 \(16550A UART\) +I\/O ports 0x3f8-0x3ff +4 +platform\n/);
+    expect(result.stdout).toMatch(/\n {2}fw_cfg \(QEMU firmware configuration\) +I\/O ports 0x510-0x511 +- +platform\n/);
     expect(result.stdout).toContain('Boot\n  vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image\'s own real-mode code\n  command line: ""\n');
+    // What tsvisor changes in KVM's CPUID, when /dev/kvm is there to ask.
+    expect(result.stdout).toMatch(/\nCPUID \(vCPU 0: what tsvisor changes in what KVM supports\)\n {2}leaf +register +KVM +tsvisor +why\n/);
+    expect(result.stdout).toMatch(/\n {2}0x40000000 +EBX +0x[0-9a-f]{8} +0x69767374 +the signature "tsvisor"\n/);
+  });
+
+  it('prints the boot plan of a BIOS boot and of a direct ELF64 boot', async () => {
+    const axtest = await tsvisor(['check', 'configs/axtest-x86_64.toml']);
+    expect(axtest.stdout).toContain(
+      [
+        'Boot',
+        "  vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in tsvisor's built-in BIOS stub",
+        '  the BIOS enters the multiboot kernel at 0x200000 in 32-bit protected mode',
+        '  multiboot information at 0x6000-0x7fff, passed in EBX with EAX = 0x2BADB002',
+        '  command line: "axtest cmdline"',
+      ].join('\n'),
+    );
+    const elf64 = await tsvisor(['check', 'configs/elf64-x86_64.toml']);
+    expect(elf64.stdout).toContain(
+      [
+        'Boot',
+        "  tsvisor enters the elf64 kernel directly: vCPU 0 starts at 0x200000 in 64-bit long mode (tsvisor's GDT and identity page tables)",
+        '  boot GDT and page tables at 0x1000-0x7fff',
+        '  command line: ""',
+      ].join('\n'),
+    );
+    expect(elf64.stdout).toMatch(/\n {2}kernel \(segment 1\) +0x[0-9a-f]+-0x[0-9a-f]+ +\d+ (B|KiB) +\/.*elf64\.elf\n/);
   });
 
   it('--json prints the same as JSON', async () => {
@@ -132,7 +159,8 @@ describe('tsvisor check', () => {
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ valid: true, name: 'hello', cpuCount: 1, boot: { entryPoint: 0x8000 }, warnings: [] });
     expect(report.devices[0]).toEqual({ kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: 0x3f8, length: 8, irq: 4, origin: 'platform', emulated: true });
-    expect(report.bootPlan).toBe("vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image's own real-mode code");
+    expect(report.bootPlan).toEqual(["vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image's own real-mode code", 'command line: ""']);
+    expect(report.cpuid.changes).toContainEqual({ leaf: 0x40000000, index: 0, register: 'ebx', before: expect.any(Number), after: 0x69767374, why: 'the signature "tsvisor"' });
   });
 
   it('exits 1 with the located error for an invalid config, as text or JSON', async () => {

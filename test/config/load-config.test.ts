@@ -19,8 +19,8 @@ describe('a valid config', () => {
       cpuCount: 1,
       vcpuAffinity: undefined,
       memoryRegions: [{ keyPath: 'kernel.memory_regions[0]', gpa: 0, size: 0x100_0000, flags: 0x7, mapType: 'alloc', readOnly: false }],
-      images: [{ role: 'kernel', keyPath: 'kernel.kernel_path', source: { kind: 'host', path: join(REPO, 'guests/build/hello.bin') }, loadAddress: 0x8000 }],
-      boot: { mode: 'real-mode', firmware: 'none', entryPoint: 0x8000, cmdline: '' },
+      images: [{ role: 'kernel', keyPath: 'kernel.kernel_path', addressKey: 'kernel.kernel_load_addr', source: { kind: 'host', path: join(REPO, 'guests/build/hello.bin') } }],
+      boot: { method: 'direct', firmware: 'none', kernelFormat: 'flat', cpuMode: 'real', entryPoint: 0x8000, kernelEntry: 0x8000, cmdline: '', multibootInfo: undefined, bootTables: undefined },
       interruptMode: 'emulated',
       warnings: [],
     });
@@ -28,8 +28,10 @@ describe('a valid config', () => {
       ['uart-16550', 0x3f8, 'platform'],
       ['debug-exit', 0xf4, 'platform'],
       ['acpi-pm1-control', 0x604, 'platform'],
+      ['fw-cfg', 0x510, 'platform'],
       ['local-apic', 0xfee00000, 'platform'],
     ]);
+    expect(spec.images[0]?.segments).toEqual([{ gpa: 0x8000, offset: 0, fileSize: spec.images[0]?.size, memSize: spec.images[0]?.size }]);
   });
 
   it('reads every key of the schema', () => {
@@ -82,17 +84,28 @@ passthrough_addresses = [[0xfec0_0000, 0x1000]]
       ['identical', false],
       ['reserved', false],
     ]);
-    expect(spec.images.map((image) => [image.role, image.loadAddress, image.size])).toEqual([
+    expect(spec.images.map((image) => [image.role, image.segments[0]?.gpa, image.size])).toEqual([
       ['bios', 0x8000, 0x200],
       ['kernel', 0x20_0000, 0x100],
       ['ramdisk', 0x40_0000, 0x100],
       ['dtb', 0x50_0000, 0x100],
     ]);
-    expect(spec.boot).toEqual({ mode: 'real-mode', firmware: 'config-bios', entryPoint: 0x8000, cmdline: 'console=ttyS0' });
+    expect(spec.boot).toEqual({
+      method: 'bios',
+      firmware: 'config-bios',
+      kernelFormat: 'flat',
+      cpuMode: 'real',
+      entryPoint: 0x8000,
+      kernelEntry: 0x20_0000,
+      cmdline: 'console=ttyS0',
+      multibootInfo: { base: 0x6000, size: 0x2000 },
+      bootTables: undefined,
+    });
     expect(spec.devices.map((device) => [device.kind, device.base, device.irq, device.origin])).toEqual([
       ['uart-16550', 0x3f8, 4, 'devices.emu_devices[0]'],
       ['debug-exit', 0xf4, undefined, 'platform'],
       ['acpi-pm1-control', 0x604, undefined, 'platform'],
+      ['fw-cfg', 0x510, undefined, 'platform'],
       ['io-apic', 0xfec00000, 1, 'devices.passthrough_devices[0]'],
       ['local-apic', 0xfee00000, 1, 'devices.passthrough_devices[1]'],
       ['hpet', 0xfed00000, 1, 'devices.passthrough_devices[2]'],
@@ -169,6 +182,7 @@ describe('image locations', () => {
     writeFileSync(path, VALID.replace('image_location = "memory"', 'image_location = "fs"').replace('"kernel.bin"', '"boot/ARCEOS-x86_64-kernel.bin"'));
     const spec = loadVmConfig(path, HOST);
     expect(spec.images[0]).toMatchObject({ source: { kind: 'disk', disk: join(sub, 'disk.img'), path: '/boot/ARCEOS-x86_64-kernel.bin' }, size: 0x300 });
+    expect(spec.images[0]?.segments).toEqual([{ gpa: 0x8000, offset: 0, fileSize: 0x300, memSize: 0x300 }]);
   });
 
   it('"fs" with disk_path reads that disk, and names where it looked when the image is missing', () => {

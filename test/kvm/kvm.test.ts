@@ -121,8 +121,8 @@ describeKvm('KVM on this host', () => {
   });
 
   it('reports the TSC frequency and enables a VM capability', () => {
-    const { vm } = realModeGuest([0xf4]);
-    expect(vm.getTscKhz()).toBeGreaterThan(100_000);
+    const { vm, vcpu } = realModeGuest([0xf4]);
+    expect(vcpu.getTscKhz()).toBeGreaterThan(100_000);
     expect(() => vm.enableCap({ cap: kvm.KVM_CAP_X86_USER_SPACE_MSR, args: [BigInt(kvm.KVM_MSR_EXIT_REASON_FILTER), 0n, 0n, 0n] })).not.toThrow();
   });
 

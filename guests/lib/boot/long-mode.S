@@ -1,12 +1,12 @@
-/* From flat 32-bit protected mode to 64-bit long mode, then into kmain().
+/* From flat 32-bit protected mode to 64-bit long mode, then on to start64.S.
  *
- * Entered with flat 32-bit segments and paging off (from realmode-entry.S). The page
- * tables are built at assembly time (they identity-map the low 4 GiB with 2 MiB pages, so
- * test kernels reach RAM and MMIO addresses alike): code running before paging is on may
+ * Entered with flat 32-bit segments and paging off (from realmode.S or multiboot.S). The
+ * page tables are built at assembly time (they identity-map the low 4 GiB with 2 MiB pages,
+ * so test kernels reach RAM and MMIO addresses alike): code running before paging is on may
  * be emulated instruction by instruction by KVM, so this part does as little as it can.
  * It enables PAE, EFER.LME and paging (Intel SDM vol. 3A, 10.8.5 "Initializing IA-32e
- * Mode"), far-jumps to 64-bit code, clears .bss and calls kmain(), whose return value is
- * handed to guest_finish(), which ends the VM. */
+ * Mode"), far-jumps to 64-bit code and continues in start64, which runs kmain(). Uses no
+ * stack: the multiboot entry arrives without one. */
 #include "boot.h"
 
     .code32
@@ -33,25 +33,11 @@ long_mode:
     movw    %ax, %ds
     movw    %ax, %es
     movw    %ax, %ss
-    /* Zero .bss (the stack lives there): the image does not cover it. */
-    movq    $__bss_start, %rdi
-    movq    $__bss_end, %rcx
-    subq    %rdi, %rcx
-    shrq    $3, %rcx
-    xorl    %eax, %eax
-    cld
-    rep stosq
-    movq    $boot_stack_top, %rsp
-    xorl    %ebp, %ebp
-    call    kmain
-    movl    %eax, %edi
-    call    guest_finish
-1:  cli
-    hlt
-    jmp     1b
+    jmp     start64
 
-/* The boot GDT (Intel SDM vol. 3A, 3.4.5 "Segment Descriptors"). Placed near the start of
- * the image so that the 16-bit lgdt in realmode-entry.S can address it. */
+/* The boot GDT (Intel SDM vol. 3A, 3.4.5 "Segment Descriptors"). flat.ld places it right
+ * after the real-mode entry, where the 16-bit lgdt in realmode.S can address it;
+ * multiboot.S loads it with a 32-bit lgdt from anywhere. */
     .section .boot.data, "a"
     .balign 8
     .globl boot_gdt_descriptor
@@ -84,8 +70,3 @@ boot_pd:
     .quad (frame << 21) | (PTE_PRESENT | PTE_WRITE | PTE_LARGE)
     .set frame, frame + 1
     .endr
-
-    .bss
-    .balign 16
-boot_stack: .skip BOOT_STACK_SIZE
-boot_stack_top:
