@@ -1,5 +1,5 @@
 /** The KVM capabilities tsvisor needs, each with the reason, checked before any VM is made. */
-import { KVM_CAP_EXT_CPUID, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_SET_TSS_ADDR, KVM_CAP_USER_MEMORY } from './constants.js';
+import { KVM_CAP_EXT_CPUID, KVM_CAP_GET_TSC_KHZ, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_SET_TSS_ADDR, KVM_CAP_USER_MEMORY } from './constants.js';
 
 export interface Capability {
   readonly cap: number;
@@ -11,5 +11,6 @@ export const REQUIRED_CAPABILITIES: readonly Capability[] = [
   { cap: KVM_CAP_USER_MEMORY, name: 'KVM_CAP_USER_MEMORY', why: 'guest RAM is host memory registered with KVM_SET_USER_MEMORY_REGION' },
   { cap: KVM_CAP_SET_TSS_ADDR, name: 'KVM_CAP_SET_TSS_ADDR', why: 'guests start in real mode, which KVM on Intel runs with a TSS it places at a fixed address' },
   { cap: KVM_CAP_EXT_CPUID, name: 'KVM_CAP_EXT_CPUID', why: 'each vCPU\'s CPUID is built from KVM_GET_SUPPORTED_CPUID' },
+  { cap: KVM_CAP_GET_TSC_KHZ, name: 'KVM_CAP_GET_TSC_KHZ', why: 'CPUID leaves 0x15 and 0x16 tell the guest its TSC frequency (KVM_GET_TSC_KHZ)' },
   { cap: KVM_CAP_IMMEDIATE_EXIT, name: 'KVM_CAP_IMMEDIATE_EXIT', why: 'a vCPU is kicked out of KVM_RUN without losing the kick (kvm_run.immediate_exit)' },
 ];

@@ -2,7 +2,7 @@
 
 export const KVM_API_VERSION = 12;
 
-/** kvm_run.exit_reason values. */
+/** kvm_run.exit_reason values, and their names for messages about exits tsvisor does not handle. */
 export const KVM_EXIT_UNKNOWN = 0;
 export const KVM_EXIT_EXCEPTION = 1;
 export const KVM_EXIT_IO = 2;
@@ -26,15 +26,14 @@ export const KVM_EXIT_DIRTY_RING_FULL = 31;
 export const KVM_EXIT_X86_BUS_LOCK = 33;
 export const KVM_EXIT_NOTIFY = 37;
 
-/** Exit reason number -> name, for messages about exits tsvisor does not handle. */
-export const EXIT_REASON_NAMES: Readonly<Record<number, string>> = {
-  0: 'KVM_EXIT_UNKNOWN', 1: 'KVM_EXIT_EXCEPTION', 2: 'KVM_EXIT_IO', 3: 'KVM_EXIT_HYPERCALL', 4: 'KVM_EXIT_DEBUG',
-  5: 'KVM_EXIT_HLT', 6: 'KVM_EXIT_MMIO', 7: 'KVM_EXIT_IRQ_WINDOW_OPEN', 8: 'KVM_EXIT_SHUTDOWN',
-  9: 'KVM_EXIT_FAIL_ENTRY', 10: 'KVM_EXIT_INTR', 11: 'KVM_EXIT_SET_TPR', 12: 'KVM_EXIT_TPR_ACCESS',
-  16: 'KVM_EXIT_NMI', 17: 'KVM_EXIT_INTERNAL_ERROR', 24: 'KVM_EXIT_SYSTEM_EVENT', 26: 'KVM_EXIT_IOAPIC_EOI',
-  29: 'KVM_EXIT_X86_RDMSR', 30: 'KVM_EXIT_X86_WRMSR', 31: 'KVM_EXIT_DIRTY_RING_FULL', 33: 'KVM_EXIT_X86_BUS_LOCK',
-  37: 'KVM_EXIT_NOTIFY',
-};
+export const EXIT_REASON_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries({
+    KVM_EXIT_UNKNOWN, KVM_EXIT_EXCEPTION, KVM_EXIT_IO, KVM_EXIT_HYPERCALL, KVM_EXIT_DEBUG, KVM_EXIT_HLT, KVM_EXIT_MMIO,
+    KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTR, KVM_EXIT_SET_TPR, KVM_EXIT_TPR_ACCESS,
+    KVM_EXIT_NMI, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_IOAPIC_EOI, KVM_EXIT_X86_RDMSR, KVM_EXIT_X86_WRMSR,
+    KVM_EXIT_DIRTY_RING_FULL, KVM_EXIT_X86_BUS_LOCK, KVM_EXIT_NOTIFY,
+  }).map(([name, reason]) => [reason, name]),
+);
 
 /** kvm_run.io.direction */
 export const KVM_EXIT_IO_IN = 0;

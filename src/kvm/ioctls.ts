@@ -64,7 +64,6 @@ export const KVM_INTERRUPT = _IOW(KVMIO, 0x86, kvm_interrupt);
 export const KVM_GET_MSRS = _IOWR(KVMIO, 0x88, kvm_msrs);
 export const KVM_SET_MSRS = _IOW(KVMIO, 0x89, kvm_msrs);
 export const KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, kvm_cpuid2);
-export const KVM_GET_CPUID2 = _IOWR(KVMIO, 0x91, kvm_cpuid2);
 export const KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, kvm_mp_state);
 export const KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, kvm_mp_state);
 
@@ -74,6 +73,6 @@ export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map(
     KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
     KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_GET_TSC_KHZ,
     KVM_ENABLE_CAP, KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_TRANSLATE,
-    KVM_INTERRUPT, KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_GET_CPUID2, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
+    KVM_INTERRUPT, KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
   }).map(([name, request]) => [request, name]),
 );

@@ -96,7 +96,7 @@ export function union<F extends Fields>(name: string, fields: F): RecordType<F> 
  * An anonymous member (`union { ... };` with no name in C) is declared here under a name
  * starting with `_`; paths and offsets skip it, as C does.
  */
-export function isAnonymous(field: string): boolean {
+function isAnonymous(field: string): boolean {
   return field.startsWith('_');
 }
 
