@@ -82,7 +82,7 @@ export function readBoot(
   if (viaBios) {
     const bios = configBios ? flatImage(source, configBios) : builtinBios(source, kernel);
     // AxVisor loads the kernel as it is; tsvisor's own BIOS can also start multiboot and ELF32 kernels from their headers.
-    const plan = configBios ? rawPlan(source, kernelImage) : planKernel(source, kernelImage, 'auto', 'the built-in BIOS');
+    const plan = configBios ? rawPlan(source, kernelImage) : planKernel(source, kernelImage, 'auto', { viaBios: true });
     const entryPoint = realModeEntry(source, kernel);
     boot = {
       method: 'bios',
@@ -97,7 +97,7 @@ export function readBoot(
     };
     images = [bios, kernelSpec(kernelImage, plan), ...others];
   } else {
-    const plan = planKernel(source, kernelImage, protocol === 'multiboot' ? 'multiboot' : protocol === 'direct' ? 'direct' : 'auto', 'a direct boot');
+    const plan = planKernel(source, kernelImage, protocol === 'multiboot' ? 'multiboot' : protocol === 'direct' ? 'direct' : 'auto', { viaBios: false });
     const kernelOnly = [kernelSpec(kernelImage, plan)];
     const cpuMode: CpuMode = plan.format === 'flat' ? 'real' : plan.format === 'elf64' ? 'long' : 'protected';
     const entryPoint = cpuMode === 'real' ? realModeEntry(source, kernel) : plan.entry;
@@ -128,10 +128,10 @@ export function readBoot(
 
   const areas: BootArea[] = [];
   if (boot.multibootInfo) {
-    areas.push({ name: 'the multiboot information tsvisor writes', keyPath: 'kernel.cmdline', ...boot.multibootInfo });
+    areas.push({ name: 'the multiboot information tsvisor writes', keyPath: 'kernel.memory_regions', ...boot.multibootInfo });
     checkMultibootInfoSize(source, boot, images, regions);
   }
-  if (boot.bootTables) areas.push({ name: 'the GDT and page tables tsvisor writes', keyPath: 'kernel.kernel_path', ...boot.bootTables });
+  if (boot.bootTables) areas.push({ name: 'the GDT and page tables tsvisor writes', keyPath: 'kernel.memory_regions', ...boot.bootTables });
   checkPlacement(source, images, areas, regions);
   if (boot.cpuMode === 'real') checkRealModeEntry(source, boot, images);
   return { boot, images };
@@ -144,11 +144,11 @@ function flatImage(source: ConfigSource, image: LocatedImage): ImageSpec {
 }
 
 function kernelSpec(image: LocatedImage, plan: KernelPlan): ImageSpec {
-  const flat = plan.format === 'flat' || plan.segments.length === 1 && plan.segments[0]?.offset === 0 && plan.segments[0].fileSize === image.size;
   return {
     role: 'kernel',
     keyPath: image.keyPath,
-    addressKey: flat && plan.format === 'flat' ? image.addressKey : undefined,
+    // A flat kernel sits where kernel_load_addr says; an ELF or multiboot kernel where its headers say.
+    addressKey: plan.format === 'flat' ? image.addressKey : undefined,
     source: image.source,
     size: image.size,
     segments: plan.segments,
@@ -185,9 +185,10 @@ function rawPlan(source: ConfigSource, image: LocatedImage): KernelPlan {
 /**
  * What the kernel image is and where it goes. `want`: 'multiboot' requires a multiboot
  * header; 'direct' enters ELF images by their headers and anything else as flat, ignoring
- * a multiboot header; 'auto' takes a multiboot header first, then ELF, then flat.
+ * a multiboot header; 'auto' takes a multiboot header first, then ELF, then flat. Behind
+ * the built-in BIOS (`viaBios`) the kernel is entered in 32-bit mode, so ELF64 cannot be.
  */
-function planKernel(source: ConfigSource, image: LocatedImage, want: 'multiboot' | 'direct' | 'auto', boot: string): KernelPlan {
+function planKernel(source: ConfigSource, image: LocatedImage, want: 'multiboot' | 'direct' | 'auto', { viaBios }: { viaBios: boolean }): KernelPlan {
   const fault = (problem: string, fix: string) =>
     source.error(image.keyPath, `the kernel image ${describeImageSource(image.source)} cannot be booted: ${problem}.`, fix);
   let bytes: Uint8Array;
@@ -210,7 +211,7 @@ function planKernel(source: ConfigSource, image: LocatedImage, want: 'multiboot'
     }
     if (isElf(bytes)) {
       const elf = parseElf(bytes);
-      if (elf.elfClass === 64 && boot === 'the built-in BIOS') {
+      if (elf.elfClass === 64 && viaBios) {
         throw fault('it is an ELF64 file, and the built-in BIOS enters kernels in 32-bit protected mode', 'Boot it directly (boot_protocol = "direct", no BIOS), or build a multiboot kernel.');
       }
       return { format: elf.elfClass === 64 ? 'elf64' : 'elf32', segments: elf.segments, entry: elf.entry };

@@ -143,13 +143,20 @@ export function checkPlacement(source: ConfigSource, images: readonly ImageSpec[
   const ram = regions.filter((region) => region.mapType !== 'reserved');
   // The areas come first, so that a clash is reported at the image, which the user can move.
   const pieces = [
-    ...areas.map((area) => ({ name: area.name, keyPath: area.keyPath, gpa: area.base, size: area.size })),
+    ...areas.map((area) => ({
+      name: area.name,
+      keyPath: area.keyPath,
+      gpa: area.base,
+      size: area.size,
+      fix: 'This boot needs RAM there: add a memory region (MAP_ALLOC) that covers it.',
+    })),
     ...images.flatMap((image) =>
       image.segments.map((segment, index) => ({
         name: image.segments.length > 1 ? `segment ${index} of the ${image.role} image` : `the ${image.role} image`,
         keyPath: image.addressKey ?? image.keyPath,
         gpa: segment.gpa,
         size: segment.memSize,
+        fix: 'Load it where one memory region (MAP_ALLOC or MAP_IDENTICAL) has room for all of it, or enlarge the region.',
       })),
     ),
   ];
@@ -159,7 +166,7 @@ export function checkPlacement(source: ConfigSource, images: readonly ImageSpec[
       throw source.error(
         piece.keyPath,
         `${piece.name} (${piece.size} bytes) would occupy ${span(piece)}, which is not inside one RAM region (RAM: ${ram.length ? ram.map(span).join(', ') : 'none'}).`,
-        'Load it where one memory region (MAP_ALLOC or MAP_IDENTICAL) has room for all of it, or enlarge the region.',
+        piece.fix,
       );
     }
     const clash = pieces.slice(0, index).find((other) => overlaps(piece, other));

@@ -111,3 +111,14 @@ describe('malformed or misplaced images', () => {
     expect(`${error.keyPath}: ${error.problem}`).toMatch(/^kernel\.cmdline: the multiboot information needs 9\d{3} bytes, but its area holds 8192 \(0x6000-0x7fff\)\.$/);
   });
 });
+
+describe('the areas tsvisor writes need RAM', () => {
+  it('says so when the boot tables would land outside RAM', () => {
+    const error = errorOf(
+      withKernel('elf64.elf', '0x20_0000').replace('[0x0, 0x100_0000, 0x7, 0],', '[0x10_0000, 0x100_0000, 0x7, 0],'),
+    );
+    expect(`${error.keyPath}: ${error.problem} ${error.fix}`).toBe(
+      'kernel.memory_regions: the GDT and page tables tsvisor writes (28672 bytes) would occupy 0x1000-0x7fff, which is not inside one RAM region (RAM: 0x100000-0x10fffff). This boot needs RAM there: add a memory region (MAP_ALLOC) that covers it.',
+    );
+  });
+});
