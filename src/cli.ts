@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * tsvisor's command line. Start-up time is a feature: this file imports nothing heavy,
- * and each command loads its own modules when it runs.
+ * and each command loads its own modules when it runs. `run` starts its first vCPU thread
+ * first of all, so that the thread boots while the main thread reads the config.
  */
 import { writeSync } from 'node:fs';
 import { ExitStatus, TsvisorError } from './errors.js';
 import { GENERAL_HELP } from './cli/help.js';
 import { UsageError } from './cli/usage-error.js';
+import { dismissPrestartedVcpuThreads, prestartVcpuThread } from './vmm/vcpu-threads.js';
 
 async function main(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -27,8 +29,13 @@ async function main(args: readonly string[]): Promise<number> {
       return ExitStatus.ok;
     }
     case 'run': {
-      const { runCommand } = await import('./cli/run-command.js');
-      return runCommand(rest);
+      if (!rest.some((arg) => arg === '-h' || arg === '--help')) prestartVcpuThread();
+      try {
+        const { runCommand } = await import('./cli/run-command.js');
+        return await runCommand(rest);
+      } finally {
+        await dismissPrestartedVcpuThreads();
+      }
     }
     case 'check': {
       const { checkCommand } = await import('./cli/check-command.js');

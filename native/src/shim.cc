@@ -49,7 +49,8 @@ Napi::Value CurrentThreadId(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
 }
 
-// Sends the kick signal to one thread of this process.
+// Sends the kick signal to one thread of this process. Returns false when the thread has
+// already ended (ESRCH): a vCPU that left its loop needs no kick.
 Napi::Value KickThread(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsNumber()) {
@@ -57,8 +58,9 @@ Napi::Value KickThread(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
-  if (syscall(SYS_tgkill, getpid(), tid, KickSignal()) != 0) return ErrnoError(env, "tgkill");
-  return env.Undefined();
+  if (syscall(SYS_tgkill, getpid(), tid, KickSignal()) == 0) return Napi::Boolean::New(env, true);
+  if (errno == ESRCH) return Napi::Boolean::New(env, false);
+  return ErrnoError(env, "tgkill");
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

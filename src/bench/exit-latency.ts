@@ -16,20 +16,21 @@ const ITERATIONS_GPA = 0x8004;
 
 const EXIT_LOOP_CONFIG = fileURLToPath(new URL('../../bench/exit-loop.toml', import.meta.url));
 
-/** Nanoseconds per exit under tsvisor. */
+/** Nanoseconds per exit under tsvisor (its vCPU on a worker thread). */
 export async function tsvisorNsPerExit(iterations: number): Promise<number> {
-  const vm = Vm.create(loadVmConfig(EXIT_LOOP_CONFIG), { console: { write() {}, pumpInput() {} }, report: () => {} });
+  const vm = await Vm.create(loadVmConfig(EXIT_LOOP_CONFIG), { serialOutputFd: 1, report: () => {} });
   try {
     vm.memory.write32(ITERATIONS_GPA, iterations);
     const start = process.hrtime.bigint();
     const exit = await vm.run();
     const elapsed = Number(process.hrtime.bigint() - start);
-    if (exit.kind !== 'debug-exit' || vm.platform.ioBus.unassigned.writes !== iterations) {
+    const unassigned = vm.stats().devices.find((device) => device.device === 'unassigned I/O ports');
+    if (exit.kind !== 'debug-exit' || unassigned?.writes !== iterations) {
       throw new Error(`the exit-loop guest did not run as expected: ${JSON.stringify(exit)}`);
     }
     return elapsed / iterations;
   } finally {
-    vm.destroy();
+    await vm.destroy();
   }
 }
 

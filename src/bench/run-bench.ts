@@ -6,6 +6,7 @@
 import { writeSync } from 'node:fs';
 import { floorNsPerExit, tsvisorNsPerExit } from './exit-latency.js';
 import { bareNodeMs, helloBootToExitMs } from './startup.js';
+import { bareWorkerWakeLatencies, haltWakeLatencies, kickLatencies } from './wake-latency.js';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -15,6 +16,11 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function percentile(values: readonly number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] as number;
 }
 
 function interleave(rounds: number, a: () => Promise<number> | number, b: () => Promise<number> | number) {
@@ -30,7 +36,7 @@ function interleave(rounds: number, a: () => Promise<number> | number, b: () => 
 }
 
 const line = (text: string) => writeSync(1, `${text}\n`);
-const row = (label: string, value: string) => line(`  ${label.padEnd(44)}${value.padStart(12)}`);
+const row = (label: string, value: string) => line(`  ${label.padEnd(56)}${value.padStart(12)}`);
 
 export async function runBench(options: BenchOptions): Promise<void> {
   const iterations = options.quick ? 50_000 : 200_000;
@@ -41,8 +47,20 @@ export async function runBench(options: BenchOptions): Promise<void> {
   const exits = await interleave(exitRounds, () => floorNsPerExit(iterations), () => tsvisorNsPerExit(iterations));
   line(`VM exit: guest \`out\` to an unassigned port (${iterations} exits, median of ${exitRounds} rounds)`);
   row('C floor (bench/exit-floor)', `${(exits.a / 1000).toFixed(2)} µs`);
-  row('tsvisor (Vm, exit loop on the main thread)', `${(exits.b / 1000).toFixed(2)} µs`);
+  row('tsvisor (vCPU on a worker thread)', `${(exits.b / 1000).toFixed(2)} µs`);
   row('tsvisor / C', `${(exits.b / exits.a).toFixed(3)}`);
+
+  const samples = options.quick ? 200 : 2000;
+  const kicks = await kickLatencies(samples);
+  const wakes = await haltWakeLatencies(samples);
+  const bareWakes = await bareWorkerWakeLatencies(samples);
+  line(`Reaching a vCPU from the main thread (${samples} samples each)`);
+  row('kick (spinning in the guest -> KVM_EXIT_INTR), median', `${(median(kicks) / 1000).toFixed(1)} µs`);
+  row('kick, p99', `${(percentile(kicks, 0.99) / 1000).toFixed(1)} µs`);
+  row('halt-wake (Atomics.notify -> running), median', `${(median(wakes) / 1000).toFixed(1)} µs`);
+  row('halt-wake, p99', `${(percentile(wakes, 0.99) / 1000).toFixed(1)} µs`);
+  row('bare worker wake (no VM), median', `${(median(bareWakes) / 1000).toFixed(1)} µs`);
+  row('bare worker wake, p99', `${(percentile(bareWakes, 0.99) / 1000).toFixed(1)} µs`);
 
   const startup = await interleave(startRounds, bareNodeMs, helloBootToExitMs);
   line(`Start-up: process start to exit (median of ${startRounds} runs)`);

@@ -24,20 +24,26 @@ export const RUN_HELP = `Usage: tsvisor run <config.toml> [options]
 
 Boots the VM that an AxVisor VM config ([base], [kernel], [devices]) describes, with the
 guest's serial console (COM1, I/O port 0x3f8) on this terminal, and exits with the status
-the guest chooses (see tsvisor --help).
+the guest chooses (see tsvisor --help). Each vCPU runs on its own thread. Ctrl-C (SIGINT)
+and SIGTERM stop the VM cleanly, with status 130 and 143.
 
 Options:
   --serial <file>        write the guest's serial output to <file> instead of the terminal
   --trace-unassigned     print every guest access to an I/O port or MMIO address that no
                          device owns (such accesses read as all ones and are counted)
+  --stats                at exit, print the exits per vCPU and reason and the accesses per
+                         device, with the time spent handling each
   -h, --help             this text
 `;
 
 export const BENCH_HELP = `Usage: tsvisor bench [--quick]
 
 Measures, side by side in one run (interleaved, medians):
-  - the cost of one VM exit (a guest \`out\` to an unassigned port) under tsvisor and under
-    the thinnest C loop on /dev/kvm (bench/exit-floor, built by npm install);
+  - the cost of one VM exit (a guest \`out\` to an unassigned port) under tsvisor, its vCPU
+    on a worker thread, and under the thinnest C loop on /dev/kvm (bench/exit-floor, built
+    by npm install);
+  - how fast the main thread reaches a vCPU: a kick out of KVM_RUN, and a wake after HLT
+    beside the same wake of a bare worker thread (median and p99);
   - the wall time of \`tsvisor run configs/hello-x86_64.toml\`, start to exit, beside a bare
     \`node -e 0\`.
 

@@ -5,7 +5,8 @@ import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
-import { HostConsole } from '../vmm/console.js';
+import { ConsoleInput } from '../vmm/console-input.js';
+import { formatStats } from './format-stats.js';
 import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
 import { Vm } from '../vmm/vm.js';
 import { exitStatusOf } from '../vmm/vm-exit.js';
@@ -13,7 +14,6 @@ import { RUN_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
 
-const STDIN = 0;
 const STDOUT = 1;
 const STDERR = 2;
 
@@ -22,6 +22,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
     serial: { type: 'string' },
     'trace-unassigned': { type: 'boolean' },
+    stats: { type: 'boolean' },
   });
   if (values.help) {
     writeSync(STDOUT, RUN_HELP);
@@ -44,27 +45,37 @@ export async function runCommand(args: readonly string[]): Promise<number> {
 
   const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
   let vm: Vm | undefined;
+  let input: ConsoleInput | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => void vm?.stop(signal);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   try {
-    vm = Vm.create(spec, {
-      console: new HostConsole(serialFd, STDIN),
+    vm = await Vm.create(spec, {
+      serialOutputFd: serialFd,
       report: (message) => writeSync(STDERR, `tsvisor: ${message}\n`),
       ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
+      timeStats: values.stats ?? false,
     });
+    input = new ConsoleInput(vm.console, process.stdin);
     const exit = await vm.run();
     if (exit.kind === 'guest-failure') {
       writeSync(STDERR, `tsvisor: ${exit.message}\n${exit.registers ? `${exit.registers}\n` : ''}`);
     }
+    if (exit.kind === 'stopped' && exit.signal) writeSync(STDERR, `tsvisor: stopped by ${exit.signal}\n`);
     for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `tsvisor: ${line}\n`);
+    const stats = vm.stats();
     if (values['trace-unassigned']) {
-      const { ioBus, mmioBus } = vm.platform;
-      writeSync(
-        STDERR,
-        `tsvisor: unassigned accesses: I/O ports ${ioBus.unassigned.reads} reads, ${ioBus.unassigned.writes} writes; MMIO ${mmioBus.unassigned.reads} reads, ${mmioBus.unassigned.writes} writes\n`,
-      );
+      const unassigned = (name: string) => stats.devices.find((device) => device.device === name) ?? { reads: 0, writes: 0 };
+      const io = unassigned('unassigned I/O ports');
+      const mmio = unassigned('unassigned MMIO');
+      writeSync(STDERR, `tsvisor: unassigned accesses: I/O ports ${io.reads} reads, ${io.writes} writes; MMIO ${mmio.reads} reads, ${mmio.writes} writes\n`);
     }
+    if (values.stats) writeSync(STDERR, formatStats(stats));
     return exitStatusOf(exit);
   } finally {
-    vm?.destroy();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    input?.close();
+    process.stdin.destroy();
+    await vm?.destroy();
     if (serialFd !== STDOUT) closeSync(serialFd);
   }
 }

@@ -14,7 +14,25 @@ export interface BusRange {
   readonly base: number;
   readonly length: number;
   readonly device: BusDevice;
+  /** The range's slot in the bus's counters: its registration order, from 1 (slot 0 counts unassigned accesses). */
+  readonly slot: number;
 }
+
+/**
+ * Where a bus counts its accesses: reads, writes and (when timed) nanoseconds spent in the
+ * device, one slot per range in registration order after slot 0, the unassigned accesses.
+ * The arrays may live in a SharedArrayBuffer, for another thread to read.
+ */
+export interface BusCounters {
+  readonly reads: Float64Array;
+  readonly writes: Float64Array;
+  readonly nanos: Float64Array;
+  readonly timed: boolean;
+}
+
+export const UNASSIGNED_SLOT = 0;
+/** Counter slots of a bus made without counters of its own (a test's). */
+const DEFAULT_SLOTS = 256;
 
 export interface UnassignedAccess {
   readonly bus: BusKind;
@@ -32,18 +50,32 @@ export class Bus {
   /** Ranges sorted by base address, never overlapping. */
   private readonly ranges: BusRange[] = [];
   private lastHit: BusRange | undefined;
-  readonly unassigned = { reads: 0, writes: 0 };
+  private registered = 0;
   /** Called for every unassigned access when set (tsvisor run --trace-unassigned). */
   onUnassigned: ((access: UnassignedAccess) => void) | undefined;
 
-  constructor(readonly kind: BusKind) {}
+  constructor(
+    readonly kind: BusKind,
+    private readonly counters: BusCounters = {
+      reads: new Float64Array(DEFAULT_SLOTS),
+      writes: new Float64Array(DEFAULT_SLOTS),
+      nanos: new Float64Array(DEFAULT_SLOTS),
+      timed: false,
+    },
+  ) {}
+
+  /** Accesses that hit no device. */
+  get unassigned(): { reads: number; writes: number } {
+    return { reads: this.counters.reads[UNASSIGNED_SLOT] as number, writes: this.counters.writes[UNASSIGNED_SLOT] as number };
+  }
 
   /** Gives `device` the addresses [base, base + length); throws a BusConflictError naming both devices on overlap. */
   register(name: string, base: number, length: number, device: BusDevice): void {
     if (!Number.isSafeInteger(base) || base < 0 || !Number.isSafeInteger(length) || length <= 0) {
       throw new BusConflictError(`Cannot place ${name} on the ${this.kind} bus at ${hex(base)} with length ${length}: the range must be non-empty.`);
     }
-    const range: BusRange = { name, base, length, device };
+    if (this.registered + 1 >= this.counters.reads.length) throw new RangeError(`the ${this.kind} bus has counters for ${this.counters.reads.length - 1} devices`);
+    const range: BusRange = { name, base, length, device, slot: this.registered + 1 };
     const clash = this.ranges.find((other) => base < other.base + other.length && other.base < base + length);
     if (clash) {
       throw new BusConflictError(
@@ -52,6 +84,7 @@ export class Bus {
     }
     const index = this.ranges.findIndex((other) => other.base > base);
     this.ranges.splice(index < 0 ? this.ranges.length : index, 0, range);
+    this.registered++;
   }
 
   /** The registered ranges, in address order. */
@@ -61,22 +94,38 @@ export class Bus {
 
   read(address: number, data: Uint8Array): void {
     const range = this.find(address);
+    const counters = this.counters;
     if (range) {
-      range.device.read(address - range.base, data);
+      count(counters.reads, range.slot, 1);
+      if (counters.timed) {
+        const start = performance.now();
+        range.device.read(address - range.base, data);
+        count(counters.nanos, range.slot, (performance.now() - start) * 1e6);
+      } else {
+        range.device.read(address - range.base, data);
+      }
       return;
     }
     data.fill(0xff);
-    this.unassigned.reads++;
+    count(counters.reads, UNASSIGNED_SLOT, 1);
     this.onUnassigned?.({ bus: this.kind, address, direction: 'read', data });
   }
 
   write(address: number, data: Uint8Array): void {
     const range = this.find(address);
+    const counters = this.counters;
     if (range) {
-      range.device.write(address - range.base, data);
+      count(counters.writes, range.slot, 1);
+      if (counters.timed) {
+        const start = performance.now();
+        range.device.write(address - range.base, data);
+        count(counters.nanos, range.slot, (performance.now() - start) * 1e6);
+      } else {
+        range.device.write(address - range.base, data);
+      }
       return;
     }
-    this.unassigned.writes++;
+    count(counters.writes, UNASSIGNED_SLOT, 1);
     this.onUnassigned?.({ bus: this.kind, address, direction: 'write', data });
   }
 
@@ -104,4 +153,8 @@ export class Bus {
     }
     return undefined;
   }
+}
+
+function count(counters: Float64Array, slot: number, amount: number): void {
+  counters[slot] = (counters[slot] as number) + amount;
 }

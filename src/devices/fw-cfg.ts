@@ -7,6 +7,12 @@
  * directory with one file, "etc/e820", the memory map.
  */
 import type { BusDevice } from './bus-device.js';
+import { SharedState } from './shared-state.js';
+
+/** The shared words: which item is selected, and how far into it the guest has read. */
+const SELECTED = 0;
+const POSITION = 1;
+export const FW_CFG_STATE_WORDS = 2;
 
 export const FW_CFG_PORT = 0x510;
 /** The selector (0x510, two bytes) and the data port (0x511) overlap as QEMU lays them out. */
@@ -39,11 +45,14 @@ export interface FwCfgContents {
 }
 
 export class FwCfg implements BusDevice {
+  /** The items are the same on every thread; only the selection is shared state. */
   private readonly items = new Map<number, Uint8Array>();
-  private selected: Uint8Array = new Uint8Array(0);
-  private position = 0;
+  private readonly empty = new Uint8Array(0);
 
-  constructor(contents: FwCfgContents) {
+  constructor(
+    contents: FwCfgContents,
+    private readonly state: SharedState = new SharedState(FW_CFG_STATE_WORDS),
+  ) {
     const le = (size: number, fill: (view: DataView) => void) => {
       const bytes = new Uint8Array(size);
       fill(new DataView(bytes.buffer));
@@ -65,17 +74,27 @@ export class FwCfg implements BusDevice {
   }
 
   read(offset: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) {
-      // The selector port reads as zero; the data port yields the selected item byte by byte, then zeros.
-      data[i] = offset + i === 1 && this.position < this.selected.length ? (this.selected[this.position++] as number) : 0;
-    }
+    this.state.locked(() => {
+      const selected = this.items.get(this.state.get(SELECTED)) ?? this.empty;
+      for (let i = 0; i < data.length; i++) {
+        // The selector port reads as zero; the data port yields the selected item byte by byte, then zeros.
+        const position = this.state.get(POSITION);
+        if (offset + i === 1 && position < selected.length) {
+          data[i] = selected[position] as number;
+          this.state.set(POSITION, position + 1);
+        } else {
+          data[i] = 0;
+        }
+      }
+    });
   }
 
   write(offset: number, data: Uint8Array): void {
     if (offset !== 0) return; // the data port is read-only
-    const key = (data[0] as number) | ((data[1] ?? 0) << 8);
-    this.selected = this.items.get(key) ?? new Uint8Array(0);
-    this.position = 0;
+    this.state.locked(() => {
+      this.state.set(SELECTED, (data[0] as number) | ((data[1] ?? 0) << 8));
+      this.state.set(POSITION, 0);
+    });
   }
 
   /** The file directory (big-endian, as the spec defines it) and each file as an item. */

@@ -2,9 +2,9 @@
  * A guest-physical range that is not ordinary RAM, where the guest's accesses exit to the
  * VMM: a read-only RAM region (KVM_MEM_READONLY: writes exit), or a reserved region
  * (MAP_RESERVED: no memory at all, every access exits). Writes are dropped; reads return
- * the memory (read-only RAM) or all ones (reserved). Every access is counted, and the
- * first one to each 4 KiB page is reported, so a guest hammering a page cannot flood the
- * log yet nothing passes silently.
+ * the memory (read-only RAM) or all ones (reserved). The bus counts every access, and the
+ * first one to each 4 KiB page (on each vCPU) is reported, so a guest hammering a page
+ * cannot flood the log yet nothing passes silently.
  */
 import { hex } from '../errors.js';
 import type { BusDevice } from './bus-device.js';
@@ -22,14 +22,11 @@ export interface GuardedRegionOptions {
 }
 
 export class GuardedRegion implements BusDevice {
-  reads = 0;
-  writes = 0;
   private readonly reportedPages = new Set<number>();
 
   constructor(private readonly options: GuardedRegionOptions) {}
 
   read(offset: number, data: Uint8Array): void {
-    this.reads++;
     if (this.options.readMemory) {
       this.options.readMemory(offset, data);
       return;
@@ -39,16 +36,8 @@ export class GuardedRegion implements BusDevice {
   }
 
   write(offset: number, data: Uint8Array): void {
-    this.writes++;
     const what = this.options.readMemory ? 'read-only memory' : 'reserved memory';
     this.reportOnce(offset, `wrote ${bytes(data.length)} to ${what}`, 'writes there are dropped');
-  }
-
-  /** What the guest did here ("3 writes dropped"), or undefined when it never came. */
-  summary(): string | undefined {
-    if (this.reads === 0 && this.writes === 0) return undefined;
-    if (this.options.readMemory) return `${this.options.name} (read-only): ${count(this.writes, 'guest write')} dropped`;
-    return `${this.options.name} (reserved): ${count(this.writes, 'guest write')} dropped, ${count(this.reads, 'read')} answered with all ones`;
   }
 
   private reportOnce(offset: number, what: string, consequence: string): void {
@@ -62,5 +51,4 @@ export class GuardedRegion implements BusDevice {
   }
 }
 
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
-const bytes = (n: number) => count(n, 'byte');
+const bytes = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;

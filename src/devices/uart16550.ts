@@ -9,8 +9,13 @@
  * data sheet's Table IV orders them. The FIFO's character-timeout condition is modelled
  * with a zero timeout: data below the trigger level is reported as a timeout at once,
  * so a driver always learns of it.
+ *
+ * The registers and the receive FIFO live in a SharedState, so that every vCPU thread (and
+ * the main thread, which feeds host input) works on the same UART: each access takes its
+ * lock, and transmitted bytes reach the output in the order the guest wrote them.
  */
 import type { BusDevice, ByteSink, InterruptLine } from './bus-device.js';
+import { SharedState } from './shared-state.js';
 
 /** Register offsets. */
 export const UART_RBR = 0; // receive buffer (read, DLAB = 0)
@@ -88,48 +93,60 @@ const MSR_CONNECTED = MSR_CTS | MSR_DSR | MSR_DCD;
 
 export const UART_FIFO_SIZE = 16;
 
+/** The words of the UART's shared state. */
+const IER = 0;
+const LCR = 1;
+const MCR = 2;
+const LSR_ERRORS = 3; // overrun and friends, cleared when LSR is read
+const MSR_DELTAS = 4; // MSR 3:0, cleared when MSR is read
+const SCR = 5;
+const DIVISOR = 6;
+const FIFO_ENABLED = 7;
+const TRIGGER_LEVEL = 8;
+const THR_EMPTY_PENDING = 9; // latched until IIR reports it or THR is written
+const LAST_RECEIVED = 10; // what RBR returns when nothing new has arrived
+const RX_HEAD = 11;
+const RX_COUNT = 12;
+const IRQ_ASSERTED = 13;
+const RX_FIFO = 14; // UART_FIFO_SIZE words, one byte each
+/** The number of words a UART's shared state holds. */
+export const UART_STATE_WORDS = RX_FIFO + 16;
+
 export interface Uart16550Options {
   /** The UART's interrupt request line (IRQ 4 for COM1 on a PC). */
   readonly irq: InterruptLine;
   /** Where transmitted bytes go. */
   readonly output: ByteSink;
+  /** The state shared with the other threads' views of this UART (a fresh one when omitted). */
+  readonly state?: SharedState;
 }
 
 export class Uart16550 implements BusDevice {
   private readonly irq: InterruptLine;
   private readonly output: ByteSink;
-
-  private ier = 0;
-  private lcr = 0;
-  private mcr = 0;
-  private lsrErrors = 0;
-  /** Modem-status delta bits (MSR 3:0), cleared when MSR is read. */
-  private msrDeltas = 0;
-  private scr = 0;
-  private divisorLatch = 0;
-  private fifoEnabled = false;
-  private triggerLevel = 1;
-  /** The THR-empty interrupt is latched until IIR reports it or THR is written. */
-  private thrEmptyPending = false;
-  /** The last byte read from RBR: what RBR returns when nothing new has arrived. */
-  private lastReceived = 0;
-  private readonly rxFifo = new Uint8Array(UART_FIFO_SIZE);
-  private rxHead = 0;
-  private rxCount = 0;
-  private irqAsserted = false;
+  private readonly state: SharedState;
   private readonly oneByte = new Uint8Array(1);
 
   constructor(options: Uart16550Options) {
     this.irq = options.irq;
     this.output = options.output;
+    this.state = options.state ?? new SharedState(UART_STATE_WORDS);
+    if (this.state.wordCount < UART_STATE_WORDS) throw new RangeError('the UART needs a larger shared state');
+    this.state.locked(() => {
+      if (this.triggerLevel === 0) this.triggerLevel = 1; // a fresh state: the reset value
+    });
   }
 
   read(offset: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) data[i] = this.readRegister(offset + i);
+    this.state.locked(() => {
+      for (let i = 0; i < data.length; i++) data[i] = this.readRegister(offset + i);
+    });
   }
 
   write(offset: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) this.writeRegister(offset + i, data[i] as number);
+    this.state.locked(() => {
+      for (let i = 0; i < data.length; i++) this.writeRegister(offset + i, data[i] as number);
+    });
   }
 
   /**
@@ -138,18 +155,26 @@ export class Uart16550 implements BusDevice {
    * keeps the rest and offers them again later, so no input is ever dropped.
    */
   receive(bytes: Uint8Array): number {
-    if (this.mcr & MCR_LOOPBACK) return 0;
-    const accepted = Math.min(bytes.length, this.rxCapacity - this.rxCount);
-    for (let i = 0; i < accepted; i++) this.pushReceived(bytes[i] as number);
-    if (accepted > 0) this.updateInterrupt();
-    return accepted;
+    return this.state.locked(() => {
+      if (this.mcr & MCR_LOOPBACK) return 0;
+      const accepted = Math.min(bytes.length, this.rxCapacity - this.rxCount);
+      for (let i = 0; i < accepted; i++) this.pushReceived(bytes[i] as number);
+      if (accepted > 0) this.updateInterrupt();
+      return accepted;
+    });
   }
 
   /** Room the receive side has for host input right now. */
   get receiveRoom(): number {
-    return this.mcr & MCR_LOOPBACK ? 0 : this.rxCapacity - this.rxCount;
+    return this.state.locked(() => (this.mcr & MCR_LOOPBACK ? 0 : this.rxCapacity - this.rxCount));
   }
 
+  /** The divisor latch (the baud rate is 115200 / divisor). */
+  get divisor(): number {
+    return this.state.get(DIVISOR);
+  }
+
+  /** A register read, as the guest sees it; the caller holds the lock (tests call it directly). */
   readRegister(offset: number): number {
     const dlab = (this.lcr & LCR_DLAB) !== 0;
     switch (offset) {
@@ -174,6 +199,7 @@ export class Uart16550 implements BusDevice {
     }
   }
 
+  /** A register write; the caller holds the lock (tests call it directly). */
   writeRegister(offset: number, value: number): void {
     const dlab = (this.lcr & LCR_DLAB) !== 0;
     switch (offset) {
@@ -201,14 +227,39 @@ export class Uart16550 implements BusDevice {
     }
   }
 
-  /** The divisor latch (the baud rate is 115200 / divisor). */
-  get divisor(): number {
-    return this.divisorLatch;
-  }
-
   private get rxCapacity(): number {
     return this.fifoEnabled ? UART_FIFO_SIZE : 1;
   }
+
+  // The registers, as fields over the shared state.
+  private get ier() { return this.state.get(IER); }
+  private set ier(value: number) { this.state.set(IER, value); }
+  private get lcr() { return this.state.get(LCR); }
+  private set lcr(value: number) { this.state.set(LCR, value); }
+  private get mcr() { return this.state.get(MCR); }
+  private set mcr(value: number) { this.state.set(MCR, value); }
+  private get lsrErrors() { return this.state.get(LSR_ERRORS); }
+  private set lsrErrors(value: number) { this.state.set(LSR_ERRORS, value); }
+  private get msrDeltas() { return this.state.get(MSR_DELTAS); }
+  private set msrDeltas(value: number) { this.state.set(MSR_DELTAS, value); }
+  private get scr() { return this.state.get(SCR); }
+  private set scr(value: number) { this.state.set(SCR, value); }
+  private get divisorLatch() { return this.state.get(DIVISOR); }
+  private set divisorLatch(value: number) { this.state.set(DIVISOR, value); }
+  private get fifoEnabled() { return this.state.get(FIFO_ENABLED) !== 0; }
+  private set fifoEnabled(value: boolean) { this.state.set(FIFO_ENABLED, value ? 1 : 0); }
+  private get triggerLevel() { return this.state.get(TRIGGER_LEVEL); }
+  private set triggerLevel(value: number) { this.state.set(TRIGGER_LEVEL, value); }
+  private get thrEmptyPending() { return this.state.get(THR_EMPTY_PENDING) !== 0; }
+  private set thrEmptyPending(value: boolean) { this.state.set(THR_EMPTY_PENDING, value ? 1 : 0); }
+  private get lastReceived() { return this.state.get(LAST_RECEIVED); }
+  private set lastReceived(value: number) { this.state.set(LAST_RECEIVED, value); }
+  private get rxHead() { return this.state.get(RX_HEAD); }
+  private set rxHead(value: number) { this.state.set(RX_HEAD, value); }
+  private get rxCount() { return this.state.get(RX_COUNT); }
+  private set rxCount(value: number) { this.state.set(RX_COUNT, value); }
+  private get irqAsserted() { return this.state.get(IRQ_ASSERTED) !== 0; }
+  private set irqAsserted(value: boolean) { this.state.set(IRQ_ASSERTED, value ? 1 : 0); }
 
   private transmit(value: number): void {
     // Writing THR clears the THR-empty interrupt; the byte leaves at once, THR empties
@@ -323,13 +374,13 @@ export class Uart16550 implements BusDevice {
   }
 
   private pushReceived(value: number): void {
-    this.rxFifo[(this.rxHead + this.rxCount) % UART_FIFO_SIZE] = value;
+    this.state.set(RX_FIFO + ((this.rxHead + this.rxCount) % UART_FIFO_SIZE), value);
     this.rxCount++;
   }
 
   private popReceived(): number {
     if (this.rxCount === 0) return this.lastReceived;
-    this.lastReceived = this.rxFifo[this.rxHead] as number;
+    this.lastReceived = this.state.get(RX_FIFO + this.rxHead);
     this.rxHead = (this.rxHead + 1) % UART_FIFO_SIZE;
     this.rxCount--;
     this.updateInterrupt();

@@ -53,6 +53,9 @@ export const munmap = libc.func('int munmap(void *addr, size_t length)') as (add
 export const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
 export const ftruncate = libc.func('int ftruncate(int fd, int64_t length)') as (fd: number, length: number) => number;
 export const mlock = libc.func('int mlock(void *addr, size_t length)') as (addr: bigint, length: number) => number;
+/** sched_setaffinity(2) / sched_getaffinity(2) on a cpu_set_t; pid 0 is the calling thread. */
+export const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, void *mask)') as (pid: number, size: number, mask: Uint8Array) => number;
+export const schedGetaffinity = libc.func('int sched_getaffinity(int pid, size_t size, void *mask)') as (pid: number, size: number, mask: Uint8Array) => number;
 /** poll(2) on an array of struct pollfd { int fd; short events; short revents; }. */
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
   fds: Uint8Array,

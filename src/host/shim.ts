@@ -12,8 +12,8 @@ export interface NativeShim {
   installKickHandler(): number;
   /** The calling thread's kernel thread id. */
   currentThreadId(): number;
-  /** Sends the kick signal to thread `tid` of this process. */
-  kickThread(tid: number): void;
+  /** Sends the kick signal to thread `tid` of this process; false when that thread has ended. */
+  kickThread(tid: number): boolean;
 }
 
 const addonPath = fileURLToPath(new URL('../../native/build/Release/tsvisor_shim.node', import.meta.url));

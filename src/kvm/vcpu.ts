@@ -40,6 +40,8 @@ import {
 
 export class Vcpu {
   private closed = false;
+  /** False for a vCPU another thread owns (a worker's view): close() then leaves the fd and the mapping alone. */
+  private owned = true;
   /** How error messages name this vCPU. */
   private readonly context: string;
 
@@ -61,6 +63,21 @@ export class Vcpu {
       throw new KvmError(`Cannot map the kvm_run page of vCPU ${id} (mmap of ${mmapSize} bytes failed: ${describeErrno(libc.errno())}).`);
     }
     return new Vcpu(id, fd, new KvmRun(libc.view(address, mmapSize)), address, mmapSize);
+  }
+
+  /**
+   * The same vCPU seen from another thread: its fd (fds are process-wide) and its kvm_run
+   * page, mapped by the owner at `runAddress`, through this thread's own view.
+   */
+  static attach(id: number, fd: number, runAddress: bigint, runSize: number): Vcpu {
+    const vcpu = new Vcpu(id, fd, new KvmRun(libc.view(runAddress, runSize)), runAddress, runSize);
+    vcpu.owned = false;
+    return vcpu;
+  }
+
+  /** Where the kvm_run page is mapped, for another thread to attach to. */
+  get runMapping(): { readonly address: bigint; readonly size: number } {
+    return { address: this.runAddress, size: this.runSize };
   }
 
   /**
@@ -162,6 +179,7 @@ export class Vcpu {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.owned) return;
     libc.munmap(this.runAddress, this.runSize);
     libc.close(this.fd);
   }

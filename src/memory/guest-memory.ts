@@ -17,6 +17,14 @@ export class GuestMemoryError extends TsvisorError {
   override name = 'GuestMemoryError';
 }
 
+/** A region as mapped in this process: what another thread needs to attach to it. */
+export interface HostRegion {
+  readonly gpa: number;
+  readonly size: number;
+  readonly readOnly: boolean;
+  readonly hostAddress: bigint;
+}
+
 export interface RamRegion {
   /** First guest physical address. */
   readonly gpa: number;
@@ -48,7 +56,11 @@ export class GuestMemory {
   private lastChunk: Chunk | undefined;
   private released = false;
 
-  private constructor(private readonly mappings: Mapping[]) {
+  private constructor(
+    private readonly mappings: Mapping[],
+    /** False for a view another thread owns: release() then drops the views but unmaps nothing. */
+    private readonly owned: boolean,
+  ) {
     for (const mapping of mappings) {
       for (let offset = 0; offset < mapping.size; offset += CHUNK_SIZE) {
         const length = Math.min(CHUNK_SIZE, mapping.size - offset);
@@ -83,7 +95,23 @@ export class GuestMemory {
       for (const mapping of mappings) unmapHostMemory(mapping.host);
       throw error;
     }
-    return new GuestMemory(mappings);
+    return new GuestMemory(mappings, true);
+  }
+
+  /** Where each region lives in this process, for another thread to attach to. */
+  get hostMappings(): HostRegion[] {
+    return this.mappings.map(({ gpa, size, readOnly, host }) => ({ gpa, size, readOnly: readOnly ?? false, hostAddress: host.address }));
+  }
+
+  /**
+   * A view of guest memory another thread allocated (a vCPU worker's): the same host
+   * memory, through this thread's own ArrayBuffers. It never unmaps anything.
+   */
+  static attach(regions: readonly HostRegion[]): GuestMemory {
+    return new GuestMemory(
+      regions.map(({ gpa, size, readOnly, hostAddress }) => ({ gpa, size, readOnly, host: { address: hostAddress, size, fd: -1 } })),
+      false,
+    );
   }
 
   /** The RAM regions, in guest address order. */
@@ -170,13 +198,13 @@ export class GuestMemory {
     );
   }
 
-  /** Unmaps every region. The VM that used them must be closed first; any later access throws. */
+  /** Unmaps every region (drops the views of an attached one). The VM that used them must be closed first; any later access throws. */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.chunks.length = 0;
     this.lastChunk = undefined;
-    for (const mapping of this.mappings) unmapHostMemory(mapping.host);
+    if (this.owned) for (const mapping of this.mappings) unmapHostMemory(mapping.host);
   }
 
   /** Describes the RAM layout for error messages: "0x0-0xffffff". */

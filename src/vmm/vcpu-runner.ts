@@ -1,26 +1,42 @@
 /**
- * The exit loop of one vCPU: KVM_RUN, then handle the exit, until the VM must end.
+ * The exit loop of one vCPU, on its worker thread: KVM_RUN, then handle the exit, until the
+ * VM ends.
  *
  * I/O and MMIO exits go to the buses; everything that ends the VM becomes a VmExit with a
  * message and, for a crash, a register dump. An exit reason this loop does not know ends
- * the VM with its name: nothing loops silently. The hot path (an I/O or MMIO exit)
+ * the VM with its name: nothing loops silently. Between exits it obeys the VM's lifecycle
+ * (vm-control.ts): it pauses at an exit boundary with any in-flight I/O completed, sleeps on
+ * HLT until woken, and leaves when the VM stops. The hot path (an I/O or MMIO exit)
  * allocates nothing.
  */
 import { existsSync } from 'node:fs';
+import { realModeRegs, realModeSregs } from '../boot/real-mode.js';
 import type { Bus } from '../devices/bus.js';
 import { hex } from '../errors.js';
 import * as kvm from '../kvm/index.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { formatRegisterDump, instructionPointer, pagingEnabled, type CodeBytes } from './register-dump.js';
+import { VcpuState, VmState, type VmControl } from './vm-control.js';
+import { EXIT_REASON_SLOTS } from './vm-stats.js';
 import type { VmExit } from './vm-exit.js';
 
-/** State the loop shares with the devices: a device that ends the VM sets `exit`. */
+/** What the vCPU's own devices decided: a device that ends the VM sets `exit`. */
 export interface RunControl {
   exit: VmExit | undefined;
 }
 
-/** How often (in exits) the loop calls `periodic`: a power of two, for a cheap mask test. */
-const PERIODIC_EXITS = 1024;
+export interface VcpuRunnerOptions {
+  readonly vcpu: kvm.Vcpu;
+  readonly control: VmControl;
+  readonly ioBus: Bus;
+  readonly mmioBus: Bus;
+  readonly memory: GuestMemory;
+  readonly local: RunControl;
+  readonly exitCounts: Float64Array;
+  readonly exitNanos: Float64Array;
+  readonly timed: boolean;
+}
+
 const INSTRUCTION_BYTES = 15;
 const PVM_MODULE = '/sys/module/kvm_pvm';
 
@@ -33,63 +49,159 @@ const INTERNAL_ERROR_MEANINGS: Readonly<Record<number, string>> = {
 };
 
 export class VcpuRunner {
-  private exitCount = 0;
+  private readonly vcpu: kvm.Vcpu;
+  private readonly control: VmControl;
+  private readonly id: number;
   /** I/O data views for the last data offset KVM used, by access size. */
   private ioViews: Uint8Array[] = [];
   private ioViewsOffset = -1;
+  /** The last exit was I/O or MMIO: KVM completes the instruction on the next entry. */
+  private inFlight = false;
 
-  constructor(
-    private readonly vcpu: kvm.Vcpu,
-    private readonly ioBus: Bus,
-    private readonly mmioBus: Bus,
-    private readonly memory: GuestMemory,
-    private readonly control: RunControl,
-    /** Called every PERIODIC_EXITS exits (the console's input pump). */
-    private readonly periodic: () => void = () => {},
-  ) {}
+  constructor(private readonly options: VcpuRunnerOptions) {
+    this.vcpu = options.vcpu;
+    this.control = options.control;
+    this.id = options.vcpu.id;
+  }
 
-  /** Runs the vCPU until the VM ends, and says how it ended. */
-  run(): VmExit {
+  /**
+   * Runs the vCPU until the VM ends. Returns how the guest ended it, or undefined when the
+   * VM was stopped from outside (or by another vCPU's exit).
+   */
+  run(): VmExit | undefined {
+    if (this.id !== 0 && !this.waitForStart()) return undefined;
+    const { control, local, exitCounts, exitNanos, timed } = this.options;
     const vcpu = this.vcpu;
     const kvmRun = vcpu.kvmRun;
-    const control = this.control;
     for (;;) {
+      if (control.vmState !== VmState.running && !this.obeyLifecycle()) return undefined;
       const reason = vcpu.run();
-      switch (reason) {
-        case kvm.KVM_EXIT_IO:
-          if (!this.handleIo(kvmRun)) return this.failure('KVM reported an I/O exit tsvisor cannot decode (bad size or data offset).');
-          break;
-        case kvm.KVM_EXIT_MMIO:
-          if (!this.handleMmio(kvmRun)) return this.failure(`KVM reported an MMIO exit of ${kvmRun.mmioLen} bytes, which tsvisor cannot decode.`);
-          break;
-        case kvm.KVM_EXIT_INTR:
-          break; // a kick: nothing is pending yet, go back in
-        case kvm.KVM_EXIT_HLT:
-          return this.halted(kvmRun);
-        case kvm.KVM_EXIT_SHUTDOWN:
-          return this.failure(
-            'The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down. Look at the IDT, the stack and the code at RIP below.',
-          );
-        case kvm.KVM_EXIT_FAIL_ENTRY:
-          return this.failEntry(kvmRun);
-        case kvm.KVM_EXIT_INTERNAL_ERROR:
-          return this.internalError(kvmRun);
-        case kvm.KVM_EXIT_SYSTEM_EVENT:
-          return this.systemEvent(kvmRun);
-        case kvm.KVM_EXIT_DEBUG: {
-          const debug = kvmRun.debugExit();
-          return this.failure(
-            `The guest stopped on a debug exception (KVM_EXIT_DEBUG: exception ${debug.exception} at ${hex(debug.pc)}, DR6 ${hex(debug.dr6)}, DR7 ${hex(debug.dr7)}); tsvisor does not debug guests yet.`,
-          );
-        }
-        default:
-          return this.failure(
-            `The vCPU exited with ${kvm.EXIT_REASON_NAMES[reason] ?? 'an unknown reason'} (exit reason ${reason}), which tsvisor does not handle.`,
-          );
+      // Clear before looking at requests: a kick after this point sets it again (kick.ts).
+      kvmRun.immediateExit = false;
+      const start = timed ? performance.now() : 0;
+      const exit = this.handleExit(reason, kvmRun);
+      if (reason < EXIT_REASON_SLOTS) {
+        exitCounts[reason] = (exitCounts[reason] as number) + 1;
+        if (timed) exitNanos[reason] = (exitNanos[reason] as number) + (performance.now() - start) * 1e6;
       }
-      if (control.exit) return control.exit;
-      if ((++this.exitCount & (PERIODIC_EXITS - 1)) === 0) this.periodic();
+      if (exit) return exit;
+      if (local.exit) return local.exit;
     }
+  }
+
+  private handleExit(reason: number, kvmRun: kvm.KvmRun): VmExit | undefined {
+    switch (reason) {
+      case kvm.KVM_EXIT_IO:
+        this.inFlight = true;
+        return this.handleIo(kvmRun) ? undefined : this.failure('KVM reported an I/O exit tsvisor cannot decode (bad size or data offset).');
+      case kvm.KVM_EXIT_MMIO:
+        this.inFlight = true;
+        return this.handleMmio(kvmRun) ? undefined : this.failure(`KVM reported an MMIO exit of ${kvmRun.mmioLen} bytes, which tsvisor cannot decode.`);
+      case kvm.KVM_EXIT_INTR:
+        // A kick: the loop looks at the requests next. KVM completed any in-flight I/O on the way in.
+        this.inFlight = false;
+        this.control.stamp(this.id, 'kick-handled');
+        return undefined;
+      case kvm.KVM_EXIT_HLT:
+        this.inFlight = false;
+        return this.halt(kvmRun);
+      case kvm.KVM_EXIT_SHUTDOWN:
+        return this.failure(
+          'The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down. Look at the IDT, the stack and the code at RIP below.',
+        );
+      case kvm.KVM_EXIT_FAIL_ENTRY:
+        return this.failEntry(kvmRun);
+      case kvm.KVM_EXIT_INTERNAL_ERROR:
+        return this.internalError(kvmRun);
+      case kvm.KVM_EXIT_SYSTEM_EVENT:
+        return this.systemEvent(kvmRun);
+      case kvm.KVM_EXIT_DEBUG: {
+        const debug = kvmRun.debugExit();
+        return this.failure(
+          `The guest stopped on a debug exception (KVM_EXIT_DEBUG: exception ${debug.exception} at ${hex(debug.pc)}, DR6 ${hex(debug.dr6)}, DR7 ${hex(debug.dr7)}); tsvisor does not debug guests yet.`,
+        );
+      }
+      default:
+        return this.failure(`The vCPU exited with ${kvm.EXIT_REASON_NAMES[reason] ?? 'an unknown reason'} (exit reason ${reason}), which tsvisor does not handle.`);
+    }
+  }
+
+  /**
+   * The VM is not simply running: wait while it is created or paused, leave when it stops.
+   * Returns false when the vCPU must leave its loop.
+   */
+  private obeyLifecycle(): boolean {
+    const { control, id } = this;
+    for (;;) {
+      const seen = control.wakeSequence(id);
+      const state = control.vmState;
+      if (state === VmState.running) {
+        control.setVcpuState(id, VcpuState.running);
+        return true;
+      }
+      if (state === VmState.stopping) return false;
+      if (state === VmState.paused) {
+        // Pause at an exit boundary with the last I/O instruction completed, so the registers
+        // are consistent: re-enter with immediate_exit set (the KVM API's advice).
+        if (this.inFlight) {
+          this.vcpu.kvmRun.immediateExit = true;
+          this.vcpu.run();
+          this.vcpu.kvmRun.immediateExit = false;
+          this.inFlight = false;
+        }
+        control.setVcpuState(id, VcpuState.paused);
+      }
+      control.waitForWake(id, seen);
+    }
+  }
+
+  /** An application processor waits, parked, for its start request; false when the VM stops first. */
+  private waitForStart(): boolean {
+    const { control, id } = this;
+    control.setVcpuState(id, VcpuState.parked);
+    for (;;) {
+      const seen = control.wakeSequence(id);
+      if (control.vmState === VmState.stopping) return false;
+      const vector = control.takeStartRequest(id);
+      if (vector !== undefined) {
+        const entry = vector << 12;
+        this.vcpu.setSregs(realModeSregs(this.vcpu.getSregs(), entry));
+        this.vcpu.setRegs(realModeRegs(entry));
+        control.setVcpuState(id, VcpuState.running);
+        return true;
+      }
+      control.waitForWake(id, seen);
+    }
+  }
+
+  /**
+   * HLT: sleep on the wake word until something wakes the vCPU (an interrupt, or the VM's
+   * lifecycle), costing the host nothing meanwhile. With interrupts disabled and no other vCPU
+   * running, nothing ever can: that ends the VM rather than hang it.
+   */
+  private halt(kvmRun: kvm.KvmRun): VmExit | undefined {
+    const { control, id } = this;
+    if (!kvmRun.ifFlag && !this.anotherVcpuRuns()) {
+      return this.failure(
+        `vCPU ${id} halted with interrupts disabled (HLT after CLI), and no other vCPU is running to wake it: the VM can never continue. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.`,
+      );
+    }
+    const seen = control.wakeSequence(id);
+    if (control.vmState !== VmState.running) return undefined;
+    control.setVcpuState(id, VcpuState.halted);
+    control.waitForWake(id, seen);
+    const woken = process.hrtime.bigint();
+    // Running again before the stamp: whoever waits for the stamp then sees the new state.
+    control.setVcpuState(id, VcpuState.running);
+    control.stamp(id, 'woken', woken);
+    return undefined;
+  }
+
+  private anotherVcpuRuns(): boolean {
+    for (let other = 0; other < this.control.vcpuCount; other++) {
+      if (other !== this.id && this.control.vcpuState(other) === VcpuState.running) return true;
+    }
+    return false;
   }
 
   private handleIo(kvmRun: kvm.KvmRun): boolean {
@@ -98,7 +210,7 @@ export class VcpuRunner {
     const offset = kvmRun.ioDataOffset;
     if ((size !== 1 && size !== 2 && size !== 4) || count < 1 || offset + size * count > kvmRun.bytes.length) return false;
     const port = kvmRun.ioPort;
-    const bus = this.ioBus;
+    const bus = this.options.ioBus;
     const isIn = kvmRun.ioDirection === kvm.KVM_EXIT_IO_IN;
     if (count === 1) {
       const data = this.ioView(kvmRun, offset, size);
@@ -128,16 +240,9 @@ export class VcpuRunner {
     const length = kvmRun.mmioLen;
     if (length < 1 || length > 8) return false;
     const data = kvmRun.mmioData(length);
-    if (kvmRun.mmioIsWrite) this.mmioBus.write(kvmRun.mmioPhysAddr, data);
-    else this.mmioBus.read(kvmRun.mmioPhysAddr, data);
+    if (kvmRun.mmioIsWrite) this.options.mmioBus.write(kvmRun.mmioPhysAddr, data);
+    else this.options.mmioBus.read(kvmRun.mmioPhysAddr, data);
     return true;
-  }
-
-  private halted(kvmRun: kvm.KvmRun): VmExit {
-    const interrupts = kvmRun.ifFlag ? 'enabled' : 'disabled';
-    return this.failure(
-      `vCPU ${this.vcpu.id} halted (HLT with interrupts ${interrupts}) and nothing can wake it: this version of tsvisor has no interrupt controller. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.`,
-    );
   }
 
   private failEntry(kvmRun: kvm.KvmRun): VmExit {
@@ -183,7 +288,7 @@ export class VcpuRunner {
     try {
       const regs = this.vcpu.getRegs();
       const sregs = this.vcpu.getSregs();
-      return formatRegisterDump(this.vcpu.id, regs, sregs, this.codeAtRip(instructionPointer(regs, sregs), pagingEnabled(sregs)));
+      return formatRegisterDump(this.id, regs, sregs, this.codeAtRip(instructionPointer(regs, sregs), pagingEnabled(sregs)));
     } catch (error) {
       return `(the registers could not be read: ${(error as Error).message})`;
     }
@@ -197,7 +302,7 @@ export class VcpuRunner {
       gpa = Number(translation.physicalAddress);
     }
     for (let length = INSTRUCTION_BYTES; length > 0; length--) {
-      if (this.memory.contains(gpa, length)) return { gpa, bytes: this.memory.read(gpa, length) };
+      if (this.options.memory.contains(gpa, length)) return { gpa, bytes: this.options.memory.read(gpa, length) };
     }
     return { gpa, bytes: '(not in guest RAM)' };
   }

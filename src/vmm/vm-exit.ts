@@ -8,7 +8,9 @@ export type VmExit =
   /** The guest wrote `value` to the debug-exit port. */
   | { readonly kind: 'debug-exit'; readonly value: number }
   /** The guest crashed or stopped in a way it did not choose: `message` says how, `registers` shows where. */
-  | { readonly kind: 'guest-failure'; readonly message: string; readonly registers: string | undefined };
+  | { readonly kind: 'guest-failure'; readonly message: string; readonly registers: string | undefined }
+  /** The host stopped the VM (Vm.stop(), or a signal to tsvisor). */
+  | { readonly kind: 'stopped'; readonly signal: 'SIGINT' | 'SIGTERM' | undefined };
 
 export function exitStatusOf(exit: VmExit): number {
   switch (exit.kind) {
@@ -18,5 +20,7 @@ export function exitStatusOf(exit: VmExit): number {
       return debugExitStatus(exit.value);
     case 'guest-failure':
       return ExitStatus.guestFailure;
+    case 'stopped':
+      return exit.signal === 'SIGINT' ? ExitStatus.interrupted : exit.signal === 'SIGTERM' ? ExitStatus.terminated : ExitStatus.ok;
   }
 }

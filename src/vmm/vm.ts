@@ -1,8 +1,13 @@
 /**
- * Vm: a running virtual machine built from a VmSpec. It opens KVM, maps guest RAM, builds
- * the platform devices, loads the kernel, sets up vCPU 0 in real mode at the entry point
- * (as AxVisor does) and runs it until the guest ends.
+ * Vm: a virtual machine built from a VmSpec, its vCPUs on worker threads.
+ *
+ * The main thread opens KVM, maps guest RAM, loads the images and boot data, creates every
+ * vCPU and the shared device state, then starts one worker per vCPU (vcpu-worker.ts), which
+ * runs the exit loop. The main thread keeps the terminal and the lifecycle: run, pause,
+ * resume, stop, and the start requests that wake application processors. vCPU 0 runs when
+ * the VM runs; the others stay parked until started, as with INIT/SIPI.
  */
+import type { Worker } from 'node:worker_threads';
 import { vcpuCpuid } from '../boot/cpuid.js';
 import { initialCpuState } from '../boot/cpu-state.js';
 import { loadImages } from '../boot/load-images.js';
@@ -11,51 +16,83 @@ import { writeBootData } from '../boot/prepare-boot.js';
 import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
+import type { Uart16550 } from '../devices/uart16550.js';
+import { ExitStatus, TsvisorError } from '../errors.js';
+import { nativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
-import type { SerialConsole } from './console.js';
-import { buildPlatform, type Platform } from './platform.js';
-import { VcpuRunner, type RunControl } from './vcpu-runner.js';
+import { Kicker } from './kick.js';
+import { busSlotNames, consoleUart, createPlatformState } from './platform.js';
+import { dismissVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
+import type { VcpuWorkerMessage, VcpuWorkerSetup } from './vcpu-worker.js';
+import { VcpuState, VmControl, VmState, type VcpuStateValue } from './vm-control.js';
+import type { VmExit } from './vm-exit.js';
+import { StatsBuffer, type VmStats } from './vm-stats.js';
 
+export interface VmOptions {
+  /** Where COM1's output goes: the terminal (1), or a file's descriptor. */
+  readonly serialOutputFd: number;
+  /** Tells the user what the guest did that they should know (a write to read-only memory, ...). */
+  readonly report: (message: string) => void;
+  /** Called for each access to an address no device owns (for tracing). */
+  readonly onUnassigned?: (access: UnassignedAccess) => void;
+  /** Measure the time spent handling exits and device accesses (tsvisor run --stats). */
+  readonly timeStats?: boolean;
+}
+
+/** How long a vCPU worker may take to leave its loop once kicked, before it is terminated. */
+const WORKER_STOP_TIMEOUT_MS = 5000;
+
+/** The compiled worker: tests run this file from src/, but a worker thread needs JavaScript. */
 const READONLY_MEMORY = {
   cap: kvm.KVM_CAP_READONLY_MEM,
   name: 'KVM_CAP_READONLY_MEM',
   why: 'memory regions without the WRITE flag are read-only memory slots (KVM_MEM_READONLY)',
 };
-import type { VmExit } from './vm-exit.js';
-
-export interface VmOptions {
-  /** The host side of COM1. */
-  readonly console: SerialConsole;
-  /** Tells the user what the guest did that they should know (a write to read-only memory, ...). */
-  readonly report: (message: string) => void;
-  /** Called for each access to an address no device owns (for tracing). */
-  readonly onUnassigned?: (access: UnassignedAccess) => void;
-}
 
 export class Vm {
+  private ended: Promise<VmExit>;
+  private endWith!: (exit: VmExit) => void;
+  private failWith!: (error: Error) => void;
+  private stopping: Promise<void> | undefined;
   private destroyed = false;
+  private readonly kicker: Kicker;
+  /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
+  readonly threadAffinities: (readonly number[])[] = [];
 
   private constructor(
     readonly spec: VmSpec,
     private readonly kvmSystem: kvm.Kvm,
     private readonly kvmVm: kvm.Vm,
+    /** Guest RAM, as the main thread sees it. */
     readonly memory: GuestMemory,
-    readonly platform: Platform,
-    private readonly bootVcpu: kvm.Vcpu,
-    private readonly console: SerialConsole,
-    private readonly control: RunControl,
-  ) {}
+    private readonly vcpus: readonly kvm.Vcpu[],
+    private readonly workers: readonly Worker[],
+    private readonly control: VmControl,
+    private readonly statsBuffer: StatsBuffer,
+    /** COM1, for feeding it host input. */
+    readonly console: Uart16550,
+  ) {
+    this.ended = new Promise((resolve, reject) => {
+      this.endWith = resolve;
+      this.failWith = reject;
+    });
+    this.ended.catch(() => {}); // observed through run()
+    this.kicker = new Kicker(control, vcpus.map((vcpu) => vcpu.kvmRun));
+  }
 
-  /** Builds the VM. Everything made before a failure is released again before the error propagates. */
-  static create(spec: VmSpec, options: VmOptions): Vm {
+  /** Builds the VM and starts its vCPU workers (vCPU 0 waits for run()). Everything made before a failure is released again. */
+  static async create(spec: VmSpec, options: VmOptions): Promise<Vm> {
+    // The workers load their modules while the main thread builds the VM.
+    const workers = spawnVcpuThreads(spec.cpuCount);
     const cleanup: (() => void)[] = [];
+    let vm: Vm | undefined;
     try {
       const kvmSystem = kvm.Kvm.open();
       cleanup.push(() => kvmSystem.close());
       kvmSystem.requireCapabilities();
-
       if (spec.memoryRegions.some((region) => region.readOnly)) kvmSystem.requireCapabilities([READONLY_MEMORY]);
+      nativeShim().installKickHandler();
 
       // Guest RAM outlives the VM that maps it: it is released after the VM is closed.
       const memory = GuestMemory.allocate(
@@ -68,56 +105,199 @@ export class Vm {
       cleanup.push(() => kvmVm.close());
       kvmVm.setTssAddr(KVM_TSS_ADDRESS);
       memory.registerWith(kvmVm);
-
-      const control: RunControl = { exit: undefined };
-      const platform = buildPlatform(spec, memory, {
-        serialOutput: options.console,
-        onDebugExit: (value) => (control.exit ??= { kind: 'debug-exit', value }),
-        onPowerOff: () => (control.exit ??= { kind: 'power-off' }),
-        report: options.report,
-      });
-      if (options.onUnassigned) {
-        platform.ioBus.onUnassigned = options.onUnassigned;
-        platform.mmioBus.onUnassigned = options.onUnassigned;
-      }
-
       loadImages(memory, spec.images);
       writeBootData(memory, spec.boot, multibootInputsOf(spec));
 
-      const vcpu = kvmVm.createVcpu(0);
-      cleanup.push(() => vcpu.close());
-      vcpu.setCpuid2(vcpuCpuid(kvmSystem.getSupportedCpuid(), { apicId: 0, tscKhz: vcpu.getTscKhz() }).entries);
-      const state = initialCpuState(spec.boot, vcpu.getSregs());
-      vcpu.setSregs(state.sregs);
-      vcpu.setRegs(state.regs);
+      const supported = kvmSystem.getSupportedCpuid();
+      const vcpus: kvm.Vcpu[] = [];
+      for (let id = 0; id < spec.cpuCount; id++) {
+        const vcpu = kvmVm.createVcpu(id);
+        cleanup.push(() => vcpu.close());
+        vcpu.setCpuid2(vcpuCpuid(supported, { apicId: id, tscKhz: vcpu.getTscKhz() }).entries);
+        vcpus.push(vcpu);
+      }
+      const bsp = vcpus[0] as kvm.Vcpu;
+      const state = initialCpuState(spec.boot, bsp.getSregs());
+      bsp.setSregs(state.sregs);
+      bsp.setRegs(state.regs);
 
-      return new Vm(spec, kvmSystem, kvmVm, memory, platform, vcpu, options.console, control);
+      const control = new VmControl(spec.cpuCount);
+      const slotNames = busSlotNames(spec);
+      const statsBuffer = new StatsBuffer(
+        { vcpuCount: spec.cpuCount, ioSlots: slotNames.io.length, mmioSlots: slotNames.mmio.length },
+        options.timeStats ?? false,
+      );
+      const platformState = createPlatformState();
+      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, consoleUart(platformState));
+      await vm.startWorkers(options, (id) => ({
+        id,
+        vcpuFd: (vcpus[id] as kvm.Vcpu).fd,
+        runs: vcpus.map((vcpu) => vcpu.runMapping),
+        memory: memory.hostMappings,
+        platform: { cpuCount: spec.cpuCount, devices: spec.devices, memoryRegions: spec.memoryRegions },
+        platformState,
+        control: control.buffer,
+        stats: { buffer: statsBuffer.buffer, layout: statsBuffer.layout, timed: statsBuffer.timed },
+        outputFd: options.serialOutputFd,
+        traceUnassigned: options.onUnassigned !== undefined,
+        affinity: spec.vcpuAffinity?.[id],
+      }));
+      return vm;
     } catch (error) {
+      // The threads end before anything they may be using is released.
+      await (vm ? vm.stopWorkers() : dismissVcpuThreads(workers));
       for (const release of cleanup.reverse()) release();
       throw error;
     }
   }
 
-  /** Runs the guest until it ends. */
-  async run(): Promise<VmExit> {
-    const runner = new VcpuRunner(this.bootVcpu, this.platform.ioBus, this.platform.mmioBus, this.memory, this.control, () =>
-      this.console.pumpInput(this.platform.com1),
-    );
-    return runner.run();
+  /** Runs the guest (vCPU 0 starts) until it ends, or the VM is stopped. */
+  run(): Promise<VmExit> {
+    this.control.setVmState(VmState.running);
+    return this.ended;
+  }
+
+  /** Stops every vCPU at an exit boundary, with in-flight I/O completed; resolves once all are paused. */
+  async pause(): Promise<void> {
+    this.control.setVmState(VmState.paused);
+    this.kicker.kickAll();
+    for (let id = 0; id < this.vcpus.length; id++) {
+      const state = this.control.vcpuState(id);
+      if (state === VcpuState.running || state === VcpuState.halted) await this.control.waitForVcpuState(id, VcpuState.paused);
+    }
+  }
+
+  resume(): void {
+    this.control.setVmState(VmState.running);
+  }
+
+  /** Ends the VM from outside; run() resolves with { kind: 'stopped', signal }. */
+  async stop(signal?: 'SIGINT' | 'SIGTERM'): Promise<void> {
+    if (this.control.claimExit()) {
+      await this.stopWorkers();
+      this.endWith({ kind: 'stopped', signal });
+    }
+    await this.ended.catch(() => {});
+  }
+
+  /** The start request of application processor `id` (INIT then SIPI with `vector`): it starts in real mode at vector << 12. */
+  startVcpu(id: number, vector: number): void {
+    this.control.requestStart(id, vector);
+  }
+
+  /** Wakes vCPU `id` if it sleeps after HLT (what an interrupt does). */
+  wake(id: number): void {
+    this.control.wake(id);
+  }
+
+  /** Kicks vCPU `id` out of KVM_RUN. */
+  kick(id: number): void {
+    this.kicker.kick(id);
+  }
+
+  vcpuState(id: number): VcpuStateValue {
+    return this.control.vcpuState(id);
+  }
+
+  /** Waits until vCPU `id` is in `state`. */
+  waitForVcpuState(id: number, state: VcpuStateValue): Promise<void> {
+    return this.control.waitForVcpuState(id, state);
+  }
+
+  /** When vCPU `id` last handled a kick, or woke after HLT (process.hrtime.bigint() nanoseconds). */
+  timestamp(id: number, which: 'kick-handled' | 'woken'): bigint {
+    return this.control.timestamp(id, which);
+  }
+
+  /** The worker threads' kernel tids, by vCPU. */
+  get threadIds(): number[] {
+    return this.vcpus.map((_vcpu, id) => this.control.tid(id));
+  }
+
+  stats(): VmStats {
+    return this.statsBuffer.read(busSlotNames(this.spec));
   }
 
   /** What the guest did in read-only and reserved memory, a line per region it touched. */
   guardedRegionSummary(): string[] {
-    return this.platform.guardedRegions.flatMap((region) => region.summary() ?? []);
+    return this.stats().devices.flatMap(({ device, reads, writes }) => {
+      if (device.endsWith('(read-only)')) return [`${device}: ${count(writes, 'guest write')} dropped`];
+      if (device.endsWith('(reserved)')) return [`${device}: ${count(writes, 'guest write')} dropped, ${count(reads, 'read')} answered with all ones`];
+      return [];
+    });
   }
 
-  /** Releases the vCPU, the VM, KVM and guest RAM, in that order. */
-  destroy(): void {
+  /** Stops the VM if it still runs, then releases the vCPUs, the VM, KVM and guest RAM, in that order. */
+  async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.bootVcpu.close();
+    await this.stop();
+    for (const vcpu of this.vcpus) vcpu.close();
     this.kvmVm.close();
     this.kvmSystem.close();
     this.memory.release();
   }
+
+  private async startWorkers(options: VmOptions, setupOf: (id: number) => VcpuWorkerSetup): Promise<void> {
+    const ready = this.workers.map(
+      (worker, id) =>
+        new Promise<void>((resolve, reject) => {
+          worker.on('message', (message: VcpuWorkerMessage) => {
+            switch (message.type) {
+              case 'ready':
+                this.threadAffinities[id] = message.affinity;
+                resolve();
+                break;
+              case 'exit':
+                void this.stopWorkers().then(() => this.endWith(message.exit));
+                break;
+              case 'report':
+                options.report(message.message);
+                break;
+              case 'unassigned':
+                options.onUnassigned?.(message.access);
+                break;
+              case 'fatal': {
+                const error = new TsvisorError(`internal error in the thread of vCPU ${id}:\n${message.message}`, ExitStatus.internal);
+                reject(error);
+                this.failWith(error);
+                void this.stop();
+                break;
+              }
+              case 'stopped':
+                break;
+            }
+          });
+          worker.on('error', (error) => {
+            reject(error);
+            this.failWith(error);
+          });
+          worker.postMessage(setupOf(id));
+        }),
+    );
+    await Promise.all(ready);
+  }
+
+  /** Tells every vCPU to leave its loop, kicks them, and waits for their threads to end. */
+  private stopWorkers(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.control.setVmState(VmState.stopping);
+      this.kicker.kickAll();
+      await Promise.all(
+        this.workers.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(() => void worker.terminate(), WORKER_STOP_TIMEOUT_MS);
+              worker.once('exit', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+            }),
+        ),
+      );
+    })();
+    return this.stopping;
+  }
 }
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

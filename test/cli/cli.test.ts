@@ -189,3 +189,35 @@ describe('tsvisor check', () => {
     expectBadInput(await tsvisor(['check']), 'tsvisor check takes one config file, but none was given. Usage: tsvisor check <config.toml> [--json].');
   });
 });
+
+describe('tsvisor run and the host', () => {
+  /** A VM whose vCPU 0 prints "bsp" and then halts forever. */
+  const haltingConfig = () => {
+    const path = join(folder, 'halting.toml');
+    writeFileSync(
+      path,
+      `[base]\nid = 1\nname = "halting"\nvm_type = 1\ncpu_num = 1\n[kernel]\nentry_point = 0x8000\nkernel_path = "${join(process.cwd(), 'guests/build/smp-park.bin')}"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
+    );
+    return path;
+  };
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s stops the VM cleanly with status %i', async (signal, status) => {
+    const result = await tsvisor(['run', haltingConfig()], { signal, signalAfter: 'bsp\n' });
+    expect(result.stdout).toBe('bsp\n');
+    expect(result.stderr).toBe(`tsvisor: stopped by ${signal}\n`);
+    expect(result.status).toBe(status);
+  });
+
+  it('--stats prints exits and device accesses at exit', async () => {
+    const result = await tsvisor(['run', '--stats', 'configs/hello-x86_64.toml']);
+    expect(result.status).toBe(43);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual(['tsvisor: statistics', 'Exits', expect.stringMatching(/^ {2}vCPU \/ reason +count +time$/)]);
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}vCPU 0 KVM_EXIT_IO +\d+ +\d+\.\d{3} ms$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}COM1 \(16550A UART\) +25 +32 +\d+\.\d{3} ms$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}debug-exit \(isa-debug-exit\) +0 +1 +\d+\.\d{3} ms$/));
+  });
+});

@@ -51,6 +51,21 @@ describe('Bus', () => {
     expect(() => bus.register('c', 0x5000, 0, new Probe())).toThrow(BusConflictError);
   });
 
+  it('counts reads and writes per device, in registration order after the unassigned slot', () => {
+    const counters = { reads: new Float64Array(3), writes: new Float64Array(3), nanos: new Float64Array(3), timed: true };
+    const bus = new Bus('I/O port', counters);
+    bus.register('second', 0x20, 4, new Probe());
+    bus.register('first', 0x10, 4, new Probe());
+    bus.read(0x10, new Uint8Array(1));
+    bus.write(0x20, new Uint8Array(1));
+    bus.write(0x22, new Uint8Array(1));
+    bus.read(0x99, new Uint8Array(1));
+    expect(Array.from(counters.reads)).toEqual([1, 0, 1]);
+    expect(Array.from(counters.writes)).toEqual([0, 2, 0]);
+    expect(counters.nanos[1]).toBeGreaterThan(0);
+    expect(() => bus.register('third', 0x30, 4, new Probe())).toThrow('the I/O port bus has counters for 2 devices');
+  });
+
   it('reads all ones and drops writes where no device lives, counting each access', () => {
     const bus = new Bus('MMIO');
     const seen: UnassignedAccess[] = [];

@@ -15,8 +15,13 @@ export interface TsvisorResult {
 export interface TsvisorRunOptions {
   /** Bytes for the guest's serial input (stdin). stdin is closed when omitted. */
   readonly input?: string;
+  /** Send `input` only once stdout shows this text (a prompt), as a person at the terminal would. */
+  readonly inputAfter?: string;
   /** Kill the child after this many milliseconds (a hung guest fails the test, it does not hang it). */
   readonly timeoutMs?: number;
+  /** Send this signal to tsvisor once stdout shows `signalAfter`. */
+  readonly signal?: NodeJS.Signals;
+  readonly signalAfter?: string;
   /** Run the command through this prefix (for example setpriv to drop privileges). */
   readonly prefix?: readonly string[];
 }
@@ -27,7 +32,20 @@ export function tsvisor(args: readonly string[], options: TsvisorRunOptions = {}
     const child = spawn(command[0] as string, command.slice(1), { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    let inputSent = false;
+    let signalled = false;
+    const sendInput = () => {
+      inputSent = true;
+      child.stdin.end(options.input ?? '');
+    };
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!inputSent && options.inputAfter !== undefined && stdout.includes(options.inputAfter)) sendInput();
+      if (options.signal && !signalled && stdout.includes(options.signalAfter ?? '')) {
+        signalled = true;
+        child.kill(options.signal);
+      }
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
     child.on('error', reject);
@@ -35,6 +53,6 @@ export function tsvisor(args: readonly string[], options: TsvisorRunOptions = {}
       clearTimeout(timer);
       resolve({ status, signal, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    if (options.inputAfter === undefined) sendInput();
   });
 }

@@ -21,10 +21,11 @@ describe('native shim', () => {
     expect(nativeShim().currentThreadId()).toBe(process.pid);
   });
 
-  it('refuses a bad argument and reports tgkill errors', () => {
+  it('refuses a bad argument, reports tgkill errors, and says false for a thread that has ended', () => {
     const shim = nativeShim();
     expect(() => (shim.kickThread as (tid: unknown) => void)('x')).toThrow('kickThread(tid: number)');
-    expect(() => shim.kickThread(0x3fffffff)).toThrow('tgkill failed: ESRCH (No such process)');
+    expect(() => shim.kickThread(-1)).toThrow('tgkill failed: EINVAL');
+    expect(shim.kickThread(0x3fffffff)).toBe(false);
   });
 });
 

@@ -70,7 +70,7 @@ describeKvm('test kernels under tsvisor run', () => {
   });
 
   it('host input reaches the guest\'s UART', async () => {
-    const result = await tsvisor(['run', 'configs/echo-x86_64.toml'], { input: 'tsvisor\n' });
+    const result = await tsvisor(['run', 'configs/echo-x86_64.toml'], { input: 'tsvisor\n', inputAfter: 'echo> ' });
     expect(result.stdout).toBe('echo> you typed: tsvisor\n');
     expect(result.status).toBe(0);
   });

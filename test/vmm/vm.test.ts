@@ -1,74 +1,187 @@
-/** The Vm API in-process: a guest run end to end, and nothing left behind after destroy(). */
-import { readFileSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { expect, it } from 'vitest';
+/**
+ * The Vm API in-process, with every vCPU on a worker thread: guests run to their end, an
+ * application processor stays parked until started, pause and resume, kicks and wakes,
+ * pinning, statistics, and nothing left behind after destroy().
+ */
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
-import type { Uart16550 } from '../../src/devices/uart16550.js';
-import type { SerialConsole } from '../../src/vmm/console.js';
-import { Vm } from '../../src/vmm/vm.js';
+import type { VmSpec } from '../../src/config/vm-spec.js';
+import { VcpuState } from '../../src/vmm/vm-control.js';
+import { Vm, type VmOptions } from '../../src/vmm/vm.js';
 import { describeKvm } from '../helpers/kvm.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
+const folder = mkdtempSync(join(tmpdir(), 'tsvisor-vm-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-/** A console that keeps the guest's output as text and has no input. */
-class CapturingConsole implements SerialConsole {
-  text = '';
-  write(bytes: Uint8Array): void {
-    this.text += Buffer.from(bytes).toString('latin1');
-  }
-  pumpInput(_uart: Uart16550): void {}
+/** A config for one of the real-mode guests in guests/build, with `extra` [base] lines. */
+function specOf(guest: string, base = 'cpu_num = 1'): VmSpec {
+  const path = join(folder, `${guest}-${Math.random().toString(36).slice(2)}.toml`);
+  writeFileSync(
+    path,
+    `[base]\nid = 1\nname = "${guest}"\nvm_type = 1\n${base}\n[kernel]\nentry_point = 0x8000\nkernel_path = "${REPO}/guests/build/${guest}.bin"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
+  );
+  return loadVmConfig(path);
 }
 
+/** A VM whose serial output goes to a file, read back with output(). */
+async function create(spec: VmSpec, options: Partial<VmOptions> = {}) {
+  const file = join(folder, `serial-${Math.random().toString(36).slice(2)}.log`);
+  const fd = openSync(file, 'w');
+  const vm = await Vm.create(spec, { serialOutputFd: fd, report: () => {}, ...options });
+  return {
+    vm,
+    output: () => readFileSync(file, 'utf8'),
+    destroy: async () => {
+      await vm.destroy();
+      closeSync(fd);
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const until = async (condition: () => boolean, what: string) => {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+};
 const openFds = () => readdirSync('/proc/self/fd').length;
-/** The process's virtual size in KiB: guest RAM that is never unmapped would add 16 MiB per VM. */
-const virtualKiB = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+const residentKiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
 
-describeKvm('Vm', () => {
-  it('runs the unassigned guest to power-off and counts its unassigned accesses', async () => {
-    const console = new CapturingConsole();
-    const vm = Vm.create(loadVmConfig(`${REPO}/configs/unassigned-x86_64.toml`), { console, report: () => {} });
-    try {
-      expect(await vm.run()).toEqual({ kind: 'power-off' });
-      expect(console.text).toMatch(/\n9 passed, 0 failed\n$/);
-      expect(vm.platform.ioBus.unassigned).toEqual({ reads: 31, writes: 12 });
-      expect(vm.platform.mmioBus.unassigned).toEqual({ reads: 4, writes: 4 });
-    } finally {
-      vm.destroy();
-    }
-  });
-
-  it('returns the debug-exit value of the hello guest', async () => {
-    const console = new CapturingConsole();
-    const vm = Vm.create(loadVmConfig(`${REPO}/configs/hello-x86_64.toml`), { console, report: () => {} });
+describeKvm('Vm, vCPUs on worker threads', () => {
+  it('runs the hello guest to its debug exit, its output in order on the serial file', async () => {
+    const { vm, output, destroy } = await create(loadVmConfig(`${REPO}/configs/hello-x86_64.toml`));
     try {
       expect(await vm.run()).toEqual({ kind: 'debug-exit', value: 21 });
-      expect(console.text).toBe('Hello from tsvisor guest\n');
+      expect(output()).toBe('Hello from tsvisor guest\n');
+      expect(vm.threadIds[0]).not.toBe(process.pid); // the vCPU ran on its own thread
     } finally {
-      vm.destroy();
+      await destroy();
     }
   });
 
-  it('leaves no file descriptor or guest RAM mapping behind after destroy()', async () => {
-    const spec = loadVmConfig(`${REPO}/configs/hello-x86_64.toml`);
-    const cycle = async () => {
-      const vm = Vm.create(spec, { console: new CapturingConsole(), report: () => {} });
-      await vm.run();
-      vm.destroy();
-    };
-    await cycle(); // the first run loads koffi, the addon and their mappings
-    const [fds, virtual] = [openFds(), virtualKiB()];
-    for (let i = 0; i < 10; i++) await cycle();
-    expect(openFds()).toBe(fds);
-    expect(virtualKiB() - virtual).toBeLessThan(16 * 1024); // ten leaked VMs would be 160 MiB
+  it('counts exits by reason and accesses by device', async () => {
+    const { vm, destroy } = await create(loadVmConfig(`${REPO}/configs/unassigned-x86_64.toml`), { timeStats: true });
+    try {
+      expect(await vm.run()).toEqual({ kind: 'power-off' });
+      const stats = vm.stats();
+      expect(stats.timed).toBe(true);
+      const device = (name: string) => stats.devices.find((entry) => entry.device === name);
+      expect(device('unassigned I/O ports')).toMatchObject({ reads: 31, writes: 12 });
+      expect(device('unassigned MMIO')).toMatchObject({ reads: 4, writes: 4 });
+      expect(device('ACPI PM1a control')).toMatchObject({ reads: 0, writes: 1 });
+      const io = stats.exits.find((exit) => exit.reason === 'KVM_EXIT_IO');
+      expect(io?.vcpu).toBe(0);
+      expect(io?.count).toBeGreaterThan(100);
+      expect(stats.exits.find((exit) => exit.reason === 'KVM_EXIT_MMIO')?.count).toBe(8);
+    } finally {
+      await destroy();
+    }
   });
 
-  it('releases what it built when creation fails part way', () => {
+  it('keeps an application processor parked until its start request, then lets its power-off end the VM', async () => {
+    const { vm, output, destroy } = await create(specOf('smp-park', 'cpu_num = 2'));
+    try {
+      expect(vm.threadIds.filter((tid) => tid > 0)).toHaveLength(2); // two workers
+      const ended = vm.run();
+      await vm.waitForVcpuState(0, VcpuState.halted);
+      expect(output()).toBe('bsp\n');
+      await sleep(50);
+      expect(vm.vcpuState(1)).toBe(VcpuState.parked);
+      vm.startVcpu(1, 0x08); // INIT + SIPI: start in real mode at 0x8000
+      expect(await ended).toEqual({ kind: 'power-off' });
+      expect(output()).toBe('bsp\nap\n');
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('pauses a guest counting in a loop, and resumes it', async () => {
+    const { vm, destroy } = await create(specOf('counter'));
+    const counter = () => vm.memory.read32(0x7000);
+    try {
+      void vm.run();
+      await until(() => counter() > 1000, 'the guest to count');
+      await vm.pause(); // the vCPU spins inside the guest: only a kick gets it out
+      expect(vm.vcpuState(0)).toBe(VcpuState.paused);
+      const paused = counter();
+      await sleep(50);
+      expect(counter()).toBe(paused);
+      vm.resume();
+      await until(() => counter() > paused + 1000, 'the guest to count again');
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('kicks a vCPU spinning inside the guest out of KVM_RUN', async () => {
+    const { vm, destroy } = await create(specOf('counter'));
+    try {
+      void vm.run();
+      await until(() => vm.memory.read32(0x7000) > 1000, 'the guest to count');
+      const before = process.hrtime.bigint();
+      vm.kick(0);
+      await until(() => vm.timestamp(0, 'kick-handled') > before, 'the kick to be handled');
+      expect(vm.vcpuState(0)).toBe(VcpuState.running); // and it went straight back in
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('wakes a halted guest with a notify', async () => {
+    const { vm, destroy } = await create(specOf('halt-loop'));
+    const wakes = () => vm.memory.read32(0x7004);
+    try {
+      void vm.run();
+      await vm.waitForVcpuState(0, VcpuState.halted);
+      expect(wakes()).toBe(0);
+      vm.wake(0);
+      await until(() => wakes() === 1, 'the guest to count its wake');
+      await vm.waitForVcpuState(0, VcpuState.halted);
+      expect(wakes()).toBe(1);
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('pins each vCPU thread to the host CPUs of phys_cpu_sets', async () => {
+    const { vm, destroy } = await create(specOf('smp-park', 'cpu_num = 2\nphys_cpu_sets = [0b10, 0b01]'));
+    try {
+      expect(vm.threadAffinities).toEqual([[1], [0]]);
+      const allowed = (tid: number) => /Cpus_allowed_list:\s+(\S+)/.exec(readFileSync(`/proc/${process.pid}/task/${tid}/status`, 'utf8'))?.[1];
+      expect(vm.threadIds.map(allowed)).toEqual(['1', '0']);
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('leaves no worker, file descriptor or memory behind: 50 VMs created and destroyed', async () => {
+    const spec = loadVmConfig(`${REPO}/configs/hello-x86_64.toml`);
+    const cycle = async () => {
+      const { vm, destroy } = await create(spec);
+      await vm.run();
+      await destroy();
+    };
+    await cycle(); // the first loads koffi, the addon and the worker's modules
+    global.gc?.();
+    const [fds, resident] = [openFds(), residentKiB()];
+    for (let i = 0; i < 50; i++) await cycle();
+    global.gc?.();
+    expect(openFds()).toBe(fds);
+    // 50 leaked VMs would hold 50 workers (several MiB each) and their guest RAM; allow the heap's own drift.
+    expect(residentKiB() - resident).toBeLessThan(32 * 1024);
+  }, 120_000);
+
+  it('releases what it built when creation fails part way', async () => {
     const spec = loadVmConfig(`${REPO}/configs/hello-x86_64.toml`);
     const fds = openFds();
     const images = spec.images.map((image) => ({ ...image, source: { kind: 'host' as const, path: '/nonexistent' } }));
-    expect(() => Vm.create({ ...spec, images }, { console: new CapturingConsole(), report: () => {} })).toThrow(
-      'Cannot read the image /nonexistent: ENOENT.',
-    );
+    await expect(Vm.create({ ...spec, images }, { serialOutputFd: 1, report: () => {} })).rejects.toThrow('Cannot read the image /nonexistent: ENOENT.');
+    await sleep(100); // the workers started early end asynchronously
     expect(openFds()).toBe(fds);
   });
 });

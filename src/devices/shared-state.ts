@@ -1,0 +1,58 @@
+/**
+ * Device state that every vCPU thread can touch: a block of 32-bit words in a
+ * SharedArrayBuffer, with a lock at word 0 for multi-step register updates. Each thread
+ * builds its own device object over the same block, so a register written by one vCPU is
+ * what another reads.
+ *
+ * The lock is the three-state futex lock (free, locked, locked with waiters): taking a free
+ * lock is one compare-and-swap, and only a contended unlock pays for a notify.
+ */
+
+const FREE = 0;
+const LOCKED = 1;
+const CONTENDED = 2;
+/** Word 0 is the lock; device words follow. */
+const LOCK = 0;
+const FIRST_WORD = 1;
+
+export class SharedState {
+  private readonly words: Int32Array;
+
+  /** A block for `wordCount` device words, zeroed (a fresh buffer when none is given, for a device used on one thread). */
+  constructor(
+    readonly wordCount: number,
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer((wordCount + FIRST_WORD) * 4),
+  ) {
+    if (buffer.byteLength < (wordCount + FIRST_WORD) * 4) throw new RangeError(`a shared state of ${wordCount} words needs ${(wordCount + FIRST_WORD) * 4} bytes`);
+    this.words = new Int32Array(buffer, 0, wordCount + FIRST_WORD);
+  }
+
+  get(word: number): number {
+    return this.words[FIRST_WORD + word] as number;
+  }
+
+  set(word: number, value: number): void {
+    this.words[FIRST_WORD + word] = value;
+  }
+
+  /** Runs `action` holding the lock. Accesses inside need no atomics: the lock orders them. */
+  locked<T>(action: () => T): T {
+    const words = this.words;
+    let state = Atomics.compareExchange(words, LOCK, FREE, LOCKED);
+    if (state !== FREE) {
+      if (state !== CONTENDED) state = Atomics.exchange(words, LOCK, CONTENDED);
+      while (state !== FREE) {
+        Atomics.wait(words, LOCK, CONTENDED);
+        state = Atomics.exchange(words, LOCK, CONTENDED);
+      }
+    }
+    try {
+      return action();
+    } finally {
+      if (Atomics.sub(words, LOCK, 1) !== LOCKED) {
+        Atomics.store(words, LOCK, FREE);
+        Atomics.notify(words, LOCK, 1);
+      }
+    }
+  }
+}
