@@ -84,11 +84,6 @@ export class VmControl {
     Atomics.notify(this.words, this.at(id, STATE));
   }
 
-  /** Waits (async, for the main thread) until vCPU `id` leaves `state`. */
-  async waitWhileVcpuState(id: number, state: VcpuStateValue): Promise<void> {
-    while (this.vcpuState(id) === state) await Atomics.waitAsync(this.words, this.at(id, STATE), state).value;
-  }
-
   /** Waits (async) until vCPU `id` is in `state`. */
   async waitForVcpuState(id: number, state: VcpuStateValue): Promise<void> {
     for (let current = this.vcpuState(id); current !== state; current = this.vcpuState(id)) {

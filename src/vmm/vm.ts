@@ -43,7 +43,6 @@ export interface VmOptions {
 /** How long a vCPU worker may take to leave its loop once kicked, before it is terminated. */
 const WORKER_STOP_TIMEOUT_MS = 5000;
 
-/** The compiled worker: tests run this file from src/, but a worker thread needs JavaScript. */
 const READONLY_MEMORY = {
   cap: kvm.KVM_CAP_READONLY_MEM,
   name: 'KVM_CAP_READONLY_MEM',
