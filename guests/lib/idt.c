@@ -19,21 +19,22 @@ struct idt_gate {
 #define GATE_PRESENT 0x80
 #define GATE_TYPE_INTERRUPT 0x0e /* Table 3-2 "System-Segment and Gate-Descriptor Types" */
 
-/* What the stubs in idt-stubs.S leave on the stack (see there). */
-struct exception_frame {
-    uint64_t vector;
+/* The stubs in idt-stubs.S, by vector; they call interrupt_dispatch(). */
+extern const uint64_t interrupt_stubs[IDT_VECTORS];
+void interrupt_dispatch(struct interrupt_frame *frame);
+
+static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
+static volatile interrupt_handler handlers[IDT_VECTORS];
+
+/* The exception a test provokes on purpose (idt_expect_exception()). */
+static volatile struct {
+    bool armed;
+    uint8_t vector;
+    uint8_t instruction_length;
+    unsigned count;
     uint64_t error_code;
     uint64_t rip;
-    uint64_t cs;
-    uint64_t rflags;
-    uint64_t rsp;
-    uint64_t ss;
-};
-
-extern const uint64_t exception_stubs[IDT_EXCEPTIONS];
-__attribute__((noreturn)) void exception_handler(const struct exception_frame *frame);
-
-static struct idt_gate idt[IDT_EXCEPTIONS] __attribute__((aligned(16)));
+} expected;
 
 /* Intel SDM vol. 3A, Table 7-1 "Protected-Mode Exceptions and Interrupts". */
 static const char *const exception_names[IDT_EXCEPTIONS] = {
@@ -64,12 +65,17 @@ struct descriptor_table_register idt_installed(void) {
     return (struct descriptor_table_register){.limit = sizeof idt - 1, .base = (uint64_t)idt};
 }
 
+void idt_load(void) {
+    struct descriptor_table_register idtr = idt_installed();
+    lidt(&idtr);
+}
+
 void idt_init(void) {
     /* The gates name the code segment running now: the boot GDT's and tsvisor's 64-bit
      * code selector alike. */
     uint16_t selector = read_cs();
-    for (int vector = 0; vector < IDT_EXCEPTIONS; vector++) {
-        uint64_t offset = exception_stubs[vector];
+    for (int vector = 0; vector < IDT_VECTORS; vector++) {
+        uint64_t offset = interrupt_stubs[vector];
         idt[vector] = (struct idt_gate){
             .offset_low = (uint16_t)offset,
             .selector = selector,
@@ -78,14 +84,51 @@ void idt_init(void) {
             .offset_high = (uint32_t)(offset >> 32),
         };
     }
-    struct descriptor_table_register idtr = idt_installed();
-    lidt(&idtr);
+    idt_load();
 }
 
-void exception_handler(const struct exception_frame *frame) {
-    const char *name = exception_names[frame->vector];
-    serial_printf("unexpected exception %llu (%s) at RIP 0x%llx, error code 0x%llx\n",
-                  (unsigned long long)frame->vector, name ? name : "reserved", (unsigned long long)frame->rip,
-                  (unsigned long long)frame->error_code);
+void idt_set_handler(uint8_t vector, interrupt_handler handler) {
+    if (vector >= IDT_EXCEPTIONS) handlers[vector] = handler;
+}
+
+void idt_expect_exception(uint8_t vector, uint8_t instruction_length) {
+    expected.vector = vector;
+    expected.instruction_length = instruction_length;
+    expected.count = 0;
+    expected.error_code = 0;
+    expected.rip = 0;
+    __asm__ volatile("" ::: "memory");
+    expected.armed = true;
+    __asm__ volatile("" ::: "memory");
+}
+
+struct idt_caught idt_end_expect(void) {
+    __asm__ volatile("" ::: "memory");
+    expected.armed = false;
+    __asm__ volatile("" ::: "memory");
+    return (struct idt_caught){.count = expected.count, .error_code = expected.error_code, .rip = expected.rip};
+}
+
+void interrupt_dispatch(struct interrupt_frame *frame) {
+    uint64_t vector = frame->vector;
+    if (vector < IDT_EXCEPTIONS) {
+        if (expected.armed && vector == expected.vector) {
+            expected.count++;
+            expected.error_code = frame->error_code;
+            expected.rip = frame->rip;
+            frame->rip += expected.instruction_length;
+            return;
+        }
+        const char *name = exception_names[vector];
+        serial_printf("unexpected exception %llu (%s) at RIP 0x%llx, error code 0x%llx\n", (unsigned long long)vector,
+                      name ? name : "reserved", (unsigned long long)frame->rip, (unsigned long long)frame->error_code);
+        debug_exit(IDT_EXCEPTION_EXIT_CODE);
+    }
+    interrupt_handler handler = handlers[vector];
+    if (handler) {
+        handler(frame);
+        return;
+    }
+    serial_printf("unexpected interrupt %llu at RIP 0x%llx\n", (unsigned long long)vector, (unsigned long long)frame->rip);
     debug_exit(IDT_EXCEPTION_EXIT_CODE);
 }

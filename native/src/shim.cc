@@ -2,16 +2,24 @@
 //
 // A vCPU thread blocked in KVM_RUN leaves the guest only when the guest exits or
 // when a signal reaches that very thread. tsvisor "kicks" a vCPU by sending it a
-// real-time signal with tgkill(2). The handler does nothing: its only purpose is
-// to make the blocked ioctl return EINTR, which requires installing it without
-// SA_RESTART. JavaScript cannot install a native signal handler, nor name a
-// thread by its kernel tid, so these three functions live here.
+// real-time signal with tgkill(2). The handler's main purpose is to make the
+// blocked ioctl return EINTR, which requires installing it without SA_RESTART.
+// A vCPU thread also names its kvm_run.immediate_exit byte here: the handler
+// sets it, so a signal that lands while the thread is outside KVM_RUN makes the
+// next KVM_RUN return at once instead of being lost.
+//
+// Each vCPU thread has one host timer (timer_create with SIGEV_THREAD_ID), set
+// to the earliest deadline of its guest timers: when it expires, the kick
+// signal reaches that very thread, in or out of KVM_RUN. JavaScript can do none
+// of this (a native signal handler, a thread's kernel tid, a thread-directed
+// POSIX timer), so these functions live here.
 #include <napi.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <string>
+#include <ctime>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,7 +29,17 @@ namespace {
 // NPTL), so the kick signal is computed at run time.
 int KickSignal() { return SIGRTMIN; }
 
-void OnKick(int) {}
+// The kvm_run.immediate_exit byte of the vCPU this thread runs, or null. It is
+// set by the thread itself before its first KVM_RUN; initial-exec TLS needs no
+// allocation on access, so the signal handler may read it.
+__attribute__((tls_model("initial-exec"))) thread_local volatile unsigned char* immediate_exit = nullptr;
+// This thread's deadline timer, created on first use.
+thread_local timer_t deadline_timer;
+thread_local bool has_deadline_timer = false;
+
+void OnKick(int) {
+  if (immediate_exit != nullptr) *immediate_exit = 1;
+}
 
 Napi::Value ErrnoError(Napi::Env env, const char* call) {
   int err = errno;
@@ -63,10 +81,72 @@ Napi::Value KickThread(const Napi::CallbackInfo& info) {
   return ErrnoError(env, "tgkill");
 }
 
+bool NumberArgument(const Napi::CallbackInfo& info, const char* usage) {
+  if (info.Length() == 1 && info[0].IsNumber()) return true;
+  Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+  return false;
+}
+
+// Names the immediate_exit byte (its host address) that the kick handler sets
+// on this thread; 0 forgets it. A thread calls this before it runs its vCPU.
+Napi::Value SetImmediateExitByte(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsBigInt()) {
+    Napi::TypeError::New(env, "setImmediateExitByte(address: bigint)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool lossless = false;
+  uint64_t address = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  immediate_exit = reinterpret_cast<volatile unsigned char*>(address);
+  return env.Undefined();
+}
+
+// Arms this thread's deadline timer to send it the kick signal at the given
+// CLOCK_MONOTONIC time in nanoseconds (a time already past fires at once), or
+// disarms it for 0. Creates the timer on first use.
+Napi::Value ArmDeadlineTimer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!NumberArgument(info, "armDeadlineTimer(monotonicNanos: number)")) return env.Undefined();
+  if (!has_deadline_timer) {
+    struct sigevent event;
+    std::memset(&event, 0, sizeof event);
+    event.sigev_notify = SIGEV_THREAD_ID;
+    event.sigev_signo = KickSignal();
+    event._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+    if (timer_create(CLOCK_MONOTONIC, &event, &deadline_timer) != 0) return ErrnoError(env, "timer_create");
+    has_deadline_timer = true;
+  }
+  double nanos = info[0].As<Napi::Number>().DoubleValue();
+  struct itimerspec when;
+  std::memset(&when, 0, sizeof when);
+  if (nanos > 0) {
+    // A zero it_value disarms; a deadline at or before the epoch still has to fire.
+    uint64_t whole = nanos < 1 ? 1 : static_cast<uint64_t>(nanos);
+    when.it_value.tv_sec = static_cast<time_t>(whole / 1000000000u);
+    when.it_value.tv_nsec = static_cast<long>(whole % 1000000000u);
+  }
+  if (timer_settime(deadline_timer, TIMER_ABSTIME, &when, nullptr) != 0) return ErrnoError(env, "timer_settime");
+  return env.Undefined();
+}
+
+// Deletes this thread's deadline timer and forgets its immediate_exit byte: a
+// vCPU thread calls this as it leaves, so no signal is aimed at a dead thread.
+Napi::Value ReleaseThread(const Napi::CallbackInfo& info) {
+  immediate_exit = nullptr;
+  if (has_deadline_timer) {
+    timer_delete(deadline_timer);
+    has_deadline_timer = false;
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("installKickHandler", Napi::Function::New(env, InstallKickHandler));
   exports.Set("currentThreadId", Napi::Function::New(env, CurrentThreadId));
   exports.Set("kickThread", Napi::Function::New(env, KickThread));
+  exports.Set("setImmediateExitByte", Napi::Function::New(env, SetImmediateExitByte));
+  exports.Set("armDeadlineTimer", Napi::Function::New(env, ArmDeadlineTimer));
+  exports.Set("releaseThread", Napi::Function::New(env, ReleaseThread));
   return exports;
 }
 

@@ -4,7 +4,8 @@
  * `tsvisor check` can show them:
  *   - leaf 1 EBX[31:24] and leaves 0xB / 0x1F EDX: this vCPU's (x2)APIC ID;
  *   - leaf 1 ECX[21] (x2APIC) clear: KVM never routes the x2APIC MSRs to a userspace APIC;
- *   - leaf 1 ECX[24] (TSC-deadline) clear: tsvisor's LAPIC timer does not offer it (yet);
+ *   - leaf 1 ECX[24] (TSC-deadline) set: tsvisor's LAPIC timer offers it, through the
+ *     IA32_TSC_DEADLINE MSR that the MSR filter routes to userspace;
  *   - leaf 1 ECX[31] set, and leaf 0x40000000 with tsvisor's signature: a hypervisor is
  *     present, and it is not KVM's paravirtual interface (its 0x40000001 leaf is removed);
  *   - leaves 0x15 and 0x16: the TSC frequency from KVM_GET_TSC_KHZ (ArceOS reads 0x16), and
@@ -63,7 +64,8 @@ export function vcpuCpuid(supported: readonly KvmCpuidEntry2[], options: { apicI
   if (basic.eax < 0x16) set(basic, 'eax', 0x16, 'the highest basic leaf reaches 0x16, which reports the TSC frequency');
   const features = leafOf(1);
   set(features, 'ebx', (features.ebx & 0x00ff_ffff) | (options.apicId << 24), 'EBX[31:24]: this vCPU\'s initial APIC ID');
-  set(features, 'ecx', features.ecx & ~CPUID_1_ECX_X2APIC & ~CPUID_1_ECX_TSC_DEADLINE, 'x2APIC and TSC-deadline off: tsvisor\'s LAPIC is xAPIC only, without the TSC-deadline timer');
+  set(features, 'ecx', features.ecx & ~CPUID_1_ECX_X2APIC, 'x2APIC off: KVM never routes the x2APIC MSRs to a userspace LAPIC, so tsvisor\'s is xAPIC only');
+  set(features, 'ecx', features.ecx | CPUID_1_ECX_TSC_DEADLINE, 'TSC-deadline on: tsvisor\'s LAPIC timer serves IA32_TSC_DEADLINE');
   set(features, 'ecx', features.ecx | CPUID_1_ECX_HYPERVISOR, 'a hypervisor is present');
   for (const leaf of [0xb, 0x1f]) {
     for (const entry of entries.filter((candidate) => candidate.function === leaf)) set(entry, 'edx', options.apicId, 'this vCPU\'s x2APIC ID');

@@ -6,7 +6,7 @@
  * that holds it.
  */
 import { hex } from '../errors.js';
-import type { KvmRegs, KvmSregs } from '../kvm/index.js';
+import type { KvmRegs, KvmSegment, KvmSregs } from '../kvm/index.js';
 
 export const REAL_MODE_LIMIT = 0x10_0000;
 
@@ -49,4 +49,32 @@ export function realModeRegs(entryPoint: number): KvmRegs {
 export function realModeSregs(reset: KvmSregs, entryPoint: number): KvmSregs {
   const { csSelector } = realModeStart(entryPoint);
   return { ...reset, cs: { ...reset.cs, selector: csSelector, base: BigInt(csSelector << 4) } };
+}
+
+/** CR0 after INIT: CD and NW set, ET set, protection and paging off (SDM vol. 3A, Table 9-1). */
+const CR0_AFTER_INIT = 0x6000_0010n;
+
+/** A real-mode segment as INIT leaves it: base selector << 4, 64 KiB limit, present (Table 9-1). */
+function realModeSegment(selector: number, type: number, system = 1): KvmSegment {
+  return { base: BigInt(selector << 4), limit: 0xffff, selector, type, present: 1, dpl: 0, db: 0, s: system, l: 0, g: 0, avl: 0, unusable: 0, padding: 0 };
+}
+
+/**
+ * The segment and control registers a start-up IPI leaves: the state after INIT (SDM vol.
+ * 3A, 9.1.1, Table 9-1), whatever the processor ran before, with CS = vector << 8 (base
+ * vector << 12) so that it runs from IP 0 in the page the SIPI names (8.4.3).
+ */
+export function startupSregs(current: KvmSregs, vector: number): KvmSregs {
+  const data = realModeSegment(0, 3);
+  return {
+    ...current,
+    cs: realModeSegment((vector & 0xff) << 8, 0xb),
+    ds: data, es: data, fs: data, gs: data, ss: data,
+    tr: realModeSegment(0, 0xb, 0),
+    ldt: realModeSegment(0, 2, 0),
+    gdt: { base: 0n, limit: 0xffff, padding: [0, 0, 0] },
+    idt: { base: 0n, limit: 0xffff, padding: [0, 0, 0] },
+    cr0: CR0_AFTER_INIT, cr2: 0n, cr3: 0n, cr4: 0n, cr8: 0n, efer: 0n,
+    interrupt_bitmap: current.interrupt_bitmap.map(() => 0n),
+  };
 }

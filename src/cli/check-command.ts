@@ -5,7 +5,6 @@ import { loadVmConfig } from '../config/load-config.js';
 import { vcpuCpuid } from '../boot/cpuid.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
 import * as kvm from '../kvm/index.js';
-import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
 import { describeBoot, describeVm, type CpuidReport } from './describe-vm.js';
 import { CHECK_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
@@ -33,8 +32,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
     const spec = loadVmConfig(path);
     const cpuid = cpuidReport();
     if (values.json) {
-      const devices = spec.devices.map((device) => ({ ...device, emulated: EMULATED_DEVICE_KINDS.has(device.kind) }));
-      writeSync(1, `${JSON.stringify({ valid: true, ...spec, devices, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
+      writeSync(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
     } else {
       writeSync(1, `${path}: valid\n\n${describeVm(spec, cpuid)}`);
     }

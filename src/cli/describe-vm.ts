@@ -6,7 +6,6 @@ import { describeRange } from '../config/devices-section.js';
 import { MemoryFlag } from '../config/vm-spec.js';
 import { hex } from '../errors.js';
 import { describeImageSource } from '../images/image-source.js';
-import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
 
 const VM_TYPES: Readonly<Record<number, string>> = { 0: 'host VM', 1: 'RTOS / full virtualization', 2: 'Linux' };
 
@@ -87,8 +86,7 @@ function cpuidRow(change: CpuidChange): string[] {
 
 function deviceRow(device: DeviceSpec): string[] {
   const where = describeRange(device);
-  const note = EMULATED_DEVICE_KINDS.has(device.kind) ? '' : ' (not emulated yet)';
-  return [`${device.name}${note}`, where, device.irq === undefined ? '-' : String(device.irq), device.origin];
+  return [device.name, where, device.irq === undefined ? '-' : String(device.irq), device.origin];
 }
 
 const range = (base: number, length: number) => `${hex(base)}-${hex(base + length - 1)}`;

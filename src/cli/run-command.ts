@@ -1,13 +1,11 @@
 /** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { describeRange } from '../config/devices-section.js';
 import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
 import { ConsoleInput } from '../vmm/console-input.js';
 import { formatStats } from './format-stats.js';
-import { EMULATED_DEVICE_KINDS } from '../vmm/platform.js';
 import { Vm } from '../vmm/vm.js';
 import { exitStatusOf } from '../vmm/vm-exit.js';
 import { RUN_HELP } from './help.js';
@@ -35,13 +33,6 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   }
   const spec = loadVmConfig(positionals[0] as string);
   for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
-  for (const device of spec.devices) {
-    if (device.origin === 'platform' || EMULATED_DEVICE_KINDS.has(device.kind)) continue;
-    writeSync(
-      STDERR,
-      `tsvisor: warning: ${device.origin}: this version of tsvisor does not emulate the ${device.name} yet; guest accesses to ${describeRange(device)} are unassigned (reads return all ones).\n`,
-    );
-  }
 
   const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
   let vm: Vm | undefined;

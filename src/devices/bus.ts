@@ -87,6 +87,24 @@ export class Bus {
     this.registered++;
   }
 
+  /**
+   * Moves `device`'s range to start at `base` (a Local APIC that IA32_APIC_BASE relocates).
+   * False, leaving it where it was, when the new range would overlap another.
+   */
+  move(device: BusDevice, base: number): boolean {
+    const index = this.ranges.findIndex((range) => range.device === device);
+    const range = this.ranges[index];
+    if (!range) throw new RangeError(`the device to move is not on the ${this.kind} bus`);
+    const end = base + range.length;
+    if (this.ranges.some((other) => other !== range && base < other.base + other.length && other.base < end)) return false;
+    this.ranges.splice(index, 1);
+    const moved: BusRange = { ...range, base };
+    const at = this.ranges.findIndex((other) => other.base > base);
+    this.ranges.splice(at < 0 ? this.ranges.length : at, 0, moved);
+    this.lastHit = undefined;
+    return true;
+  }
+
   /** The registered ranges, in address order. */
   list(): readonly BusRange[] {
     return this.ranges;

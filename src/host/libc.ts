@@ -56,6 +56,16 @@ export const mlock = libc.func('int mlock(void *addr, size_t length)') as (addr:
 /** sched_setaffinity(2) / sched_getaffinity(2) on a cpu_set_t; pid 0 is the calling thread. */
 export const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, void *mask)') as (pid: number, size: number, mask: Uint8Array) => number;
 export const schedGetaffinity = libc.func('int sched_getaffinity(int pid, size_t size, void *mask)') as (pid: number, size: number, mask: Uint8Array) => number;
+/** prctl(2) with integer arguments. */
+export const prctl = libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)') as (
+  option: number,
+  arg2: number,
+  arg3: number,
+  arg4: number,
+  arg5: number,
+) => number;
+export const PR_SET_TIMERSLACK = 29;
+
 /** poll(2) on an array of struct pollfd { int fd; short events; short revents; }. */
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
   fds: Uint8Array,

@@ -1,5 +1,6 @@
 /**
- * The native shim (native/src/shim.cc): the kick signal, the caller's kernel tid, tgkill.
+ * The native shim (native/src/shim.cc): the kick signal, the caller's kernel tid, tgkill,
+ * and each vCPU thread's deadline timer.
  * Loaded on first use, so commands that never run a vCPU never load it.
  */
 import { createRequire } from 'node:module';
@@ -14,6 +15,12 @@ export interface NativeShim {
   currentThreadId(): number;
   /** Sends the kick signal to thread `tid` of this process; false when that thread has ended. */
   kickThread(tid: number): boolean;
+  /** Names the calling thread's kvm_run.immediate_exit byte, which the kick handler then sets (0n forgets it). */
+  setImmediateExitByte(address: bigint): void;
+  /** Sends the calling thread the kick signal at a CLOCK_MONOTONIC time in ns (monotonicNanos); 0 disarms. */
+  armDeadlineTimer(monotonicNanos: number): void;
+  /** Deletes the calling thread's deadline timer and forgets its immediate_exit byte. */
+  releaseThread(): void;
 }
 
 const addonPath = fileURLToPath(new URL('../../native/build/Release/tsvisor_shim.node', import.meta.url));

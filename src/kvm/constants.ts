@@ -51,6 +51,12 @@ export const KVM_MSR_EXIT_REASON_INVAL = 1 << 0;
 export const KVM_MSR_EXIT_REASON_UNKNOWN = 1 << 1;
 export const KVM_MSR_EXIT_REASON_FILTER = 1 << 2;
 
+/** kvm_msr_filter.flags and kvm_msr_filter_range.flags */
+export const KVM_MSR_FILTER_DEFAULT_ALLOW = 0;
+export const KVM_MSR_FILTER_READ = 1 << 0;
+export const KVM_MSR_FILTER_WRITE = 1 << 1;
+export const KVM_MSR_FILTER_MAX_RANGES = 16;
+
 /** kvm_run.system_event.type */
 export const KVM_SYSTEM_EVENT_SHUTDOWN = 1;
 export const KVM_SYSTEM_EVENT_RESET = 2;

@@ -2,7 +2,7 @@
 export * from './constants.js';
 export * from './errors.js';
 export { Kvm, KVM_DEVICE } from './kvm.js';
-export { KvmRun } from './kvm-run.js';
+export { KvmRun, KVM_RUN_IMMEDIATE_EXIT_OFFSET } from './kvm-run.js';
 export type { KvmCpuidEntry2, KvmRegs, KvmSegment, KvmSregs } from './structs.js';
 export { Vcpu } from './vcpu.js';
 export { Vm } from './vm.js';

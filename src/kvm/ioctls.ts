@@ -9,6 +9,7 @@ import {
   kvm_enable_cap,
   kvm_interrupt,
   kvm_mp_state,
+  kvm_msr_filter,
   kvm_msrs,
   kvm_regs,
   kvm_sregs,
@@ -52,6 +53,7 @@ export const KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, kvm_userspace_memory
 export const KVM_SET_TSS_ADDR = _IO(KVMIO, 0x47);
 export const KVM_GET_TSC_KHZ = _IO(KVMIO, 0xa3);
 export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, kvm_enable_cap);
+export const KVM_X86_SET_MSR_FILTER = _IOW(KVMIO, 0xc6, kvm_msr_filter);
 
 // vCPU ioctls (on a vCPU fd).
 export const KVM_RUN = _IO(KVMIO, 0x80);
@@ -66,13 +68,15 @@ export const KVM_SET_MSRS = _IOW(KVMIO, 0x89, kvm_msrs);
 export const KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, kvm_cpuid2);
 export const KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, kvm_mp_state);
 export const KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, kvm_mp_state);
+export const KVM_NMI = _IO(KVMIO, 0x9a);
 
 /** Request number -> name, for error messages. */
 export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries({
     KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
-    KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_GET_TSC_KHZ,
+    KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_GET_TSC_KHZ, KVM_X86_SET_MSR_FILTER,
     KVM_ENABLE_CAP, KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_TRANSLATE,
     KVM_INTERRUPT, KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
+    KVM_NMI,
   }).map(([name, request]) => [request, name]),
 );

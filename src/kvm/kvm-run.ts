@@ -46,6 +46,9 @@ const MSR_DATA = at('msr.data');
 
 const TWO_POW_32 = 2 ** 32;
 
+/** Where kvm_run.immediate_exit sits in the page, for the native kick handler to set it. */
+export const KVM_RUN_IMMEDIATE_EXIT_OFFSET = IMMEDIATE_EXIT;
+
 export class KvmRun {
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -78,8 +81,16 @@ export class KvmRun {
   get ifFlag(): boolean {
     return this.view.getUint8(IF_FLAG) !== 0;
   }
-  get cr8(): bigint {
-    return this.view.getBigUint64(CR8, true);
+  /**
+   * CR8, the task priority (TPR[7:4]), as KVM saw it at the exit. Without an in-kernel
+   * LAPIC, KVM loads the guest's CR8 from here on every KVM_RUN: this is where userspace
+   * sets it. Only bits 3:0 are architectural, so the low byte is the whole value.
+   */
+  get cr8(): number {
+    return this.view.getUint8(CR8);
+  }
+  set cr8(value: number) {
+    this.view.setBigUint64(CR8, BigInt(value & 0xf), true);
   }
   get apicBase(): bigint {
     return this.view.getBigUint64(APIC_BASE, true);

@@ -149,9 +149,15 @@ export const kvm_run = struct('kvm_run', {
   s: union('', { padding: array(u8, 2048) }),
 });
 
+/** KVM_X86_SET_MSR_FILTER: `bitmap` is a pointer (a host address) to nmsrs bits, 1 allowing the accesses in flags. */
+export const kvm_msr_filter_range = struct('kvm_msr_filter_range', { flags: u32, nmsrs: u32, base: u32, bitmap: u64 });
+export type KvmMsrFilterRange = Value<typeof kvm_msr_filter_range>;
+/** KVM_MSR_FILTER_MAX_RANGES is 16. */
+export const kvm_msr_filter = struct('kvm_msr_filter', { flags: u32, ranges: array(kvm_msr_filter_range, 16) });
+
 /** Every struct above, for the ABI test. */
 export const ALL_STRUCTS = [
   kvm_regs, kvm_segment, kvm_dtable, kvm_sregs, kvm_userspace_memory_region, kvm_cpuid_entry2, kvm_cpuid2,
   kvm_interrupt, kvm_msr_entry, kvm_msrs, kvm_mp_state, kvm_enable_cap, kvm_translation, kvm_debug_exit_arch,
-  kvm_run,
+  kvm_msr_filter_range, kvm_msr_filter, kvm_run,
 ];

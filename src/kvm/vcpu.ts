@@ -12,6 +12,7 @@ import {
   KVM_GET_TSC_KHZ,
   KVM_GET_SREGS,
   KVM_INTERRUPT,
+  KVM_NMI,
   KVM_RUN,
   KVM_SET_CPUID2,
   KVM_SET_MP_STATE,
@@ -44,6 +45,10 @@ export class Vcpu {
   private owned = true;
   /** How error messages name this vCPU. */
   private readonly context: string;
+  private readonly interruptBuffer = new Uint8Array(kvm_interrupt.size);
+  private readonly interruptView = new DataView(this.interruptBuffer.buffer);
+  private readonly msrBuffer = new Uint8Array(kvm_msrs.size + kvm_msr_entry.size);
+  private readonly msrView = new DataView(this.msrBuffer.buffer);
 
   private constructor(
     readonly id: number,
@@ -161,9 +166,28 @@ export class Vcpu {
     ioctlWrite(this.fd, KVM_SET_MP_STATE, kvm_mp_state, { mp_state: state }, this.context);
   }
 
-  /** KVM_INTERRUPT: queues an external interrupt (only without an in-kernel irqchip). */
+  /**
+   * KVM_INTERRUPT: queues an external interrupt (only without an in-kernel irqchip). On the
+   * interrupt-injection path, so it reuses one buffer.
+   */
   interrupt(vector: number): void {
-    ioctlWrite(this.fd, KVM_INTERRUPT, kvm_interrupt, { irq: vector }, `${this.context}, vector ${vector}`);
+    this.interruptView.setUint32(kvm_interrupt.offsets.irq, vector, true);
+    checked(libc.ioctlBuffer(this.fd, KVM_INTERRUPT, this.interruptBuffer), KVM_INTERRUPT, `${this.context}, vector ${vector}`);
+  }
+
+  /** KVM_NMI: queues a non-maskable interrupt (only without an in-kernel irqchip). */
+  nmi(): void {
+    checked(libc.ioctlValue(this.fd, KVM_NMI, 0), KVM_NMI, this.context);
+  }
+
+  /** One MSR through KVM_GET_MSRS, with a buffer made once (the guest's TSC, on each TSC-deadline write). */
+  readMsr(index: number): bigint {
+    const view = this.msrView;
+    view.setUint32(kvm_msrs.offsets.nmsrs, 1, true);
+    view.setUint32(kvm_msrs.offsets.entries + kvm_msr_entry.offsets.index, index, true);
+    const read = checked(libc.ioctlBuffer(this.fd, KVM_GET_MSRS, this.msrBuffer), KVM_GET_MSRS, this.context);
+    if (read !== 1) throw new KvmError(`KVM_GET_MSRS on vCPU ${this.id} could not read MSR ${hex(index)}.`);
+    return view.getBigUint64(kvm_msrs.offsets.entries + kvm_msr_entry.offsets.data, true);
   }
 
   /** KVM_TRANSLATE: a linear address through the guest's current page tables. */

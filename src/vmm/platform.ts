@@ -3,19 +3,25 @@
  * and the guarded ranges of guest memory (read-only RAM, reserved holes) whose accesses exit
  * to tsvisor. Every vCPU thread builds its own buses and device objects; the devices'
  * registers live in shared state (PlatformState) made once on the main thread, so every
- * vCPU sees the same machine. Devices reach the VMM only through the callbacks given here.
+ * vCPU sees the same machine. The Local APIC is the exception that proves the rule: each
+ * thread's bus holds its own vCPU's APIC at the same address, as on hardware. Devices reach
+ * the VMM only through the callbacks given here.
  */
 import { MEMORY_AVAILABLE, guestMemoryMap } from '../boot/multiboot-info.js';
-import type { DeviceKind, DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
+import type { DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
 import { ACPI_PM1_STATE_WORDS, AcpiPm1Control } from '../devices/acpi-pm1-control.js';
 import { Bus, type BusCounters, type UnassignedAccess } from '../devices/bus.js';
-import { UNCONNECTED_LINE, type BusDevice, type ByteSink } from '../devices/bus-device.js';
+import type { BusDevice, ByteSink } from '../devices/bus-device.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { FW_CFG_STATE_WORDS, FwCfg } from '../devices/fw-cfg.js';
 import { GuardedRegion } from '../devices/guarded-region.js';
+import { HPET_STATE_WORDS, Hpet } from '../devices/hpet.js';
+import { LocalApic, type TaskPriority } from '../devices/local-apic.js';
 import { SharedState } from '../devices/shared-state.js';
 import { UART_STATE_WORDS, Uart16550 } from '../devices/uart16550.js';
+import { monotonicNanos } from '../host/clock.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
+import { createInterruptState, type InterruptState, type InterruptWiring } from './interrupts.js';
 
 export interface PlatformSpec {
   readonly cpuCount: number;
@@ -23,24 +29,36 @@ export interface PlatformSpec {
   readonly memoryRegions: readonly MemoryRegionSpec[];
 }
 
-/** The device kinds this version emulates; the others are listed in the VmSpec but not yet built. */
-export const EMULATED_DEVICE_KINDS: ReadonlySet<DeviceKind> = new Set(['uart-16550', 'debug-exit', 'acpi-pm1-control', 'fw-cfg']);
+/** COM1's interrupt line on a PC: IRQ 4, IO APIC pin 4. */
+const COM1_DEFAULT_IRQ = 4;
 
 /** The shared state of the devices every vCPU can touch, made once, handed to every thread. */
 export interface PlatformState {
   readonly uart: SharedArrayBuffer;
   readonly fwCfg: SharedArrayBuffer;
   readonly pm1: SharedArrayBuffer;
+  readonly hpet: SharedArrayBuffer;
+  readonly interrupts: InterruptState;
 }
 
-export function createPlatformState(): PlatformState {
+export function createPlatformState(cpuCount: number): PlatformState {
   const words = (count: number) => new SharedState(count).buffer as SharedArrayBuffer;
-  return { uart: words(UART_STATE_WORDS), fwCfg: words(FW_CFG_STATE_WORDS), pm1: words(ACPI_PM1_STATE_WORDS) };
+  return {
+    uart: words(UART_STATE_WORDS),
+    fwCfg: words(FW_CFG_STATE_WORDS),
+    pm1: words(ACPI_PM1_STATE_WORDS),
+    hpet: words(HPET_STATE_WORDS),
+    interrupts: createInterruptState(cpuCount),
+  };
 }
 
 /** COM1 over the shared state, for the thread that feeds it host input (the main thread). */
-export function consoleUart(state: PlatformState): Uart16550 {
-  return new Uart16550({ irq: UNCONNECTED_LINE, output: { write() {} }, state: new SharedState(UART_STATE_WORDS, state.uart) });
+export function consoleUart(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring): Uart16550 {
+  return new Uart16550({ irq: interrupts.line(com1Irq(spec)), output: { write() {} }, state: new SharedState(UART_STATE_WORDS, state.uart) });
+}
+
+function com1Irq(spec: PlatformSpec): number {
+  return spec.devices.find((device) => device.kind === 'uart-16550')?.irq ?? COM1_DEFAULT_IRQ;
 }
 
 export interface PlatformEffects {
@@ -54,8 +72,30 @@ export interface PlatformEffects {
   readonly onUnassigned: ((access: UnassignedAccess) => void) | undefined;
 }
 
+/** The vCPU a platform is built for, on its own thread. */
+export interface PlatformCpu {
+  readonly id: number;
+  /** CR8 in the vCPU's kvm_run, the Local APIC's task priority. */
+  readonly taskPriority: TaskPriority;
+  readonly interrupts: InterruptWiring;
+  /** A vCPU other than 0 changed an HPET comparator: vCPU 0, which services the HPET, must re-arm its host timer. */
+  readonly onHpetDeadlineChange: () => void;
+}
+
 export interface Platform {
   readonly ioBus: Bus;
+  readonly mmioBus: Bus;
+  readonly localApic: LocalApic;
+  /** Undefined when the config lists no HPET. */
+  readonly hpet: Hpet | undefined;
+}
+
+/** What a device is built from, on the thread that builds it. */
+interface AttachmentContext {
+  readonly memory: GuestMemory;
+  readonly state: PlatformState;
+  readonly effects: PlatformEffects;
+  readonly cpu: PlatformCpu;
   readonly mmioBus: Bus;
 }
 
@@ -65,18 +105,39 @@ interface Attachment {
   readonly bus: 'io' | 'mmio';
   readonly base: number;
   readonly length: number;
-  readonly create: (memory: GuestMemory, state: PlatformState, effects: PlatformEffects) => BusDevice;
+  readonly create: (context: AttachmentContext) => BusDevice;
 }
 
 function attachments(spec: PlatformSpec): Attachment[] {
   const memoryMap = guestMemoryMap(spec.memoryRegions);
-  const makers: Partial<Record<DeviceKind, Attachment['create']>> = {
-    // No interrupt controller is emulated yet, so COM1's interrupt line is not wired to anything.
-    'uart-16550': (_memory, state, effects) =>
-      new Uart16550({ irq: UNCONNECTED_LINE, output: effects.serialOutput, state: new SharedState(UART_STATE_WORDS, state.uart) }),
-    'debug-exit': (_memory, _state, effects) => new DebugExit(effects.onDebugExit),
-    'acpi-pm1-control': (_memory, state, effects) => new AcpiPm1Control(effects.onPowerOff, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)),
-    'fw-cfg': (_memory, state) =>
+  const makers: Record<DeviceSpec['kind'], Attachment['create']> = {
+    'uart-16550': ({ state, effects, cpu }) =>
+      new Uart16550({ irq: cpu.interrupts.line(com1Irq(spec)), output: effects.serialOutput, state: new SharedState(UART_STATE_WORDS, state.uart) }),
+    'debug-exit': ({ effects }) => new DebugExit(effects.onDebugExit),
+    'acpi-pm1-control': ({ state, effects }) => new AcpiPm1Control(effects.onPowerOff, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)),
+    'io-apic': ({ cpu }) => cpu.interrupts.ioApic as BusDevice,
+    'local-apic': ({ cpu, effects, mmioBus }) => {
+      const ioApic = cpu.interrupts.ioApic;
+      const apic: LocalApic = new LocalApic({
+        id: cpu.id,
+        states: cpu.interrupts.localApics,
+        ipis: cpu.interrupts.apicBus,
+        taskPriority: cpu.taskPriority,
+        now: monotonicNanos,
+        onLevelEoi: (vector) => ioApic?.endOfInterrupt(vector),
+        relocate: (base) => mmioBus.move(apic, base),
+        report: effects.report,
+      });
+      return apic;
+    },
+    hpet: ({ state, cpu }) =>
+      new Hpet({
+        state: new SharedState(HPET_STATE_WORDS, state.hpet),
+        now: monotonicNanos,
+        irqLine: (pin) => cpu.interrupts.line(pin),
+        onDeadlineChange: cpu.onHpetDeadlineChange,
+      }),
+    'fw-cfg': ({ state }) =>
       new FwCfg(
         {
           cpuCount: spec.cpuCount,
@@ -86,10 +147,13 @@ function attachments(spec: PlatformSpec): Attachment[] {
         new SharedState(FW_CFG_STATE_WORDS, state.fwCfg),
       ),
   };
-  const devices: Attachment[] = spec.devices.flatMap((device) => {
-    const create = makers[device.kind];
-    return create ? [{ name: device.name, bus: device.bus, base: device.base, length: device.length, create }] : [];
-  });
+  const devices: Attachment[] = spec.devices.map((device) => ({
+    name: device.name,
+    bus: device.bus,
+    base: device.base,
+    length: device.length,
+    create: makers[device.kind],
+  }));
   const guards: Attachment[] = spec.memoryRegions
     .filter((region) => region.mapType === 'reserved' || region.readOnly)
     .map((region) => ({
@@ -97,7 +161,7 @@ function attachments(spec: PlatformSpec): Attachment[] {
       bus: 'mmio',
       base: region.gpa,
       length: region.size,
-      create: (memory, _state, effects) =>
+      create: ({ memory, effects }) =>
         new GuardedRegion({
           name: region.keyPath,
           base: region.gpa,
@@ -117,21 +181,30 @@ export function busSlotNames(spec: PlatformSpec): { readonly io: string[]; reado
   };
 }
 
+/** The buses and devices vCPU `cpu.id` sees, on its own thread. */
 export function buildPlatform(
   spec: PlatformSpec,
   memory: GuestMemory,
   state: PlatformState,
   effects: PlatformEffects,
   counters: { readonly io: BusCounters; readonly mmio: BusCounters },
+  cpu: PlatformCpu,
 ): Platform {
   const ioBus = new Bus('I/O port', counters.io);
   const mmioBus = new Bus('MMIO', counters.mmio);
+  const context: AttachmentContext = { memory, state, effects, cpu, mmioBus };
+  let localApic: LocalApic | undefined;
+  let hpet: Hpet | undefined;
   for (const attachment of attachments(spec)) {
-    (attachment.bus === 'io' ? ioBus : mmioBus).register(attachment.name, attachment.base, attachment.length, attachment.create(memory, state, effects));
+    const device = attachment.create(context);
+    if (device instanceof LocalApic) localApic = device;
+    if (device instanceof Hpet) hpet = device;
+    (attachment.bus === 'io' ? ioBus : mmioBus).register(attachment.name, attachment.base, attachment.length, device);
   }
+  if (!localApic) throw new Error('every VmSpec lists a Local APIC (config/devices-section.ts adds it)');
   ioBus.onUnassigned = effects.onUnassigned;
   mmioBus.onUnassigned = effects.onUnassigned;
-  return { ioBus, mmioBus };
+  return { ioBus, mmioBus, localApic, hpet };
 }
 
 /** Guest RAM into `data`, or all ones where the access runs past RAM: a guest cannot make tsvisor read outside it. */

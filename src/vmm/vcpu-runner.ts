@@ -6,13 +6,30 @@
  * message and, for a crash, a register dump. An exit reason this loop does not know ends
  * the VM with its name: nothing loops silently. Between exits it obeys the VM's lifecycle
  * (vm-control.ts): it pauses at an exit boundary with any in-flight I/O completed, sleeps on
- * HLT until woken, and leaves when the VM stops. The hot path (an I/O or MMIO exit)
- * allocates nothing.
+ * HLT until woken or until its next timer deadline, and leaves when the VM stops.
+ *
+ * Interrupts (../ARCHITECTURE.md, "Interrupts"): before each KVM_RUN the vCPU looks at its
+ * Local APIC. It injects the highest deliverable vector with KVM_INTERRUPT when the last exit
+ * said the guest can take one (ready_for_interrupt_injection and IF), and otherwise asks KVM
+ * for an interrupt-window exit. NMI and INIT requests are acted on here too.
+ *
+ * Timers: the vCPU's host timer (the shim's) is armed for the earliest deadline of its LAPIC
+ * timer and, on vCPU 0, of the HPET. At the deadline the kick signal sets immediate_exit and
+ * interrupts KVM_RUN, so the loop sees KVM_EXIT_INTR, clears immediate_exit and services the
+ * timers. immediate_exit is cleared only there: a signal that lands while another exit is
+ * being handled leaves it set, and the next KVM_RUN returns at once instead of losing it.
+ *
+ * The hot path (an I/O or MMIO exit with no interrupt pending) allocates nothing.
  */
 import { existsSync } from 'node:fs';
-import { realModeRegs, realModeSregs } from '../boot/real-mode.js';
+import { realModeRegs, startupSregs } from '../boot/real-mode.js';
 import type { Bus } from '../devices/bus.js';
+import type { Hpet } from '../devices/hpet.js';
+import { ATTENTION_INIT, ATTENTION_NMI } from '../devices/local-apic-state.js';
+import { IA32_APIC_BASE, IA32_TSC_DEADLINE, type LocalApic } from '../devices/local-apic.js';
 import { hex } from '../errors.js';
+import { monotonicNanos } from '../host/clock.js';
+import { nativeShim, type NativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { formatRegisterDump, instructionPointer, pagingEnabled, type CodeBytes } from './register-dump.js';
@@ -31,6 +48,11 @@ export interface VcpuRunnerOptions {
   readonly ioBus: Bus;
   readonly mmioBus: Bus;
   readonly memory: GuestMemory;
+  readonly localApic: LocalApic;
+  /** The HPET, on the vCPU that services its comparators (vCPU 0). */
+  readonly hpet: Hpet | undefined;
+  /** The guest's TSC frequency, to turn an IA32_TSC_DEADLINE value into a time. */
+  readonly tscKhz: number;
   readonly local: RunControl;
   readonly exitCounts: Float64Array;
   readonly exitNanos: Float64Array;
@@ -38,6 +60,9 @@ export interface VcpuRunnerOptions {
 }
 
 const INSTRUCTION_BYTES = 15;
+const IA32_TIME_STAMP_COUNTER = 0x10;
+/** How often a vCPU looks at CR8 while the task priority holds an interrupt back. */
+const TASK_PRIORITY_POLL_NS = 200_000;
 const PVM_MODULE = '/sys/module/kvm_pvm';
 
 const INTERNAL_ERROR_MEANINGS: Readonly<Record<number, string>> = {
@@ -57,11 +82,21 @@ export class VcpuRunner {
   private ioViewsOffset = -1;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next entry. */
   private inFlight = false;
+  private readonly apic: LocalApic;
+  private readonly shim: NativeShim;
+  /** IRR may hold a vector to inject: look before each entry until it is empty. */
+  private interruptsPending = false;
+  /** When to look at CR8 again for an interrupt the task priority holds back (ns), or Infinity. */
+  private taskPriorityPoll = Infinity;
+  /** The host timer's deadline (monotonic ns), or Infinity when disarmed. */
+  private armedDeadline = Infinity;
 
   constructor(private readonly options: VcpuRunnerOptions) {
     this.vcpu = options.vcpu;
     this.control = options.control;
     this.id = options.vcpu.id;
+    this.apic = options.localApic;
+    this.shim = nativeShim();
   }
 
   /**
@@ -69,15 +104,35 @@ export class VcpuRunner {
    * VM was stopped from outside (or by another vCPU's exit).
    */
   run(): VmExit | undefined {
-    if (this.id !== 0 && !this.waitForStart()) return undefined;
+    try {
+      return this.loop();
+    } finally {
+      this.shim.releaseThread();
+    }
+  }
+
+  private loop(): VmExit | undefined {
+    this.shim.setImmediateExitByte(this.vcpu.runMapping.address + BigInt(kvm.KVM_RUN_IMMEDIATE_EXIT_OFFSET));
+    if (this.id === 0) {
+      // The bootstrap processor starts with the VM (and its state says so even when the VM already runs).
+      this.control.markStarted(0);
+      if (!this.obeyLifecycle()) return undefined;
+    } else if (!this.waitForStart()) {
+      return undefined;
+    }
     const { control, local, exitCounts, exitNanos, timed } = this.options;
     const vcpu = this.vcpu;
     const kvmRun = vcpu.kvmRun;
+    const apic = this.apic;
     for (;;) {
       if (control.vmState !== VmState.running && !this.obeyLifecycle()) return undefined;
+      if ((apic.hasAttention || this.interruptsPending) && !this.prepareInterrupts(kvmRun)) {
+        if (!this.restartAfterInit()) return undefined;
+        continue;
+      }
+      const deadline = this.nextDeadline();
+      if (deadline !== this.armedDeadline) this.armTimer(deadline);
       const reason = vcpu.run();
-      // Clear before looking at requests: a kick after this point sets it again (kick.ts).
-      kvmRun.immediateExit = false;
       const start = timed ? performance.now() : 0;
       const exit = this.handleExit(reason, kvmRun);
       if (reason < EXIT_REASON_SLOTS) {
@@ -98,9 +153,23 @@ export class VcpuRunner {
         this.inFlight = true;
         return this.handleMmio(kvmRun) ? undefined : this.failure(`KVM reported an MMIO exit of ${kvmRun.mmioLen} bytes, which tsvisor cannot decode.`);
       case kvm.KVM_EXIT_INTR:
-        // A kick: the loop looks at the requests next. KVM completed any in-flight I/O on the way in.
+        // A kick or a timer: clear immediate_exit before looking at the requests and the
+        // timers (a kick after this point sets it again). KVM completed any in-flight I/O on the way in.
+        kvmRun.immediateExit = false;
         this.inFlight = false;
+        this.serviceTimers();
         this.control.stamp(this.id, 'kick-handled');
+        return undefined;
+      case kvm.KVM_EXIT_IRQ_WINDOW_OPEN:
+      case kvm.KVM_EXIT_SET_TPR:
+        // The guest can take an interrupt now, or lowered CR8: the loop injects before the next entry.
+        this.interruptsPending = true;
+        return undefined;
+      case kvm.KVM_EXIT_X86_RDMSR:
+        this.readMsr(kvmRun);
+        return undefined;
+      case kvm.KVM_EXIT_X86_WRMSR:
+        this.writeMsr(kvmRun);
         return undefined;
       case kvm.KVM_EXIT_HLT:
         this.inFlight = false;
@@ -164,9 +233,11 @@ export class VcpuRunner {
       if (control.vmState === VmState.stopping) return false;
       const vector = control.takeStartRequest(id);
       if (vector !== undefined) {
-        const entry = vector << 12;
-        this.vcpu.setSregs(realModeSregs(this.vcpu.getSregs(), entry));
-        this.vcpu.setRegs(realModeRegs(entry));
+        // What reached the APIC while it waited (the INIT before the SIPI) is spent: a processor
+        // waiting for a SIPI ignores everything else (SDM vol. 3A, 8.4.2).
+        this.apic.takeAttention();
+        this.vcpu.setSregs(startupSregs(this.vcpu.getSregs(), vector));
+        this.vcpu.setRegs(realModeRegs(0));
         control.setVcpuState(id, VcpuState.running);
         return true;
       }
@@ -188,13 +259,117 @@ export class VcpuRunner {
     }
     const seen = control.wakeSequence(id);
     if (control.vmState !== VmState.running) return undefined;
-    control.setVcpuState(id, VcpuState.halted);
-    control.waitForWake(id, seen);
+    // An interrupt the guest can take right away, or one that arrived meanwhile: no sleep.
+    if (this.apic.hasAttention || (kvmRun.ifFlag && this.apic.deliverableVector() >= 0)) {
+      this.interruptsPending = true;
+      return undefined;
+    }
+    const deadline = this.nextDeadline();
+    const now = monotonicNanos();
+    if (deadline > now) {
+      control.setVcpuState(id, VcpuState.halted);
+      control.waitForWake(id, seen, deadline === Infinity ? Infinity : (deadline - now) / 1e6);
+    }
+    this.serviceTimers();
+    this.interruptsPending = true;
     const woken = process.hrtime.bigint();
     // Running again before the stamp: whoever waits for the stamp then sees the new state.
     control.setVcpuState(id, VcpuState.running);
     control.stamp(id, 'woken', woken);
     return undefined;
+  }
+
+  /**
+   * Acts on what the Local APIC holds before the guest runs again: NMI, INIT, and the
+   * highest deliverable interrupt. False when an INIT arrived: the vCPU must wait for a SIPI.
+   */
+  private prepareInterrupts(kvmRun: kvm.KvmRun): boolean {
+    const apic = this.apic;
+    if (apic.hasAttention) {
+      const requests = apic.takeAttention();
+      if (requests & ATTENTION_INIT) return false;
+      if (requests & ATTENTION_NMI) this.vcpu.nmi();
+    }
+    let vector = apic.deliverableVector();
+    if (vector >= 0 && kvmRun.readyForInterruptInjection && kvmRun.ifFlag) {
+      apic.acknowledge(vector);
+      this.vcpu.interrupt(vector);
+      vector = apic.deliverableVector();
+    }
+    // Another one waits: exit as soon as the guest can take it.
+    kvmRun.requestInterruptWindow = vector >= 0;
+    this.interruptsPending = apic.hasRequests;
+    // Held back only by the task priority: a guest lowering CR8 exits only on some hosts
+    // (KVM_EXIT_SET_TPR on VMX; kvm_pvm stays in the guest), so look again shortly.
+    this.taskPriorityPoll = vector < 0 && apic.heldByTaskPriority() ? monotonicNanos() + TASK_PRIORITY_POLL_NS : Infinity;
+    return true;
+  }
+
+  /** INIT (SDM vol. 3A, 8.4): the vCPU resets its APIC and waits for a start-up IPI. False when the VM stops first. */
+  private restartAfterInit(): boolean {
+    this.apic.init();
+    this.interruptsPending = false;
+    this.vcpu.kvmRun.requestInterruptWindow = false;
+    this.control.awaitStartup(this.id);
+    return this.waitForStart();
+  }
+
+  private nextDeadline(): number {
+    const apicDeadline = Math.min(this.apic.nextDeadline, this.taskPriorityPoll);
+    const hpet = this.options.hpet;
+    if (!hpet) return apicDeadline;
+    const hpetDeadline = hpet.nextDeadline();
+    return hpetDeadline < apicDeadline ? hpetDeadline : apicDeadline;
+  }
+
+  private armTimer(deadline: number): void {
+    this.shim.armDeadlineTimer(deadline === Infinity ? 0 : deadline);
+    this.armedDeadline = deadline;
+  }
+
+  private serviceTimers(): void {
+    const now = monotonicNanos();
+    this.apic.serviceTimer(now);
+    const hpet = this.options.hpet;
+    if (hpet && hpet.nextDeadline() <= now) hpet.serviceTimers(now);
+    // A fired host timer is spent: arm it again before the next entry, even for the same deadline.
+    this.armedDeadline = Infinity;
+  }
+
+  private readMsr(kvmRun: kvm.KvmRun): void {
+    switch (kvmRun.msrIndex) {
+      case IA32_APIC_BASE:
+        kvmRun.msrData = this.apic.readApicBase();
+        return;
+      case IA32_TSC_DEADLINE:
+        kvmRun.msrData = this.apic.readTscDeadline();
+        return;
+      default:
+        kvmRun.msrError = true; // #GP, as KVM would for an MSR it does not know
+    }
+  }
+
+  private writeMsr(kvmRun: kvm.KvmRun): void {
+    const value = kvmRun.msrData;
+    switch (kvmRun.msrIndex) {
+      case IA32_APIC_BASE:
+        if (!this.apic.writeApicBase(value)) {
+          kvmRun.msrError = true;
+          return;
+        }
+        // KVM keeps CPUID.1:EDX[9] (APIC) in step with its own copy of the MSR: a host write bypasses the filter.
+        this.vcpu.setMsrs([{ index: IA32_APIC_BASE, data: this.apic.readApicBase() }]);
+        return;
+      case IA32_TSC_DEADLINE: {
+        // When the guest's TSC reaches `value`: its distance from the TSC now, at the TSC's rate.
+        const now = monotonicNanos();
+        const cycles = Number(BigInt.asIntN(64, value - this.vcpu.readMsr(IA32_TIME_STAMP_COUNTER)));
+        this.apic.writeTscDeadline(value, now + (Math.max(cycles, 0) * 1e6) / this.options.tscKhz);
+        return;
+      }
+      default:
+        kvmRun.msrError = true;
+    }
   }
 
   private anotherVcpuRuns(): boolean {

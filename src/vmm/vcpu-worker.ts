@@ -14,7 +14,8 @@ import * as kvm from '../kvm/index.js';
 import { GuestMemory, type HostRegion } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
 import { buildPlatform, type PlatformSpec, type PlatformState } from './platform.js';
-import { setThreadAffinity, threadAffinity } from './affinity.js';
+import { setExactTimerSlack, setThreadAffinity, threadAffinity } from './affinity.js';
+import { wireInterrupts } from './interrupts.js';
 import { VcpuRunner, type RunControl } from './vcpu-runner.js';
 import { DISMISS } from './vcpu-threads.js';
 import { VcpuState, VmState, VmControl } from './vm-control.js';
@@ -65,6 +66,7 @@ function runVcpu(setup: VcpuWorkerSetup): void {
   const control = new VmControl(setup.runs.length, setup.control);
   const tid = nativeShim().currentThreadId();
   if (setup.affinity) setThreadAffinity(setup.affinity);
+  setExactTimerSlack();
   const memory = GuestMemory.attach(setup.memory);
   const own = setup.runs[setup.id] as VcpuWorkerSetup['runs'][number];
   const vcpu = kvm.Vcpu.attach(setup.id, setup.vcpuFd, own.address, own.size);
@@ -73,6 +75,11 @@ function runVcpu(setup: VcpuWorkerSetup): void {
   const stats = new StatsBuffer(setup.stats.layout, setup.stats.timed, setup.stats.buffer);
 
   const local: RunControl = { exit: undefined };
+  const interrupts = wireInterrupts(setup.runs.length, setup.platform.devices, setup.platformState.interrupts, {
+    currentVcpu: setup.id,
+    kick: (id) => kicker.kick(id),
+    startup: (id, vector) => control.startup(id, vector),
+  });
   const platform = buildPlatform(
     setup.platform,
     memory,
@@ -87,10 +94,22 @@ function runVcpu(setup: VcpuWorkerSetup): void {
         : undefined,
     },
     { io: stats.busCounters(setup.id, 'io'), mmio: stats.busCounters(setup.id, 'mmio') },
+    {
+      id: setup.id,
+      taskPriority: vcpu.kvmRun,
+      interrupts,
+      // vCPU 0 services the HPET's comparators: a change made on another vCPU makes it re-arm its timer.
+      onHpetDeadlineChange: () => {
+        if (setup.id !== 0) kicker.kick(0);
+      },
+    },
   );
   const { counts, nanos } = stats.exitCounters(setup.id);
   const runner = new VcpuRunner({
     vcpu, control, ioBus: platform.ioBus, mmioBus: platform.mmioBus, memory, local,
+    localApic: platform.localApic,
+    hpet: setup.id === 0 ? platform.hpet : undefined,
+    tscKhz: vcpu.getTscKhz(),
     exitCounts: counts, exitNanos: nanos, timed: setup.stats.timed,
   });
 

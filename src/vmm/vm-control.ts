@@ -40,6 +40,8 @@ const WAKE = 1;
 const TID = 2;
 const START_REQUESTED = 3;
 const START_VECTOR = 4;
+/** 0 while the vCPU waits for a start-up IPI (an AP from power-on, or any vCPU after INIT). */
+const STARTED = 5;
 const VCPU_WORDS = 8;
 // Timestamps (process.hrtime.bigint(), nanoseconds), by id * TIMESTAMPS.
 const KICK_HANDLED = 0;
@@ -115,13 +117,28 @@ export class VmControl {
   }
 
   /**
-   * The start request of an application processor (what INIT followed by SIPI does): it
-   * starts in real mode at vector << 12. Callable from any thread.
+   * A start-up IPI: a vCPU waiting for one starts in real mode at vector << 12; one that
+   * already started ignores it, as the SDM's INIT-SIPI-SIPI sequence needs (vol. 3A, 8.4.4.1:
+   * the second SIPI is for a processor that missed the first). Callable from any thread.
+   * True when it starts the vCPU.
    */
-  requestStart(id: number, vector: number): void {
+  startup(id: number, vector: number): boolean {
+    if (Atomics.compareExchange(this.words, this.at(id, STARTED), 0, 1) !== 0) return false;
     Atomics.store(this.words, this.at(id, START_VECTOR), vector & 0xff);
     Atomics.store(this.words, this.at(id, START_REQUESTED), 1);
     this.wake(id);
+    return true;
+  }
+
+  /** The vCPU has started (the bootstrap processor does at power-on). */
+  markStarted(id: number): void {
+    Atomics.store(this.words, this.at(id, STARTED), 1);
+  }
+
+  /** After INIT: the vCPU waits for a start-up IPI again, forgetting any earlier one. */
+  awaitStartup(id: number): void {
+    Atomics.store(this.words, this.at(id, START_REQUESTED), 0);
+    Atomics.store(this.words, this.at(id, STARTED), 0);
   }
 
   /** The start vector, once, if a start was requested. */

@@ -16,12 +16,14 @@ import { writeBootData } from '../boot/prepare-boot.js';
 import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
+import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from '../devices/local-apic.js';
 import type { Uart16550 } from '../devices/uart16550.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
 import { nativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
+import { wireInterrupts } from './interrupts.js';
 import { busSlotNames, consoleUart, createPlatformState } from './platform.js';
 import { dismissVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
 import type { VcpuWorkerMessage, VcpuWorkerSetup } from './vcpu-worker.js';
@@ -55,7 +57,6 @@ export class Vm {
   private failWith!: (error: Error) => void;
   private stopping: Promise<void> | undefined;
   private destroyed = false;
-  private readonly kicker: Kicker;
   /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
   readonly threadAffinities: (readonly number[])[] = [];
 
@@ -71,13 +72,13 @@ export class Vm {
     private readonly statsBuffer: StatsBuffer,
     /** COM1, for feeding it host input. */
     readonly console: Uart16550,
+    private readonly kicker: Kicker,
   ) {
     this.ended = new Promise((resolve, reject) => {
       this.endWith = resolve;
       this.failWith = reject;
     });
     this.ended.catch(() => {}); // observed through run()
-    this.kicker = new Kicker(control, vcpus.map((vcpu) => vcpu.kvmRun));
   }
 
   /** Builds the VM and starts its vCPU workers (vCPU 0 waits for run()). Everything made before a failure is released again. */
@@ -103,6 +104,9 @@ export class Vm {
       const kvmVm = kvmSystem.createVm();
       cleanup.push(() => kvmVm.close());
       kvmVm.setTssAddr(KVM_TSS_ADDRESS);
+      // The Local APIC's MSRs exit to tsvisor: KVM would otherwise answer them for an APIC it does not have.
+      kvmVm.enableCap({ cap: kvm.KVM_CAP_X86_USER_SPACE_MSR, args: [BigInt(kvm.KVM_MSR_EXIT_REASON_FILTER), 0n, 0n, 0n] });
+      kvmVm.denyMsrs([IA32_APIC_BASE, IA32_TSC_DEADLINE]);
       memory.registerWith(kvmVm);
       loadImages(memory, spec.images);
       writeBootData(memory, spec.boot, multibootInputsOf(spec));
@@ -126,8 +130,14 @@ export class Vm {
         { vcpuCount: spec.cpuCount, ioSlots: slotNames.io.length, mmioSlots: slotNames.mmio.length },
         options.timeStats ?? false,
       );
-      const platformState = createPlatformState();
-      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, consoleUart(platformState));
+      const platformState = createPlatformState(spec.cpuCount);
+      const kicker = new Kicker(control, vcpus.map((vcpu) => vcpu.kvmRun));
+      const interrupts = wireInterrupts(spec.cpuCount, spec.devices, platformState.interrupts, {
+        currentVcpu: -1,
+        kick: (id) => kicker.kick(id),
+        startup: (id, vector) => control.startup(id, vector),
+      });
+      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, consoleUart(spec, platformState, interrupts), kicker);
       await vm.startWorkers(options, (id) => ({
         id,
         vcpuFd: (vcpus[id] as kvm.Vcpu).fd,
@@ -179,9 +189,12 @@ export class Vm {
     await this.ended.catch(() => {});
   }
 
-  /** The start request of application processor `id` (INIT then SIPI with `vector`): it starts in real mode at vector << 12. */
-  startVcpu(id: number, vector: number): void {
-    this.control.requestStart(id, vector);
+  /**
+   * A start-up IPI to vCPU `id`: if it waits for one (an application processor from power-on,
+   * or any vCPU after INIT), it starts in real mode at vector << 12. False when it had already started.
+   */
+  startVcpu(id: number, vector: number): boolean {
+    return this.control.startup(id, vector);
   }
 
   /** Wakes vCPU `id` if it sleeps after HLT (what an interrupt does). */

@@ -158,7 +158,7 @@ describe('tsvisor check', () => {
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ valid: true, name: 'hello', cpuCount: 1, boot: { entryPoint: 0x8000 }, warnings: [] });
-    expect(report.devices[0]).toEqual({ kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: 0x3f8, length: 8, irq: 4, origin: 'platform', emulated: true });
+    expect(report.devices[0]).toEqual({ kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: 0x3f8, length: 8, irq: 4, origin: 'platform' });
     expect(report.bootPlan).toEqual(["vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image's own real-mode code", 'command line: ""']);
     expect(report.cpuid.changes).toContainEqual({ leaf: 0x40000000, index: 0, register: 'ebx', before: expect.any(Number), after: 0x69767374, why: 'the signature "tsvisor"' });
   });

@@ -47,4 +47,17 @@ describeKvm('kicking a vCPU', () => {
       await worker.terminate();
     }
   });
+
+  it('fires a thread\'s deadline timer into KVM_RUN, setting its immediate_exit byte, not before the deadline', async () => {
+    const worker = new Worker(new URL('./deadline-worker.mjs', import.meta.url));
+    try {
+      const [report] = (await once(worker, 'message')) as [{ reason: number; earlyNs: number; immediateExit: boolean; secondReason: number }];
+      expect(report.reason).toBe(KVM_EXIT_INTR);
+      expect(report.earlyNs).toBeLessThanOrEqual(0);
+      expect(report.immediateExit).toBe(true);
+      expect(report.secondReason).toBe(KVM_EXIT_INTR);
+    } finally {
+      await worker.terminate();
+    }
+  });
 });

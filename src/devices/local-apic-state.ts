@@ -1,0 +1,149 @@
+/**
+ * The part of every vCPU's Local APIC that other threads touch: the interrupt request and
+ * trigger mode registers (IRR, TMR), what destination matching reads (ID, LDR, DFR, the
+ * enable bits), the processor priority for lowest-priority arbitration, and an attention
+ * word through which a sender tells the owning vCPU that something arrived (Intel SDM vol.
+ * 3A, 10.6 "Issuing interprocessor interrupts" and 10.8 "Handling interrupts").
+ *
+ * One SharedArrayBuffer holds every vCPU's block. A sender sets bits with atomics, then
+ * notifies the owner (a kick, or a wake when it sleeps); the owner reads the attention word
+ * before every KVM_RUN. Everything only the owner touches (ISR, LVTs, the timer) stays in
+ * its LocalApic object.
+ */
+
+// Words of one vCPU's block.
+const IRR = 0; // 8 words, vector v at bit v % 32 of word v >> 5
+const TMR = 8; // 8 words: 1 = the vector in IRR/ISR was accepted level-triggered
+const ID = 16; // the ID register's value (ID in bits 31:24)
+const LDR = 17;
+const DFR = 18;
+const ENABLE = 19; // ENABLE_* bits
+const PPR = 20;
+const ATTENTION = 21; // ATTENTION_* bits, set by senders, taken by the owner
+const WORDS_PER_APIC = 24;
+
+/** IA32_APIC_BASE bit 11: the APIC is globally enabled (SDM 10.4.3). */
+export const ENABLE_GLOBAL = 1 << 0;
+/** SVR bit 8: the APIC is software-enabled (SDM 10.4.7.2). */
+export const ENABLE_SOFTWARE = 1 << 1;
+
+/** New bits in IRR. */
+export const ATTENTION_INTERRUPT = 1 << 0;
+export const ATTENTION_NMI = 1 << 1;
+export const ATTENTION_INIT = 1 << 2;
+/** A fixed interrupt with a vector below 16 arrived: ESR bit 6, "receive illegal vector". */
+export const ATTENTION_ILLEGAL_VECTOR = 1 << 3;
+
+/** DFR bits 31:28: 1111b is the flat model, 0000b the cluster model (SDM 10.6.2.2). */
+export const DFR_FLAT = 0xffff_ffff | 0;
+export const DFR_MODEL_MASK = 0xf000_0000 | 0;
+
+export class LocalApicStates {
+  private readonly words: Int32Array;
+
+  constructor(
+    readonly vcpuCount: number,
+    readonly buffer: SharedArrayBuffer = LocalApicStates.create(vcpuCount),
+  ) {
+    this.words = new Int32Array(buffer, 0, vcpuCount * WORDS_PER_APIC);
+  }
+
+  /** A fresh block for `vcpuCount` APICs in their power-up state: APIC ID = vCPU index, flat model, software-disabled. */
+  static create(vcpuCount: number): SharedArrayBuffer {
+    const buffer = new SharedArrayBuffer(vcpuCount * WORDS_PER_APIC * 4);
+    const states = new LocalApicStates(vcpuCount, buffer);
+    for (let id = 0; id < vcpuCount; id++) states.reset(id);
+    return buffer;
+  }
+
+  /** The power-up state of vCPU `id`'s shared registers (SDM 10.4.7.1), with its initial APIC ID. */
+  reset(id: number): void {
+    const base = id * WORDS_PER_APIC;
+    for (let word = 0; word < WORDS_PER_APIC; word++) Atomics.store(this.words, base + word, 0);
+    Atomics.store(this.words, base + ID, id << 24);
+    Atomics.store(this.words, base + DFR, DFR_FLAT);
+    Atomics.store(this.words, base + ENABLE, ENABLE_GLOBAL);
+  }
+
+  /** APIC IDs are 8 bits in the xAPIC. */
+  apicId(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + ID) >>> 24;
+  }
+  idRegister(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + ID);
+  }
+  setIdRegister(id: number, value: number): void {
+    Atomics.store(this.words, id * WORDS_PER_APIC + ID, value);
+  }
+  logicalDestination(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + LDR);
+  }
+  setLogicalDestination(id: number, value: number): void {
+    Atomics.store(this.words, id * WORDS_PER_APIC + LDR, value);
+  }
+  destinationFormat(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + DFR);
+  }
+  setDestinationFormat(id: number, value: number): void {
+    Atomics.store(this.words, id * WORDS_PER_APIC + DFR, value);
+  }
+  enableBits(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + ENABLE);
+  }
+  setEnableBits(id: number, bits: number): void {
+    Atomics.store(this.words, id * WORDS_PER_APIC + ENABLE, bits);
+  }
+  processorPriority(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + PPR);
+  }
+  setProcessorPriority(id: number, value: number): void {
+    Atomics.store(this.words, id * WORDS_PER_APIC + PPR, value);
+  }
+
+  /** Both enable bits set: the APIC accepts fixed and lowest-priority interrupts. */
+  accepting(id: number): boolean {
+    const bits = this.enableBits(id);
+    return (bits & (ENABLE_GLOBAL | ENABLE_SOFTWARE)) === (ENABLE_GLOBAL | ENABLE_SOFTWARE);
+  }
+
+  /** Puts `vector` into vCPU `id`'s IRR, noting its trigger mode in TMR (SDM 10.8.4), and raises its attention. */
+  request(id: number, vector: number, levelTriggered: boolean): void {
+    const word = id * WORDS_PER_APIC + (vector >> 5);
+    const bit = 1 << (vector & 31);
+    if (levelTriggered) Atomics.or(this.words, word + TMR, bit);
+    else Atomics.and(this.words, word + TMR, ~bit);
+    Atomics.or(this.words, word + IRR, bit);
+    this.raise(id, ATTENTION_INTERRUPT);
+  }
+
+  raise(id: number, attention: number): void {
+    Atomics.or(this.words, id * WORDS_PER_APIC + ATTENTION, attention);
+  }
+
+  /** True when anything was raised since the last take(): one load, for the owner's entry path. */
+  hasAttention(id: number): boolean {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + ATTENTION) !== 0;
+  }
+
+  /** The raised ATTENTION_* bits, clearing them. */
+  takeAttention(id: number): number {
+    return Atomics.exchange(this.words, id * WORDS_PER_APIC + ATTENTION, 0);
+  }
+
+  /** Word `index` (0-7) of IRR. */
+  irrWord(id: number, index: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + IRR + index);
+  }
+  tmrWord(id: number, index: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + TMR + index);
+  }
+  clearRequest(id: number, vector: number): void {
+    Atomics.and(this.words, id * WORDS_PER_APIC + IRR + (vector >> 5), ~(1 << (vector & 31)));
+  }
+  clearAllRequests(id: number): void {
+    for (let i = 0; i < 8; i++) {
+      Atomics.store(this.words, id * WORDS_PER_APIC + IRR + i, 0);
+      Atomics.store(this.words, id * WORDS_PER_APIC + TMR + i, 0);
+    }
+  }
+}

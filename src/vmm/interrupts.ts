@@ -1,0 +1,62 @@
+/**
+ * The interrupt wiring one thread sees: its APIC bus over every vCPU's shared Local APIC
+ * state, and the IO APIC (when the VM has one) whose input pins the devices drive. Each
+ * vCPU thread builds one, and so does the main thread, which feeds COM1 its input.
+ *
+ * An interrupt for another vCPU kicks it (out of KVM_RUN, or awake from HLT); one for the
+ * calling thread's own vCPU needs nothing, since a vCPU looks at its APIC before it next
+ * enters the guest.
+ */
+import type { DeviceSpec } from '../config/vm-spec.js';
+import { ApicBus } from '../devices/apic-bus.js';
+import { UNCONNECTED_LINE, type InterruptLine } from '../devices/bus-device.js';
+import { IoApic, IO_APIC_STATE_WORDS } from '../devices/io-apic.js';
+import { LocalApicStates } from '../devices/local-apic-state.js';
+import { SharedState } from '../devices/shared-state.js';
+
+/** What the interrupt controllers share between threads, made once per VM. */
+export interface InterruptState {
+  readonly localApics: SharedArrayBuffer;
+  readonly ioApic: SharedArrayBuffer;
+}
+
+export function createInterruptState(cpuCount: number): InterruptState {
+  return { localApics: LocalApicStates.create(cpuCount), ioApic: new SharedState(IO_APIC_STATE_WORDS).buffer as SharedArrayBuffer };
+}
+
+export interface InterruptEffects {
+  /** The vCPU this thread runs, or -1 for the main thread. */
+  readonly currentVcpu: number;
+  /** Makes vCPU `id` look at its APIC now: a kick out of KVM_RUN, or a wake from HLT. */
+  readonly kick: (id: number) => void;
+  /** A start-up IPI for vCPU `id`. */
+  readonly startup: (id: number, vector: number) => void;
+}
+
+export interface InterruptWiring {
+  readonly localApics: LocalApicStates;
+  readonly apicBus: ApicBus;
+  /** Undefined when the config lists no IO APIC: device interrupt lines then go nowhere. */
+  readonly ioApic: IoApic | undefined;
+  /** IO APIC input pin `pin`, as a line a device drives. */
+  line(pin: number): InterruptLine;
+}
+
+export function wireInterrupts(cpuCount: number, devices: readonly DeviceSpec[], state: InterruptState, effects: InterruptEffects): InterruptWiring {
+  const localApics = new LocalApicStates(cpuCount, state.localApics);
+  const apicBus = new ApicBus(localApics, {
+    notify: (id) => {
+      if (id !== effects.currentVcpu) effects.kick(id);
+    },
+    startup: effects.startup,
+  });
+  const ioApic = devices.some((device) => device.kind === 'io-apic')
+    ? new IoApic({ state: new SharedState(IO_APIC_STATE_WORDS, state.ioApic), sink: apicBus })
+    : undefined;
+  return {
+    localApics,
+    apicBus,
+    ioApic,
+    line: (pin) => (ioApic ? ioApic.line(pin) : UNCONNECTED_LINE),
+  };
+}
