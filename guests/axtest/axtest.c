@@ -98,6 +98,21 @@ static bool hypervisor_ok(void) {
 /* etc/e820 holds packed little-endian {u64 address, u64 length, u32 type} entries. */
 #define E820_ENTRY_SIZE 20
 
+/* The interrupt controllers and the timer the config's passthrough_devices list answer at
+ * their addresses: the Local APIC's version register (SDM 10.4.8), the IO APIC's through
+ * IOREGSEL/IOWIN (82093AA 3.2.2) and the HPET's capabilities (IA-PC HPET 2.3.4). */
+static uint32_t mmio_read32(uint64_t address) { return *(volatile uint32_t *)address; }
+static void mmio_write32(uint64_t address, uint32_t value) { *(volatile uint32_t *)address = value; }
+
+static bool platform_devices_ok(void) {
+    bool ok = expect_equal("Local APIC version at 0xfee00030", mmio_read32(0xfee00030), 0x00050014);
+    mmio_write32(0xfec00000, 1); /* IOREGSEL: IOAPICVER */
+    ok &= expect_equal("IO APIC version at 0xfec00010", mmio_read32(0xfec00010), 0x00170011);
+    uint32_t hpet = mmio_read32(0xfed00000);
+    ok &= expect_equal("HPET vendor, legacy-capable, 64-bit counter", hpet & 0xffffa000, 0x8086a000);
+    return ok;
+}
+
 static bool fw_cfg_ok(void) {
     if (!expect_equal("fw_cfg signature \"QEMU\"", fw_cfg_present(), 1)) return false;
     fw_cfg_select(FW_CFG_NB_CPUS);
@@ -131,6 +146,7 @@ int kmain(void) {
     report("the initial APIC ID is 0 (CPUID 1 and 0BH)", apic_id_ok());
     report("CPUID: hypervisor and TSC-deadline bits set, x2APIC clear, vendor \"tsvisor\"", hypervisor_ok());
     report("fw_cfg: signature, 1 CPU, 16 MiB of RAM, etc/e820 with one RAM entry", fw_cfg_ok());
+    report("the IO APIC, Local APIC and HPET answer at 0xfec00000, 0xfee00000, 0xfed00000", platform_devices_ok());
 
     return test_summary();
 }

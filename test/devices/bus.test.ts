@@ -29,6 +29,22 @@ describe('Bus', () => {
     expect(exit.accesses).toEqual(['write 0 1,0,0,0']);
   });
 
+  it('moves a device to a free range (a relocated Local APIC), and refuses a move onto another device', () => {
+    const bus = new Bus('MMIO');
+    const apic = new Probe();
+    bus.register('Local APIC', 0xfee0_0000, 0x1000, apic);
+    bus.register('IO APIC', 0xfec0_0000, 0x1000, new Probe());
+    const data = new Uint8Array(4);
+    bus.read(0xfee0_0030, data); // fills the last-hit cache with the old range
+    expect(bus.move(apic, 0xfec0_0800)).toBe(false);
+    expect(bus.move(apic, 0xd000_0000)).toBe(true);
+    bus.read(0xd000_0030, data);
+    bus.read(0xfee0_0030, data);
+    expect(apic.accesses).toEqual(['read 48 4', 'read 48 4']);
+    expect(bus.unassigned.reads).toBe(1);
+    expect(bus.list().map((range) => range.base)).toEqual([0xd000_0000, 0xfec0_0000]);
+  });
+
   it('refuses an overlapping range, naming both devices and ranges', () => {
     const bus = new Bus('I/O port');
     bus.register('COM1', 0x3f8, 8, new Probe());

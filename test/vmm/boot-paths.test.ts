@@ -16,7 +16,8 @@ CPUID 16H: base frequency = the 15H TSC frequency, bus 1000 MHz: ok
 the initial APIC ID is 0 (CPUID 1 and 0BH): ok
 CPUID: hypervisor and TSC-deadline bits set, x2APIC clear, vendor "tsvisor": ok
 fw_cfg: signature, 1 CPU, 16 MiB of RAM, etc/e820 with one RAM entry: ok
-9 passed, 0 failed
+the IO APIC, Local APIC and HPET answer at 0xfec00000, 0xfee00000, 0xfed00000: ok
+10 passed, 0 failed
 `;
 
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-boot-'));
