@@ -34,6 +34,7 @@ static volatile bool hit_in_isr[256];
 static volatile uint32_t hit_ppr[256];
 static volatile uint8_t order[16];
 static volatile unsigned order_length;
+static volatile uint64_t periodic_tsc[32]; /* the periodic timer's ticks, in order */
 static volatile unsigned spurious_count, error_count;
 static volatile uint32_t error_esr;
 
@@ -42,6 +43,7 @@ static void on_interrupt(struct interrupt_frame *frame) {
     hit_tsc[vector] = rdtsc();
     hit_in_isr[vector] = apic_vector_bit(APIC_ISR, vector);
     hit_ppr[vector] = apic_read(APIC_PPR);
+    if (vector == PERIODIC_VECTOR && hits[vector] < 32) periodic_tsc[hits[vector]] = hit_tsc[vector];
     hits[vector]++;
     if (order_length < sizeof order) order[order_length++] = vector;
     apic_eoi();
@@ -82,8 +84,11 @@ static bool wait_hits(uint8_t vector, unsigned count, uint64_t timeout_ns) {
     return hits[vector] >= count;
 }
 
-/* Long enough for an interrupt that is deliverable to arrive, short enough to stay quick. */
-#define DELIVERY_TIMEOUT (100 * MS)
+/* Long enough for an interrupt that is deliverable to arrive on a busy host (only a failing
+ * check waits that long). Timing checks below bound lateness generously for the same
+ * reason: a vCPU thread can be off the host CPU for tens of milliseconds; they bound
+ * earliness tightly, which no host load can excuse. */
+#define DELIVERY_TIMEOUT (500 * MS)
 #define QUIET_TIME (5 * MS)
 
 static void spin_with_interrupts(uint64_t ns) {
@@ -310,30 +315,47 @@ static void check_one_shot(void) {
     uint32_t first = apic_read(APIC_TIMER_CURRENT);
     delay_ns(MS);
     uint32_t second = apic_read(APIC_TIMER_CURRENT);
-    bool counting = first <= 10 * MS && second < first && second > 0;
+    bool counting = first <= 10 * MS && (first == 0 || second < first); /* 0: expired already (a slow host) */
     if (!counting) serial_printf("  current count: %u then %u, initial 10000000\n", first, second);
-    bool fired = wait_hits(ONE_SHOT_VECTOR, 1, 200 * MS);
+    bool fired = wait_hits(ONE_SHOT_VECTOR, 1, 1000 * MS);
     spin_with_interrupts(20 * MS);
     bool ok = counting && expect_equal("interrupts", hits[ONE_SHOT_VECTOR], 1);
     ok &= expect_equal("current count after", apic_read(APIC_TIMER_CURRENT), 0);
     report("one-shot timer counts down, fires once, then reads 0", ok);
     uint64_t elapsed_us = fired ? tsc_to_us(hit_tsc[ONE_SHOT_VECTOR] - start) : 0;
-    report("one-shot timer of 10 ms fires after 9..40 ms", expect_between("elapsed us", elapsed_us, 9000, 40000));
+    report("one-shot timer of 10 ms fires after 10 ms (and within 500 ms)", expect_between("elapsed us", elapsed_us, 9900, 500000));
     apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED);
 }
+
+/* Tick i (from 1) of a periodic timer cannot come before i periods have passed; ticks that
+ * come late coalesce in IRR (a busy host may keep the vCPU off the CPU for a while), so the
+ * count in a given time has no useful lower bound here: the check asks for PERIODIC_TICKS
+ * ticks within a generous time, and for none of them early. */
+#define PERIODIC_TICKS 20
 
 static void check_periodic(void) {
     reset_hits();
     apic_write(APIC_TIMER_DIVIDE, APIC_DIVIDE_1);
     apic_write(APIC_LVT_TIMER, APIC_TIMER_PERIODIC | PERIODIC_VECTOR);
+    uint64_t start = rdtsc();
     apic_write(APIC_TIMER_INITIAL, 1 * MS);
-    spin_with_interrupts(50 * MS);
-    unsigned ticks = hits[PERIODIC_VECTOR];
+    bool ok = expect_equal("ticks", wait_hits(PERIODIC_VECTOR, PERIODIC_TICKS, 2000 * MS), 1);
     uint32_t lvt = apic_read(APIC_LVT_TIMER);
+    uint32_t current = apic_read(APIC_TIMER_CURRENT);
     apic_write(APIC_TIMER_INITIAL, 0);
-    bool ok = expect_between("ticks", ticks, 25, 55); /* ticks coalesce while a busy host runs something else */
+    unsigned ticks = hits[PERIODIC_VECTOR];
+    for (unsigned i = 1; i <= PERIODIC_TICKS && i <= ticks; i++) {
+        uint64_t earliest = start + tsc_from_ns(i * MS) / 100 * 99; /* 1 % for clock-rate error */
+        if (periodic_tsc[i - 1] < earliest) {
+            serial_printf("  tick %u came %llu us after the start, before %u ms\n", i,
+                          (unsigned long long)tsc_to_us(periodic_tsc[i - 1] - start), i);
+            ok = false;
+        }
+    }
     ok &= expect_equal("LVT timer", lvt, APIC_TIMER_PERIODIC | PERIODIC_VECTOR);
-    report("periodic timer of 1 ms ticks 25..55 times in 50 ms", ok);
+    if (current == 0 || current > MS) serial_printf("  current count while running: %u\n", current);
+    ok &= current > 0 && current <= MS;
+    report("periodic timer of 1 ms ticks 20 times, no tick before its time", ok);
     spin_with_interrupts(QUIET_TIME); /* one that was pending as it stopped */
     unsigned stopped = hits[PERIODIC_VECTOR];
     ok = expect_equal("current count", apic_read(APIC_TIMER_CURRENT), 0);
@@ -354,21 +376,30 @@ static void check_tsc_deadline(void) {
     uint64_t deadline = rdtsc() + tsc_from_ns(5 * MS);
     wrmsr(MSR_IA32_TSC_DEADLINE, deadline);
     uint64_t armed = rdmsr(MSR_IA32_TSC_DEADLINE);
-    bool fired = wait_hits(DEADLINE_VECTOR, 1, 200 * MS);
+    uint64_t read_at = rdtsc();
+    bool fired = wait_hits(DEADLINE_VECTOR, 1, 1000 * MS);
     spin_with_interrupts(10 * MS);
-    ok = expect_equal("MSR while armed", armed, deadline);
+    /* It reads the deadline until the timer fires, then 0 (a slow host may get that far). */
+    ok = armed == 0 && read_at >= deadline ? true : expect_equal("MSR while armed", armed, deadline);
     ok &= expect_equal("interrupts", hits[DEADLINE_VECTOR], 1);
     if (fired && hit_tsc[DEADLINE_VECTOR] < deadline)
         serial_printf("  fired %llu TSC ticks before the deadline\n", (unsigned long long)(deadline - hit_tsc[DEADLINE_VECTOR]));
     ok &= fired && hit_tsc[DEADLINE_VECTOR] >= deadline;
     report("TSC-deadline timer fires once, not before its deadline", ok);
     uint64_t late_us = fired && hit_tsc[DEADLINE_VECTOR] >= deadline ? tsc_to_us(hit_tsc[DEADLINE_VECTOR] - deadline) : ~0ull;
-    report("TSC-deadline timer of 5 ms fires within 20 ms of its deadline", expect_between("late us", late_us, 0, 20000));
+    report("TSC-deadline timer of 5 ms fires within 500 ms of its deadline", expect_between("late us", late_us, 0, 500000));
     report("IA32_TSC_DEADLINE reads 0 after it fired", expect_equal("IA32_TSC_DEADLINE", rdmsr(MSR_IA32_TSC_DEADLINE), 0));
 
-    reset_hits();
-    wrmsr(MSR_IA32_TSC_DEADLINE, rdtsc() + tsc_from_ns(5 * MS));
-    wrmsr(MSR_IA32_TSC_DEADLINE, 0);
+    /* Arm, disarm: nothing comes. Again if the host kept this vCPU away until the deadline
+     * passed between the two writes (then the timer fired, rightly). */
+    for (int attempt = 0; attempt < 10; attempt++) {
+        spin_with_interrupts(QUIET_TIME);
+        reset_hits();
+        uint64_t soon = rdtsc() + tsc_from_ns(5 * MS);
+        wrmsr(MSR_IA32_TSC_DEADLINE, soon);
+        wrmsr(MSR_IA32_TSC_DEADLINE, 0);
+        if (rdtsc() < soon) break;
+    }
     ok = expect_equal("IA32_TSC_DEADLINE", rdmsr(MSR_IA32_TSC_DEADLINE), 0);
     spin_with_interrupts(15 * MS);
     ok &= expect_equal("interrupts", hits[DEADLINE_VECTOR], 0);
@@ -376,16 +407,30 @@ static void check_tsc_deadline(void) {
     apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED);
 }
 
+/* Reads the current count between two rdtsc; retries while the read took long (the vCPU
+ * was off the host CPU), so that *tsc (the midpoint) says when the count was taken. */
+static uint32_t sample_current_count(uint64_t *tsc) {
+    uint64_t before = 0, after = 0;
+    uint32_t count = 0;
+    for (int attempt = 0; attempt < 50; attempt++) {
+        before = rdtsc();
+        count = apic_read(APIC_TIMER_CURRENT);
+        after = rdtsc();
+        if (after - before < tsc_from_ns(100000)) break; /* 100 us */
+    }
+    *tsc = before + (after - before) / 2;
+    return count;
+}
+
 /* Counts per ns, times the divisor, times 1000: 1000 when the divide configuration holds. */
 static uint64_t divided_rate(uint32_t divide, uint32_t divisor) {
     apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED | APIC_TIMER_ONE_SHOT);
     apic_write(APIC_TIMER_DIVIDE, divide);
     apic_write(APIC_TIMER_INITIAL, 0xffffffff);
-    uint64_t start = rdtsc();
-    uint32_t first = apic_read(APIC_TIMER_CURRENT);
-    delay_ns(10 * MS);
-    uint32_t second = apic_read(APIC_TIMER_CURRENT);
-    uint64_t end = rdtsc();
+    uint64_t start, end;
+    uint32_t first = sample_current_count(&start);
+    delay_ns(20 * MS);
+    uint32_t second = sample_current_count(&end);
     apic_write(APIC_TIMER_INITIAL, 0);
     uint64_t ns = tsc_to_us(end - start) * 1000;
     if (second >= first || ns == 0) return 0;
@@ -410,7 +455,7 @@ static void check_hlt_wakeup(void) {
     __asm__ volatile("sti; hlt; cli" ::: "memory"); /* the STI shadow covers hlt */
     uint64_t woke = rdtsc();
     bool ok = expect_equal("interrupts", hits[HLT_VECTOR], 1);
-    ok &= expect_between("slept us", tsc_to_us(woke - start), 4500, 40000);
+    ok &= expect_between("slept us", tsc_to_us(woke - start), 4950, 500000);
     report("hlt wakes on a one-shot timer interrupt (divide 16, 5 ms)", ok);
     apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED);
     apic_write(APIC_TIMER_DIVIDE, 0);

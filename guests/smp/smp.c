@@ -5,10 +5,11 @@
  * The BSP learns the CPU count from fw_cfg, copies trampoline.S to TRAMPOLINE_BASE and
  * starts the APs one at a time, each on its own stack, waiting for each to check in, so
  * that "cpu <n> online" comes out in order. Every AP enables its local APIC, sets its
- * logical ID (flat model, LDR bit n) and waits for orders with interrupts on. Then: fixed
- * IPIs BSP -> each AP and each AP -> BSP (physical), a logical flat-model IPI, broadcasts
- * (all excluding self, all including self), a lowest-priority IPI (exactly one CPU takes
- * it), logical cluster-model IPIs and a SIPI to a running AP (ignored). At the end the APs
+ * logical ID (flat model, LDR bit n) and waits for orders in hlt with interrupts on (an
+ * order comes with a wake-up IPI). Then: fixed IPIs BSP -> each AP and each AP -> BSP
+ * (physical), a logical flat-model IPI, broadcasts (all excluding self, all including
+ * self), a lowest-priority IPI (exactly one CPU takes it), logical cluster-model IPIs and
+ * a SIPI to a running AP (ignored). At the end the APs
  * park (cli; hlt) and the BSP prints the summary and ends the VM while it still runs (a
  * last running vCPU halting with IF = 0 would be an error to tsvisor). */
 #include "apic.h"
@@ -35,6 +36,7 @@
 #define VECTOR_AFTER_SIPI  0x64
 #define VECTOR_CLUSTER_LOW 0x65
 #define VECTOR_CLUSTER_LAST 0x66
+#define VECTOR_WAKE        0x70 /* wakes an AP from hlt to look at its command */
 
 #define MS 1000000ull /* nanoseconds */
 
@@ -125,10 +127,11 @@ void ap_start(void) {
     unlock(&print_lock);
     online[id] = true;
 
+    /* Wait in hlt, not spinning: the host has fewer CPUs than this VM may have vCPUs. Looking
+     * with IF = 0 and then "sti; hlt" (hlt in the STI shadow) loses no wake-up. */
     for (;;) {
-        local_irq_enable();
-        while (command[id] == COMMAND_NONE) cpu_relax();
         local_irq_disable();
+        while (command[id] == COMMAND_NONE) __asm__ volatile("sti; hlt; cli" ::: "memory");
         switch (command[id]) {
         case COMMAND_SEND_TO_BSP:
             apic_send_ipi(0, APIC_ICR_ASSERT | APIC_ICR_FIXED | (VECTOR_TO_BSP + id));
@@ -145,6 +148,11 @@ void ap_start(void) {
 }
 
 /* The BSP side. */
+
+static void give_command(uint32_t id, enum command what) {
+    command[id] = what;
+    apic_send_ipi((uint8_t)id, APIC_ICR_ASSERT | APIC_ICR_FIXED | VECTOR_WAKE);
+}
 
 /* Waits with interrupts on until *flag is set or `timeout_ns` passed. */
 static bool wait_flag(volatile bool *flag, uint64_t timeout_ns) {
@@ -282,7 +290,7 @@ int kmain(void) {
     report("a fixed IPI from the BSP reaches each AP once (physical destination)", exactly_once_on(ap_mask(), VECTOR_TO_AP));
 
     /* Each AP -> BSP. */
-    for (uint32_t id = 1; id < cpu_count; id++) command[id] = COMMAND_SEND_TO_BSP;
+    for (uint32_t id = 1; id < cpu_count; id++) give_command(id, COMMAND_SEND_TO_BSP);
     ok = true;
     for (uint32_t id = 1; id < cpu_count; id++) {
         wait_count(1, (uint8_t)(VECTOR_TO_BSP + id), 1, 1000 * MS, 0);
@@ -314,7 +322,7 @@ int kmain(void) {
     apic_cluster_model(0);
     ok = true;
     for (uint32_t id = 1; id < cpu_count; id++) {
-        command[id] = COMMAND_CLUSTER;
+        give_command(id, COMMAND_CLUSTER);
         uint64_t end = rdtsc() + tsc_from_ns(1000 * MS);
         while (command[id] != COMMAND_NONE && rdtsc() < end) cpu_relax();
         ok &= expect_equal("cluster command done", command[id], COMMAND_NONE);
@@ -344,7 +352,7 @@ int kmain(void) {
     ok &= expect_equal("spurious interrupts", spurious_count, 0);
     report("no APIC error or spurious interrupt", ok);
 
-    for (uint32_t id = 1; id < cpu_count; id++) command[id] = COMMAND_PARK;
+    for (uint32_t id = 1; id < cpu_count; id++) give_command(id, COMMAND_PARK);
     ok = true;
     for (uint32_t id = 1; id < cpu_count; id++) ok &= wait_flag(&parked[id], 1000 * MS);
     report("every AP parked", ok);

@@ -1,10 +1,12 @@
 /**
  * tsvisor bench: each measurement side by side with its reference, interleaved A B A B
  * over several rounds so that drift on a shared machine hits both alike; medians and
- * ratios are printed.
+ * ratios are printed. The interrupt figures, measured inside the guest (irq-bench), stand
+ * alone.
  */
 import { writeSync } from 'node:fs';
 import { floorNsPerExit, tsvisorNsPerExit } from './exit-latency.js';
+import { interruptLatencies } from './interrupt-latency.js';
 import { bareNodeMs, helloBootToExitMs } from './startup.js';
 import { bareWorkerWakeLatencies, haltWakeLatencies, kickLatencies } from './wake-latency.js';
 
@@ -61,6 +63,26 @@ export async function runBench(options: BenchOptions): Promise<void> {
   row('halt-wake, p99', `${(percentile(wakes, 0.99) / 1000).toFixed(1)} µs`);
   row('bare worker wake (no VM), median', `${(median(bareWakes) / 1000).toFixed(1)} µs`);
   row('bare worker wake, p99', `${(percentile(bareWakes, 0.99) / 1000).toFixed(1)} µs`);
+
+  const irqCounts = options.quick
+    ? { eoiIterations: 5000, selfIpiIterations: 1000, timerTicks: 300, ipiSamples: 300 }
+    : { eoiIterations: 20_000, selfIpiIterations: 5000, timerTicks: 1000, ipiSamples: 1000 };
+  const irq = await interruptLatencies(irqCounts);
+  const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
+  line(`Interrupts (measured by the guest in TSC cycles): guests/irq-bench on 2 vCPUs, TSC ${(irq.tscKhz / 1000).toFixed(0)} MHz`);
+  row(`EOI write, cycles (mean of ${irq.eoi.iterations})`, `${irq.eoi.cycles}`);
+  row('EOI write, ns', `${irq.eoi.ns.toFixed(0)} ns`);
+  row(`self-IPI round trip, cycles (mean of ${irq.selfIpi.iterations})`, `${irq.selfIpi.cycles}`);
+  row('self-IPI round trip, µs (mean)', us(irq.selfIpi.ns));
+  row('self-IPI round trip, µs (median)', us(irq.selfIpi.medianNs));
+  row(`LAPIC timer at 1 kHz, hlt, lateness median (${irq.timer.samples} ticks)`, us(irq.timer.medianNs));
+  row(`LAPIC timer lateness, p99 (${irq.timer.skipped} ticks skipped)`, us(irq.timer.p99Ns));
+  row(`IPI vCPU 0 -> vCPU 1, target spinning, median (${irq.ipi.spin.samples})`, us(irq.ipi.spin.medianNs));
+  row('IPI vCPU 0 -> vCPU 1, target spinning, p99', us(irq.ipi.spin.p99Ns));
+  row(`IPI vCPU 0 -> vCPU 1, target halted, median (${irq.ipi.halt.samples})`, us(irq.ipi.halt.medianNs));
+  row('IPI vCPU 0 -> vCPU 1, target halted, p99', us(irq.ipi.halt.p99Ns));
+  row('IPI ping-pong 0 -> 1 -> 0, target spinning, median', us(irq.ipiRoundTrip.medianNs));
+  row('IPI ping-pong, p99', us(irq.ipiRoundTrip.p99Ns));
 
   const startup = await interleave(startRounds, bareNodeMs, helloBootToExitMs);
   line(`Start-up: process start to exit (median of ${startRounds} runs)`);

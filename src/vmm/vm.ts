@@ -56,6 +56,7 @@ export class Vm {
   private endWith!: (exit: VmExit) => void;
   private failWith!: (error: Error) => void;
   private stopping: Promise<void> | undefined;
+  private readonly workerExits: Promise<void>[];
   private destroyed = false;
   /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
   readonly threadAffinities: (readonly number[])[] = [];
@@ -79,6 +80,8 @@ export class Vm {
       this.failWith = reject;
     });
     this.ended.catch(() => {}); // observed through run()
+    // Watched from the start: a worker may end before anyone waits for it (after the VM's exit).
+    this.workerExits = workers.map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
   }
 
   /** Builds the VM and starts its vCPU workers (vCPU 0 waits for run()). Everything made before a failure is released again. */
@@ -296,16 +299,10 @@ export class Vm {
       this.control.setVmState(VmState.stopping);
       this.kicker.kickAll();
       await Promise.all(
-        this.workers.map(
-          (worker) =>
-            new Promise<void>((resolve) => {
-              const timer = setTimeout(() => void worker.terminate(), WORKER_STOP_TIMEOUT_MS);
-              worker.once('exit', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-            }),
-        ),
+        this.workers.map((worker, id) => {
+          const timer = setTimeout(() => void worker.terminate(), WORKER_STOP_TIMEOUT_MS);
+          return (this.workerExits[id] as Promise<void>).then(() => clearTimeout(timer));
+        }),
       );
     })();
     return this.stopping;
