@@ -27,11 +27,12 @@
 #define BSP_APIC_ID 0
 
 /* The periodic test: 100 periods expected. Ticks the vCPU cannot take in time (its thread
- * waiting for a busy host's CPU) coalesce, so down to 60 % is accepted; doubled ticks show
- * above 110 %. */
+ * waiting for a busy host's CPU) coalesce into one, on hardware as under tsvisor: with other
+ * VMs starting on a 2-core host, 62 of 100 were seen. So down to 50 % is accepted; doubled
+ * ticks show above 110 %. */
 #define PERIODIC_MS 4
 #define PERIODIC_WINDOW_MS 400
-#define PERIODIC_MIN_TICKS 60
+#define PERIODIC_MIN_TICKS 50
 #define PERIODIC_MAX_TICKS 110
 #define MS 1000000ULL /* ns */
 

@@ -107,8 +107,7 @@ void apic_enable(uint8_t spurious_vector);
 bool apic_send_ipi(uint8_t destination, uint32_t low);
 
 /* The TSC: its frequency in Hz from CPUID 0x15 (ECX * EBX / EAX), else 0x16 (EAX MHz), else
- * the hypervisor leaf 0x40000010 (EAX kHz);
- * 0 if neither says. Cached after the first call. */
+ * the hypervisor leaf 0x40000010 (EAX kHz); 0 if none says. Cached after the first call. */
 uint64_t tsc_hz(void);
 uint64_t tsc_from_ns(uint64_t ns); /* TSC ticks in `ns` nanoseconds */
 uint64_t tsc_to_us(uint64_t ticks);
@@ -118,8 +117,8 @@ static inline void delay_us(uint64_t us) { delay_ns(us * 1000); }
 /* Interrupt flag and CR8 (the task priority class, TPR[7:4]). */
 static inline void local_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void local_irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
-/* sti; nop: the STI shadow ends after the nop, so a pending interrupt is taken here. */
-static inline void local_irq_window(void) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
+/* Note: on a nested host (kvm_pvm) an interrupt held while IF = 0 may come some time after
+ * sti, not at the next instruction boundary: wait for it with a bounded loop, not "sti; nop". */
 static inline uint64_t read_cr8(void) {
     uint64_t value;
     __asm__ volatile("mov %%cr8, %0" : "=r"(value));

@@ -362,9 +362,10 @@ export class VcpuRunner {
         return;
       case IA32_TSC_DEADLINE: {
         // When the guest's TSC reaches `value`: its distance from the TSC now, at the TSC's rate.
-        const now = monotonicNanos();
+        // The TSC is read before the clock, so a delay between the two makes the timer late, never early.
         const cycles = Number(BigInt.asIntN(64, value - this.vcpu.readMsr(IA32_TIME_STAMP_COUNTER)));
-        this.apic.writeTscDeadline(value, now + (Math.max(cycles, 0) * 1e6) / this.options.tscKhz);
+        const now = monotonicNanos();
+        this.apic.writeTscDeadline(value, now + Math.ceil((Math.max(cycles, 0) * 1e6) / this.options.tscKhz));
         return;
       }
       default:
