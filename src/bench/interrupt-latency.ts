@@ -2,7 +2,8 @@
  * Interrupt costs and latencies as a guest sees them: the irq-bench guest (guests/irq-bench)
  * measures in TSC cycles, on two vCPUs, the cost of an EOI write, a self-IPI round trip, the
  * lateness of the LAPIC timer at 1 kHz (TSC-deadline mode, hlt between ticks) and the
- * latency of a fixed IPI from vCPU 0 to vCPU 1, spinning and halted, plus an IPI ping-pong.
+ * latency of a fixed IPI from vCPU 0 to vCPU 1, spinning and halted, plus an IPI ping-pong
+ * and the cost of rdtsc itself.
  * It prints one line per measurement, `irq-bench <name> key=value ...` (integers; cycle
  * figures come with tsc_khz), and powers off. The harness writes the counts into guest RAM
  * before the VM runs, catches COM1 in a temporary file and parses the lines.
@@ -44,8 +45,13 @@ export interface LatencyNs {
 export interface InterruptLatencies {
   /** The guest's TSC frequency (CPUID 0x15), which converts its cycles. */
   readonly tscKhz: number;
-  /** One EOI write (a 32-bit MMIO write to LAPIC 0xb0, nothing in service), mean. */
-  readonly eoi: { readonly iterations: number; readonly cycles: number; readonly ns: number };
+  /**
+   * Two back-to-back rdtsc, median: the clock's own cost, which every timed sample below
+   * includes once (rdtsc traps on a kvm_pvm host).
+   */
+  readonly rdtscCycles: number;
+  /** One EOI write (a 32-bit MMIO write to LAPIC 0xb0, nothing in service): the mean of a plain loop, and the median of single timed writes. */
+  readonly eoi: { readonly iterations: number; readonly cycles: number; readonly medianCycles: number; readonly ns: number; readonly medianNs: number };
   /**
    * ICR write (self, fixed) until the handler's flag is seen, IF = 1: mean and median; and the
    * median of its first part, ICR write to the handler's entry (the rest is the handler's EOI).
@@ -77,7 +83,8 @@ export interface IrqBenchLine {
 
 /** The lines the guest prints, in order, and the integer keys each must carry. */
 const EXPECTED: readonly { readonly name: string; readonly mode?: string; readonly keys: readonly string[] }[] = [
-  { name: 'eoi', keys: ['iterations', 'cycles_per_op', 'tsc_khz'] },
+  { name: 'rdtsc', keys: ['samples', 'median_cycles', 'tsc_khz'] },
+  { name: 'eoi', keys: ['iterations', 'cycles_per_op', 'median_cycles', 'tsc_khz'] },
   { name: 'self-ipi', keys: ['iterations', 'cycles_per_op', 'median_cycles', 'median_to_handler_cycles', 'tsc_khz'] },
   { name: 'timer-lateness', keys: ['hz', 'ticks', 'median_ns', 'p99_ns', 'min_ns', 'max_ns', 'skipped', 'early', 'tsc_khz'] },
   { name: 'ipi-latency', mode: 'spin', keys: ['samples', 'median_ns', 'p99_ns', 'min_ns', 'max_ns', 'tsc_khz'] },
@@ -112,7 +119,8 @@ export function parseIrqBenchOutput(output: string): InterruptLatencies {
     }
     return line.fields as Readonly<Record<string, number>>;
   });
-  const [eoi, selfIpi, timer, spin, halt, roundTrip] = found as [Record<string, number>, Record<string, number>, Record<string, number>, Record<string, number>, Record<string, number>, Record<string, number>];
+  type Fields = Record<string, number>;
+  const [rdtsc, eoi, selfIpi, timer, spin, halt, roundTrip] = found as [Fields, Fields, Fields, Fields, Fields, Fields, Fields];
   const tscKhz = eoi.tsc_khz as number;
   if (!(tscKhz > 0)) throw new Error(`irq-bench: tsc_khz=${tscKhz}`);
   const ns = (cycles: number) => (cycles * 1e6) / tscKhz;
@@ -125,7 +133,14 @@ export function parseIrqBenchOutput(output: string): InterruptLatencies {
   });
   return {
     tscKhz,
-    eoi: { iterations: eoi.iterations as number, cycles: eoi.cycles_per_op as number, ns: ns(eoi.cycles_per_op as number) },
+    rdtscCycles: rdtsc.median_cycles as number,
+    eoi: {
+      iterations: eoi.iterations as number,
+      cycles: eoi.cycles_per_op as number,
+      medianCycles: eoi.median_cycles as number,
+      ns: ns(eoi.cycles_per_op as number),
+      medianNs: ns(eoi.median_cycles as number),
+    },
     selfIpi: {
       iterations: selfIpi.iterations as number,
       cycles: selfIpi.cycles_per_op as number,
@@ -167,6 +182,7 @@ export async function runIrqBenchGuest(counts: IrqBenchCounts): Promise<string> 
         void vm.stop();
       }, RUN_LIMIT_MS);
       const exit = await vm.run();
+      clearTimeout(timer);
       const output = readFileSync(outputPath, 'utf8');
       if (timedOut) throw new Error(`the irq-bench guest did not finish within ${RUN_LIMIT_MS / 1000} s (a lost interrupt?); its output:\n${output}`);
       if (exit.kind !== 'power-off') throw new Error(`the irq-bench guest ended with ${JSON.stringify(exit)}; its output:\n${output}`);

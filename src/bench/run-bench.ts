@@ -70,11 +70,14 @@ export async function runBench(options: BenchOptions): Promise<void> {
   const irq = await interruptLatencies(irqCounts);
   const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
   line(`Interrupts (measured by the guest in TSC cycles): guests/irq-bench on 2 vCPUs, TSC ${(irq.tscKhz / 1000).toFixed(0)} MHz`);
+  row('rdtsc itself, cycles (in each timed sample once)', `${irq.rdtscCycles}`);
   row(`EOI write, cycles (mean of ${irq.eoi.iterations})`, `${irq.eoi.cycles}`);
-  row('EOI write, ns', `${irq.eoi.ns.toFixed(0)} ns`);
+  row('EOI write, ns (mean)', `${irq.eoi.ns.toFixed(0)} ns`);
+  row('EOI write, ns (median, timed one by one)', `${irq.eoi.medianNs.toFixed(0)} ns`);
   row(`self-IPI round trip, cycles (mean of ${irq.selfIpi.iterations})`, `${irq.selfIpi.cycles}`);
   row('self-IPI round trip, µs (mean)', us(irq.selfIpi.ns));
   row('self-IPI round trip, µs (median)', us(irq.selfIpi.medianNs));
+  row('self-IPI, ICR write to handler entry, µs (median)', us((irq.selfIpi.medianToHandlerCycles * 1e6) / irq.tscKhz));
   row(`LAPIC timer at 1 kHz, hlt, lateness median (${irq.timer.samples} ticks)`, us(irq.timer.medianNs));
   row(`LAPIC timer lateness, p99 (${irq.timer.skipped} ticks skipped)`, us(irq.timer.p99Ns));
   row(`IPI vCPU 0 -> vCPU 1, target spinning, median (${irq.ipi.spin.samples})`, us(irq.ipi.spin.medianNs));

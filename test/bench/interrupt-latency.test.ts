@@ -31,7 +31,9 @@ describe('irq-bench output parsing', () => {
 
   it('turns an error line or a missing line into an exception carrying the output', () => {
     expect(() => parseIrqBenchOutput('irq-bench error what=self-ipi sample=3 apic_errors=0 spurious=0\n')).toThrow(/failed.*self-ipi/s);
-    expect(() => parseIrqBenchOutput('irq-bench eoi iterations=10 cycles_per_op=123 tsc_khz=2400000\n')).toThrow(/no "self-ipi" line/);
+    const partial = 'irq-bench rdtsc samples=10 median_cycles=40 tsc_khz=2400000\nirq-bench eoi iterations=10 cycles_per_op=123 median_cycles=120 tsc_khz=2400000\n';
+    expect(() => parseIrqBenchOutput(partial)).toThrow(/no "self-ipi" line/);
+    expect(() => parseIrqBenchOutput('irq-bench rdtsc samples=10 median_cycles=x tsc_khz=2400000\n')).toThrow(/median_cycles is missing or not an integer/);
   });
 });
 
@@ -40,13 +42,15 @@ describeKvm('interrupt-latency benchmark', () => {
     const output = await runIrqBenchGuest(COUNTS);
     const lines = output.split('\n').filter((line) => line.length > 0);
     // Exactly one line per measurement, each an irq-bench line.
-    expect(lines.map((line) => parseIrqBenchLine(line)?.name)).toEqual(['eoi', 'self-ipi', 'timer-lateness', 'ipi-latency', 'ipi-latency', 'ipi-roundtrip']);
+    expect(lines.map((line) => parseIrqBenchLine(line)?.name)).toEqual(['rdtsc', 'eoi', 'self-ipi', 'timer-lateness', 'ipi-latency', 'ipi-latency', 'ipi-roundtrip']);
 
     const irq = parseIrqBenchOutput(output);
     expect(irq.tscKhz).toBeGreaterThan(0);
+    expect(irq.rdtscCycles).toBeGreaterThan(0);
     expect(irq.eoi.iterations).toBe(COUNTS.eoiIterations);
     expect(irq.eoi.cycles).toBeGreaterThan(0);
     expect(irq.eoi.ns).toBeGreaterThan(0);
+    expect(irq.eoi.medianCycles).toBeGreaterThan(0);
     expect(irq.selfIpi.iterations).toBe(COUNTS.selfIpiIterations);
     expect(irq.selfIpi.cycles).toBeGreaterThan(0);
     expect(irq.selfIpi.medianCycles).toBeGreaterThan(0);
