@@ -125,6 +125,11 @@ export class LocalApicStates {
     return Atomics.load(this.words, id * WORDS_PER_APIC + ATTENTION) !== 0;
   }
 
+  /** The raised ATTENTION_* bits, left raised. */
+  attention(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + ATTENTION);
+  }
+
   /** The raised ATTENTION_* bits, clearing them. */
   takeAttention(id: number): number {
     return Atomics.exchange(this.words, id * WORDS_PER_APIC + ATTENTION, 0);

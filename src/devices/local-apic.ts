@@ -391,6 +391,11 @@ export class LocalApic implements BusDevice {
     return this.states.hasAttention(this.id);
   }
 
+  /** An NMI or INIT waits: what wakes a processor halted with interrupts disabled. */
+  get hasNonMaskableRequest(): boolean {
+    return (this.states.attention(this.id) & (ATTENTION_NMI | ATTENTION_INIT)) !== 0;
+  }
+
   /** Any vector in IRR, deliverable now or not. */
   get hasRequests(): boolean {
     return this.highestRequested() >= 0;

@@ -246,31 +246,37 @@ export class VcpuRunner {
   }
 
   /**
-   * HLT: sleep on the wake word until something wakes the vCPU (an interrupt, or the VM's
-   * lifecycle), costing the host nothing meanwhile. With interrupts disabled and no other vCPU
-   * running, nothing ever can: that ends the VM rather than hang it.
+   * HLT: sleep on the wake word until something wakes the vCPU (an interrupt, a timer
+   * deadline, or the VM's lifecycle), costing the host nothing meanwhile. Timers are serviced
+   * while it sleeps (vCPU 0's include the HPET's, which other vCPUs may wait for).
+   *
+   * With interrupts disabled only NMI and INIT resume it (SDM vol. 3A, 8.4 and HLT in vol. 2),
+   * so it sleeps on through anything else. When no other vCPU is running or able to wake (one
+   * halted with interrupts enabled), nothing ever can: that ends the VM rather than hang it.
    */
   private halt(kvmRun: kvm.KvmRun): VmExit | undefined {
-    const { control, id } = this;
-    if (!kvmRun.ifFlag && !this.anotherVcpuRuns()) {
+    const { control, id, apic } = this;
+    const interruptible = kvmRun.ifFlag;
+    if (!interruptible && !this.anotherVcpuCanContinue()) {
       return this.failure(
-        `vCPU ${id} halted with interrupts disabled (HLT after CLI), and no other vCPU is running to wake it: the VM can never continue. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.`,
+        `vCPU ${id} halted with interrupts disabled (HLT after CLI), and no other vCPU is running or can be woken to wake it: the VM can never continue. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.`,
       );
     }
-    const seen = control.wakeSequence(id);
-    if (control.vmState !== VmState.running) return undefined;
-    // An interrupt the guest can take right away, or one that arrived meanwhile: no sleep.
-    if (this.apic.hasAttention || (kvmRun.ifFlag && this.apic.deliverableVector() >= 0)) {
-      this.interruptsPending = true;
-      return undefined;
+    const haltedState = interruptible ? VcpuState.halted : VcpuState.haltedUninterruptible;
+    for (;;) {
+      const seen = control.wakeSequence(id);
+      if (control.vmState !== VmState.running) return undefined;
+      if (interruptible ? apic.hasAttention || apic.deliverableVector() >= 0 : apic.hasNonMaskableRequest) break;
+      const deadline = this.nextDeadline();
+      const now = monotonicNanos();
+      if (deadline > now) {
+        control.setVcpuState(id, haltedState);
+        control.waitForWake(id, seen, deadline === Infinity ? Infinity : (deadline - now) / 1e6);
+      }
+      this.serviceTimers();
+      // With interrupts enabled any wake resumes the guest (Vm.wake relies on it); HLT sits in a loop in every guest.
+      if (interruptible) break;
     }
-    const deadline = this.nextDeadline();
-    const now = monotonicNanos();
-    if (deadline > now) {
-      control.setVcpuState(id, VcpuState.halted);
-      control.waitForWake(id, seen, deadline === Infinity ? Infinity : (deadline - now) / 1e6);
-    }
-    this.serviceTimers();
     this.interruptsPending = true;
     const woken = process.hrtime.bigint();
     // Running again before the stamp: whoever waits for the stamp then sees the new state.
@@ -373,9 +379,12 @@ export class VcpuRunner {
     }
   }
 
-  private anotherVcpuRuns(): boolean {
+  /** Another vCPU runs, or sleeps where an interrupt can wake it (halted with IF = 1, or paused). */
+  private anotherVcpuCanContinue(): boolean {
     for (let other = 0; other < this.control.vcpuCount; other++) {
-      if (other !== this.id && this.control.vcpuState(other) === VcpuState.running) return true;
+      if (other === this.id) continue;
+      const state = this.control.vcpuState(other);
+      if (state === VcpuState.running || state === VcpuState.halted || state === VcpuState.paused) return true;
     }
     return false;
   }

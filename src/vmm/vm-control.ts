@@ -27,6 +27,8 @@ export const VcpuState = {
   halted: 2,
   paused: 3,
   stopped: 4,
+  /** After HLT with interrupts disabled: only NMI or INIT can wake it. */
+  haltedUninterruptible: 5,
 } as const;
 export type VcpuStateValue = (typeof VcpuState)[keyof typeof VcpuState];
 

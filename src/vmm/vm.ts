@@ -175,7 +175,7 @@ export class Vm {
     this.kicker.kickAll();
     for (let id = 0; id < this.vcpus.length; id++) {
       const state = this.control.vcpuState(id);
-      if (state === VcpuState.running || state === VcpuState.halted) await this.control.waitForVcpuState(id, VcpuState.paused);
+      if (state === VcpuState.running || state === VcpuState.halted || state === VcpuState.haltedUninterruptible) await this.control.waitForVcpuState(id, VcpuState.paused);
     }
   }
 

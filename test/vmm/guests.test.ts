@@ -1,5 +1,5 @@
 /** The test kernels in guests/, booted by `tsvisor run` under real KVM, with exact output and exit status. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -67,6 +67,21 @@ describeKvm('test kernels under tsvisor run', () => {
     expect(lines[6]).toMatch(/^ {2}RIP=00000000000[0-9a-f]{5} RFLAGS=[0-9a-f]{16} \[/);
     expect(lines).toContain('  GDT=0000000000008030 limit=001f  IDT=0000000000000000 limit=0000');
     expect(lines.at(-1)).toMatch(/^ {2}code at RIP \(guest physical 0x[0-9a-f]+\): 0f 0b( [0-9a-f]{2}){13}$/); // ud2
+  });
+
+  it('a lone vCPU halting with interrupts disabled ends the VM with status 4 and the reason, instead of hanging', async () => {
+    const image = join(folder, 'cli-hlt.bin');
+    writeFileSync(image, Uint8Array.from([0xfa, 0xf4])); // cli; hlt
+    const config = join(folder, 'cli-hlt.toml');
+    writeFileSync(
+      config,
+      `[base]\nid = 1\nname = "cli-hlt"\nvm_type = 1\ncpu_num = 1\n[kernel]\nentry_point = 0x8000\nimage_location = "memory"\nkernel_path = "${image}"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x10_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
+    );
+    const result = await tsvisor(['run', config]);
+    expect(result.status).toBe(4);
+    expect(result.stderr.split('\n')[0]).toBe(
+      'tsvisor: vCPU 0 halted with interrupts disabled (HLT after CLI), and no other vCPU is running or can be woken to wake it: the VM can never continue. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.',
+    );
   });
 
   it('host input reaches the guest\'s UART', async () => {
