@@ -72,7 +72,7 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
     targets.length = 0;
     const states = this.states;
     for (let id = 0; id < states.vcpuCount; id++) {
-      if (!(states.enableBits(id) & 1)) continue; // globally disabled: not on the bus
+      if (!(states.enableBits(id) & ENABLE_GLOBAL)) continue; // globally disabled: not on the bus
       if (message.destination === BROADCAST) {
         targets.push(id);
       } else if (!message.logical) {
