@@ -16,7 +16,7 @@
  *                   the deadline. A deadline already past when re-armed is moved to now + 1 ms
  *                   (counted as skipped); a tick taken before its deadline counts as early.
  *
- * Then the BSP starts vCPU 1 (INIT-SIPI-SIPI through guests/smp's trampoline) and measures:
+ * Then the BSP starts vCPU 1 (INIT-SIPI-SIPI, lib/ap-start.h) and measures:
  *
  *   ipi-latency     vCPU 0 records rdtsc and writes the ICR (fixed, physical destination 1);
  *                   vCPU 1's handler records rdtsc (KVM keeps the vCPUs' TSCs in step): the
@@ -35,18 +35,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ap-start.h"
 #include "apic.h"
-#include "boot.h"
 #include "exit.h"
 #include "fw_cfg.h"
 #include "idt.h"
 #include "kernel.h"
 #include "serial.h"
-#include "string.h"
-#include "../smp/trampoline.h"
 
-/* The parameter block: below the trampoline page (0x7000) and the kernel (0x8000), in RAM
- * that nothing else uses for a real-mode kernel. */
+/* The parameter block: below the AP start-up page (AP_START_PAGE, 0x7000) and the kernel
+ * (0x8000), in RAM that nothing else uses for a real-mode kernel. */
 #define IRQ_BENCH_PARAMS 0x5000
 #define IRQ_BENCH_MAGIC  0x42515249u /* "IRQB" little-endian */
 struct irq_bench_params {
@@ -292,7 +290,6 @@ static void bench_timer(unsigned ticks) {
 enum ap_mode { AP_SPIN, AP_HALT };
 
 static uint8_t ap_stack[AP_STACK_SIZE] __attribute__((aligned(16)));
-static volatile bool ap_online;
 static volatile uint32_t ap_mode = AP_SPIN;
 static volatile bool ap_echo;            /* ping-pong: answer each VECTOR_TO_AP */
 static volatile uint64_t ap_seen_tsc;    /* vCPU 1's rdtsc at its handler's entry */
@@ -317,13 +314,14 @@ static void on_to_bsp(struct interrupt_frame *frame) {
     __atomic_store_n(&bsp_seen_count, bsp_seen_count + 1, __ATOMIC_RELEASE);
 }
 
-/* vCPU 1, from the trampoline: long mode, its own stack, IF = 0. It waits for IPIs in the
- * way ap_mode says, with IF = 1, for ever; the BSP ends the VM. */
-void ap_start(void) {
+/* vCPU 1, from ap_start(): long mode, its own stack, IF = 0. It waits for IPIs in the way
+ * ap_mode says, with IF = 1, for ever; the BSP ends the VM. */
+static void ap_main(uint32_t apic_id) {
+    (void)apic_id;
     idt_load();
     apic_setup();
     apic_write(APIC_ICR_HIGH, 0); /* echoes go to vCPU 0 */
-    __atomic_store_n(&ap_online, true, __ATOMIC_SEQ_CST);
+    ap_start_check_in();
     for (;;) {
         if (__atomic_load_n(&ap_mode, __ATOMIC_ACQUIRE) == AP_HALT) {
             __asm__ volatile("sti; hlt; cli" ::: "memory");
@@ -333,36 +331,6 @@ void ap_start(void) {
             local_irq_disable();
         }
     }
-}
-
-static void trampoline_set(const uint8_t *field, const void *value, unsigned size) {
-    memcpy((void *)(uintptr_t)(TRAMPOLINE_BASE + (field - ap_trampoline)), value, size);
-}
-
-/* As guests/smp does it: the trampoline copied to TRAMPOLINE_BASE with this CPU's GDT, CR3
- * and vCPU 1's stack; INIT (assert, de-assert), 10 ms, SIPI, 200 us, SIPI. */
-static void start_ap(void) {
-    memcpy((void *)(uintptr_t)TRAMPOLINE_BASE, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
-    struct descriptor_table_register gdtr;
-    __asm__ volatile("sgdt %0" : "=m"(gdtr));
-    uint16_t limit = gdtr.limit;
-    uint32_t base = (uint32_t)gdtr.base;
-    trampoline_set(ap_trampoline_gdtr, &limit, 2);
-    trampoline_set(ap_trampoline_gdtr + 2, &base, 4);
-    uint64_t cr3 = read_cr3();
-    trampoline_set(ap_trampoline_cr3, &cr3, 8);
-    uint64_t stack_top = (uint64_t)(uintptr_t)&ap_stack[AP_STACK_SIZE];
-    trampoline_set(ap_trampoline_stack, &stack_top, 8);
-
-    apic_send_ipi(1, APIC_ICR_INIT | APIC_ICR_LEVEL_TRIGGER | APIC_ICR_ASSERT);
-    apic_send_ipi(1, APIC_ICR_INIT | APIC_ICR_LEVEL_TRIGGER);
-    delay_ns(10 * MS);
-    apic_send_ipi(1, APIC_ICR_STARTUP | (TRAMPOLINE_BASE >> 12));
-    delay_ns(200000);
-    apic_send_ipi(1, APIC_ICR_STARTUP | (TRAMPOLINE_BASE >> 12));
-    uint64_t end = rdtsc() + tsc_from_ns(3000 * MS);
-    while (!__atomic_load_n(&ap_online, __ATOMIC_SEQ_CST))
-        if (rdtsc() > end) fail("vcpu1-start", 0);
 }
 
 static void set_ap_mode(uint32_t mode) {
@@ -469,7 +437,7 @@ int kmain(void) {
     bench_self_ipi(self_ipi_iterations);
     bench_timer(timer_ticks);
 
-    start_ap();
+    if (!ap_start(1, ap_main, &ap_stack[AP_STACK_SIZE], 3000 * MS)) fail("vcpu1-start", 0);
     bench_ipi_latency(AP_SPIN, ipi_samples);
     bench_ipi_latency(AP_HALT, ipi_samples);
     bench_ipi_roundtrip(ipi_samples);

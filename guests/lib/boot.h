@@ -10,6 +10,8 @@
 #define BOOT_CS64 0x18 /* 64-bit code */
 
 #define CR0_PE   0x00000001
+#define CR0_NW   0x20000000 /* not write-through; set after INIT */
+#define CR0_CD   0x40000000 /* cache disable; set after INIT */
 #define CR0_PG   0x80000000
 #define CR4_PAE  0x00000020
 #define MSR_EFER 0xc0000080

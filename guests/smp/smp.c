@@ -2,8 +2,8 @@
  * SDM vol. 3A, "Typical BSP Initialization Sequence" / "Typical AP Initialization
  * Sequence" in the multiple-processor management chapter) and sends IPIs between all CPUs.
  *
- * The BSP learns the CPU count from fw_cfg, copies trampoline.S to TRAMPOLINE_BASE and
- * starts the APs one at a time, each on its own stack, waiting for each to check in, so
+ * The BSP learns the CPU count from fw_cfg and starts the APs with ap_start() (lib/ap-start.h)
+ * one at a time, each on its own stack, waiting for each to check in after it printed, so
  * that "cpu <n> online" comes out in order. Every AP enables its local APIC, sets its
  * logical ID (flat model, LDR bit n) and waits for orders in hlt with interrupts on (an
  * order comes with a wake-up IPI). Then: fixed IPIs BSP -> each AP and each AP -> BSP
@@ -12,15 +12,13 @@
  * a SIPI to a running AP (ignored). At the end the APs
  * park (cli; hlt) and the BSP prints the summary and ends the VM while it still runs (a
  * last running vCPU halting with IF = 0 would be an error to tsvisor). */
+#include "ap-start.h"
 #include "apic.h"
-#include "boot.h"
 #include "fw_cfg.h"
 #include "idt.h"
 #include "kernel.h"
 #include "serial.h"
-#include "string.h"
 #include "test.h"
-#include "trampoline.h"
 
 #define MAX_CPUS 16
 #define AP_STACK_SIZE 0x4000
@@ -47,7 +45,6 @@ static uint8_t ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((aligned(16)));
 
 /* Per CPU, by APIC ID. */
 static volatile unsigned boot_count[MAX_CPUS];
-static volatile bool online[MAX_CPUS];
 static volatile bool parked[MAX_CPUS];
 static volatile uint32_t ap_apic_id_register[MAX_CPUS];
 static volatile uint64_t ap_apic_base[MAX_CPUS];
@@ -63,12 +60,6 @@ static void lock(volatile int *l) {
     while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) cpu_relax();
 }
 static void unlock(volatile int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
-
-static uint32_t cpuid_apic_id(void) {
-    uint32_t eax, ebx, ecx, edx;
-    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
-    return ebx >> 24;
-}
 
 /* Handlers: the APIC ID register says which CPU took it. */
 static void on_ipi(struct interrupt_frame *frame) {
@@ -104,19 +95,14 @@ static void apic_cluster_model(uint32_t id) {
     apic_write(APIC_LDR, (uint32_t)CLUSTER_DESTINATION(id / 2, 1u << id % 2) << 24);
 }
 
-/* A field of the trampoline's copy at TRAMPOLINE_BASE. */
-static void *trampoline_field(const uint8_t *field) {
-    return (void *)(uintptr_t)(TRAMPOLINE_BASE + (field - ap_trampoline));
-}
-
-/* The AP side. */
-void ap_start(void) {
-    uint32_t id = cpuid_apic_id();
+/* The AP side: `id` is its CPUID initial APIC ID. */
+static void ap_main(uint32_t id) {
     if (id >= MAX_CPUS) for (;;) __asm__ volatile("cli; hlt");
     __atomic_add_fetch(&boot_count[id], 1, __ATOMIC_SEQ_CST);
     idt_load();
-    ap_entry_cs[id] = *(volatile uint16_t *)trampoline_field(ap_trampoline_entry_cs);
-    ap_entry_ip[id] = *(volatile uint16_t *)trampoline_field(ap_trampoline_entry_ip);
+    struct ap_start_cs_ip entry = ap_start_cs_ip();
+    ap_entry_cs[id] = entry.cs;
+    ap_entry_ip[id] = entry.ip;
     ap_svr_at_start[id] = apic_read(APIC_SVR);
     ap_apic_id_register[id] = apic_read(APIC_ID);
     ap_apic_base[id] = rdmsr(MSR_IA32_APIC_BASE);
@@ -125,7 +111,7 @@ void ap_start(void) {
     lock(&print_lock);
     serial_printf("cpu %u online\n", id);
     unlock(&print_lock);
-    online[id] = true;
+    ap_start_check_in();
 
     /* Wait in hlt, not spinning: the host has fewer CPUs than this VM may have vCPUs. Looking
      * with IF = 0 and then "sti; hlt" (hlt in the STI shadow) loses no wake-up. */
@@ -193,37 +179,6 @@ static bool exactly_once_on(uint32_t mask, uint8_t vector) {
     return ok;
 }
 
-static void trampoline_set(const uint8_t *field, const void *value, unsigned size) {
-    memcpy(trampoline_field(field), value, size);
-}
-
-static void prepare_trampoline(void) {
-    memcpy((void *)(uintptr_t)TRAMPOLINE_BASE, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
-    struct descriptor_table_register gdtr;
-    __asm__ volatile("sgdt %0" : "=m"(gdtr));
-    uint16_t limit = gdtr.limit;
-    uint32_t base = (uint32_t)gdtr.base;
-    trampoline_set(ap_trampoline_gdtr, &limit, 2);
-    trampoline_set(ap_trampoline_gdtr + 2, &base, 4);
-    uint64_t cr3 = read_cr3();
-    trampoline_set(ap_trampoline_cr3, &cr3, 8);
-}
-
-/* INIT (assert), INIT (level de-assert), 10 ms, SIPI, 200 us, SIPI, 200 us; then waits for
- * the AP to check in. */
-static bool start_ap(uint32_t id) {
-    uint64_t stack_top = (uint64_t)(uintptr_t)&ap_stacks[id][AP_STACK_SIZE];
-    trampoline_set(ap_trampoline_stack, &stack_top, 8);
-    apic_send_ipi((uint8_t)id, APIC_ICR_INIT | APIC_ICR_LEVEL_TRIGGER | APIC_ICR_ASSERT);
-    apic_send_ipi((uint8_t)id, APIC_ICR_INIT | APIC_ICR_LEVEL_TRIGGER);
-    delay_ns(10 * MS);
-    apic_send_ipi((uint8_t)id, APIC_ICR_STARTUP | (TRAMPOLINE_BASE >> 12));
-    delay_ns(200000);
-    apic_send_ipi((uint8_t)id, APIC_ICR_STARTUP | (TRAMPOLINE_BASE >> 12));
-    delay_ns(200000);
-    return wait_flag(&online[id], 3000 * MS);
-}
-
 static uint32_t all_cpus_mask(void) { return (1u << cpu_count) - 1; }
 static uint32_t ap_mask(void) { return all_cpus_mask() & ~1u; }
 
@@ -248,11 +203,10 @@ int kmain(void) {
 
     apic_setup(0);
     serial_printf("cpu 0 online\n");
-    prepare_trampoline();
 
     bool all_started = true;
     for (uint32_t id = 1; id < cpu_count; id++) {
-        if (!start_ap(id)) {
+        if (!ap_start(id, ap_main, &ap_stacks[id][AP_STACK_SIZE], 3000 * MS)) {
             serial_printf("  cpu %u did not check in\n", id);
             all_started = false;
         }
@@ -262,7 +216,7 @@ int kmain(void) {
 
     bool ok = true;
     for (uint32_t id = 1; id < cpu_count; id++) {
-        ok &= expect_equal("AP entry CS", ap_entry_cs[id], TRAMPOLINE_BASE >> 4);
+        ok &= expect_equal("AP entry CS", ap_entry_cs[id], AP_START_VECTOR << 8);
         ok &= expect_equal("AP entry IP", ap_entry_ip[id], 0);
     }
     report("each AP started in real mode at CS:IP = 0x0700:0000 (SIPI vector 0x07)", ok);
@@ -338,7 +292,7 @@ int kmain(void) {
     report("logical cluster-model IPIs reach exactly the CPUs their cluster and members name", ok);
 
     /* A SIPI to an AP that runs: ignored. */
-    for (uint32_t id = 1; id < cpu_count; id++) apic_send_ipi((uint8_t)id, APIC_ICR_STARTUP | (TRAMPOLINE_BASE >> 12));
+    for (uint32_t id = 1; id < cpu_count; id++) apic_send_ipi((uint8_t)id, APIC_ICR_STARTUP | AP_START_VECTOR);
     delay_ns(20 * MS);
     for (uint32_t id = 1; id < cpu_count; id++) apic_send_ipi((uint8_t)id, APIC_ICR_ASSERT | APIC_ICR_FIXED | VECTOR_AFTER_SIPI);
     wait_count(ap_mask(), VECTOR_AFTER_SIPI, cpu_count - 1, 1000 * MS, 10 * MS);

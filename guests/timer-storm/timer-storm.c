@@ -1,5 +1,5 @@
-/* timer-storm: two vCPUs under interrupt load. The BSP starts the AP (INIT-SIPI-SIPI into
- * trampoline.S); then each CPU runs its LAPIC timer periodically at 250 Hz while the HPET's
+/* timer-storm: two vCPUs under interrupt load. The BSP starts the AP (INIT-SIPI-SIPI,
+ * lib/ap-start.h); then each CPU runs its LAPIC timer periodically at 250 Hz while the HPET's
  * periodic timer, also at 250 Hz, reaches the BSP through the IO APIC, all for 2 s of TSC
  * time, sleeping in hlt between interrupts; afterwards the AP parks in cli; hlt. Each CPU
  * counts its own ticks; a count more than 25 % away from 500 (lost or doubled ticks) fails.
@@ -11,6 +11,7 @@
  * to half the ticks, at 250 Hz under the same load at most about 16 %. */
 #include <stdint.h>
 
+#include "ap-start.h"
 #include "apic.h"
 #include "hpet.h"
 #include "idt.h"
@@ -34,16 +35,12 @@
 #define AVOIDED_PINS ((1u << 0) | (1u << 2) | (1u << IOAPIC_PIN_COM1) | (1u << 8))
 #define ALL_PINS ((1u << IOAPIC_PINS) - 1)
 
-extern const char ap_trampoline[];
-extern uint64_t ap_boot_cr3, ap_boot_stack;
-
 static uint8_t ap_stack[16384] __attribute__((aligned(16)));
 
 static volatile unsigned lapic_ticks[CPUS];
 static volatile unsigned hpet_ticks;
 
 /* The BSP -> AP handshake, and the AP's results. */
-static volatile bool ap_running;
 static volatile uint32_t ap_apic_id = 0xffffffff;
 static volatile bool go;
 static volatile uint64_t window_start, window_end; /* TSC */
@@ -107,13 +104,13 @@ static void report_ticks(const char *name, unsigned ticks) {
     report(name, ok);
 }
 
-/* The AP, from trampoline.S: 64-bit mode, its own stack, IF clear. */
-void ap_main(void);
-void ap_main(void) {
+/* The AP, from ap_start(): 64-bit mode, its own stack, IF clear. */
+static void ap_main(uint32_t initial_apic_id) {
+    (void)initial_apic_id;
     idt_load();
     apic_enable(VECTOR_SPURIOUS);
     ap_apic_id = apic_id();
-    __atomic_store_n(&ap_running, true, __ATOMIC_SEQ_CST);
+    ap_start_check_in();
     while (!__atomic_load_n(&go, __ATOMIC_SEQ_CST)) cpu_relax();
     lapic_timer_start(1);
     ap_window_ticks = run_window(&lapic_ticks[1]);
@@ -123,25 +120,7 @@ void ap_main(void) {
 }
 
 static bool start_ap(void) {
-    uint64_t address = (uint64_t)ap_trampoline;
-    if (address & 0xfff || address >= 0x100000) {
-        serial_printf("  the trampoline at 0x%llx cannot be a SIPI target\n", (unsigned long long)address);
-        return false;
-    }
-    ap_boot_cr3 = read_cr3();
-    ap_boot_stack = (uint64_t)(ap_stack + sizeof ap_stack);
-    uint8_t vector = (uint8_t)(address >> 12);
-    /* Intel SDM vol. 3A, 9.4.4.1 "Typical BSP Initialization Sequence": INIT, 10 ms, SIPI,
-     * 200 us, SIPI. */
-    bool sent = apic_send_ipi(1, APIC_ICR_INIT | APIC_ICR_ASSERT);
-    delay_ns(10 * MS);
-    sent &= apic_send_ipi(1, APIC_ICR_STARTUP | vector);
-    delay_ns(200000);
-    sent &= apic_send_ipi(1, APIC_ICR_STARTUP | vector);
-    uint64_t end = rdtsc() + tsc_from_ns(1000 * MS);
-    while (!__atomic_load_n(&ap_running, __ATOMIC_SEQ_CST) && rdtsc() < end) cpu_relax();
-    bool ok = expect_equal("IPIs sent (ICR delivery status idle)", sent, 1);
-    ok &= expect_equal("AP running", ap_running, 1);
+    bool ok = expect_equal("AP started (IPIs sent, AP checked in)", ap_start(1, ap_main, ap_stack + sizeof ap_stack, 1000 * MS), 1);
     ok &= expect_equal("AP's APIC ID", ap_apic_id, 1);
     return ok;
 }

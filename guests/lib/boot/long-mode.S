@@ -5,8 +5,10 @@
  * so test kernels reach RAM and MMIO addresses alike): code running before paging is on may
  * be emulated instruction by instruction by KVM, so this part does as little as it can.
  * It enables PAE, EFER.LME and paging (Intel SDM vol. 3A, 10.8.5 "Initializing IA-32e
- * Mode"), far-jumps to 64-bit code and continues in start64, which runs kmain(). Uses no
- * stack: the multiboot entry arrives without one. */
+ * Mode"), far-jumps to 64-bit code and continues at long_mode_next: start64, which runs
+ * kmain(), for the BSP; for the application processors that come this way later, the AP
+ * entry ap_start() (lib/ap-start.c) puts there. Uses no stack: the multiboot entry arrives
+ * without one. */
 #include "boot.h"
 
     .code32
@@ -33,7 +35,14 @@ long_mode:
     movw    %ax, %ds
     movw    %ax, %es
     movw    %ax, %ss
-    jmp     start64
+    jmpq    *long_mode_next(%rip)
+
+/* Where 64-bit code goes on. In .data, not .bss: it is read before start64 clears .bss. */
+    .data
+    .balign 8
+    .globl long_mode_next
+long_mode_next:
+    .quad start64
 
 /* The boot GDT (Intel SDM vol. 3A, 3.4.5 "Segment Descriptors"). flat.ld places it right
  * after the real-mode entry, where the 16-bit lgdt in realmode.S can address it;

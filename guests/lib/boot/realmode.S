@@ -2,7 +2,9 @@
  *
  * tsvisor starts the vCPU as AxVisor does: real mode, CS = 0, IP = the image's first byte,
  * interrupts off. This stub loads the boot GDT, sets CR0.PE and far-jumps into 32-bit
- * protected mode, where long-mode.S takes over. */
+ * protected mode, where long-mode.S takes over. Application processors come this way too:
+ * the start-up trampoline (lib/ap-start.S) far-jumps here from its low page, and the same
+ * steps take them to long mode. */
 #include "boot.h"
 
     .code16
