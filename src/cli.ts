@@ -23,9 +23,8 @@ async function main(args: readonly string[]): Promise<number> {
       return ExitStatus.ok;
     case '-V':
     case '--version': {
-      const { readFileSync } = await import('node:fs');
-      const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-      writeSync(1, `tsvisor ${manifest.version}\n`);
+      const { tsvisorVersion } = await import('./cli/version.js');
+      writeSync(1, `tsvisor ${tsvisorVersion()}\n`);
       return ExitStatus.ok;
     }
     case 'run': {

@@ -1,18 +1,35 @@
 /**
- * tsvisor bench: each measurement side by side with its reference, interleaved A B A B
- * over several rounds so that drift on a shared machine hits both alike; medians and
- * ratios are printed. The interrupt figures, measured inside the guest (irq-bench), stand
- * alone.
+ * tsvisor bench: what each kind of VM exit costs in tsvisor, side by side with the floor (the
+ * same guest on the thinnest C loop over /dev/kvm) and with QEMU, in one run on one machine.
+ *
+ * Every measurement is interleaved, tsvisor then C then QEMU, round after round, so that drift
+ * on a shared machine hits all alike; each figure is the median over rounds with the min and
+ * max beside it. The table goes to the terminal; the same results go to
+ * bench/results/<date>.json and a self-contained HTML report beside it.
  */
-import { writeSync } from 'node:fs';
-import { floorNsPerExit, tsvisorNsPerExit } from './exit-latency.js';
+import { readFileSync, writeSync } from 'node:fs';
+import { arch, cpus, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as kvm from '../kvm/index.js';
+import { FLOOR_OPERATIONS, OPERATIONS, parseGuestOutput, runGuest, type GuestRun, type Operation, type Runner } from './bench-guest.js';
+import { bootSubjects, measureBoot, type Measured } from './boot-footprint.js';
 import { interruptLatencies } from './interrupt-latency.js';
-import { bareNodeMs, helloBootToExitMs } from './startup.js';
+import { microBenchmarks } from './micro.js';
+import { installQemu, qemuVersion } from './qemu.js';
+import { BOOT_NAMES, formatTable, writeHtml, writeJson, type BenchReport, type OperationResult, type Stat } from './report.js';
 import { bareWorkerWakeLatencies, haltWakeLatencies, kickLatencies } from './wake-latency.js';
 
 export interface BenchOptions {
   readonly quick: boolean;
+  /** apt-get QEMU when it is missing. */
+  readonly installPeers: boolean;
 }
+
+const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+const benchStarted = Date.now();
+/** Progress on stderr, so that stdout holds the table alone. */
+const progress = (text: string) => writeSync(2, `bench: ${((Date.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s  ${text}\n`);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -25,71 +42,143 @@ function percentile(values: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] as number;
 }
 
-function interleave(rounds: number, a: () => Promise<number> | number, b: () => Promise<number> | number) {
-  return (async () => {
-    const first: number[] = [];
-    const second: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      first.push(await a());
-      second.push(await b());
+const stat = (values: readonly number[]): Stat => ({ cyclesMin: Math.min(...values), cyclesMedian: median(values), cyclesMax: Math.max(...values) });
+const spread = (values: readonly number[]) => ({ min: Math.min(...values), median: median(values), max: Math.max(...values) });
+
+/** The host's TSC frequency as KVM gives it to a guest (every VMM's guest runs at this rate). */
+function hostTscKhz(): number {
+  const system = kvm.Kvm.open();
+  try {
+    const vm = system.createVm();
+    try {
+      const vcpu = vm.createVcpu(0);
+      try {
+        return vcpu.getTscKhz();
+      } finally {
+        vcpu.close();
+      }
+    } finally {
+      vm.close();
     }
-    return { a: median(first), b: median(second) };
-  })();
+  } finally {
+    system.close();
+  }
 }
 
-const line = (text: string) => writeSync(1, `${text}\n`);
-const row = (label: string, value: string) => line(`  ${label.padEnd(56)}${value.padStart(12)}`);
+/** QEMU's version, installing it first when asked; undefined (with a note) when it is not there. */
+function prepareQemu(options: BenchOptions, notes: string[]): string | undefined {
+  let version = qemuVersion();
+  if (!version && options.installPeers) {
+    progress('installing qemu-system-x86 (apt-get)');
+    installQemu();
+    version = qemuVersion();
+  }
+  if (!version) notes.push('QEMU: qemu-system-x86_64 is not installed, so its column is empty; `npm run bench -- --install-peers` installs it (apt-get, as root).');
+  return version;
+}
 
-export async function runBench(options: BenchOptions): Promise<void> {
-  const iterations = options.quick ? 50_000 : 200_000;
-  const exitRounds = options.quick ? 3 : 7;
-  const startRounds = options.quick ? 5 : 15;
+/** The bench guest's operations under every runner, interleaved round by round. */
+async function operations(run: GuestRun, rounds: number, runners: readonly Runner[]): Promise<OperationResult[]> {
+  const samples = new Map<string, number[]>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const runner of runners) {
+      progress(`operations under ${runner}, round ${round} of ${rounds}`);
+      const operationsOf = runner === 'floor' ? FLOOR_OPERATIONS : OPERATIONS;
+      for (const figures of parseGuestOutput(await runGuest(runner, { ...run, operations: operationsOf }), runner)) {
+        const key = `${runner}:${figures.name}`;
+        samples.set(key, [...(samples.get(key) ?? []), figures.medianCycles]);
+      }
+    }
+  }
+  const statOf = (runner: Runner, operation: Operation) => {
+    const values = samples.get(`${runner}:${operation}`);
+    return values ? stat(values) : undefined;
+  };
+  return OPERATIONS.map((name) => {
+    const [tsvisor, floor, qemu] = (['tsvisor', 'floor', 'qemu'] as const).map((runner) => statOf(runner, name));
+    return { name, tscKhz: run.tscKhz, ...(tsvisor && { tsvisor }), ...(floor && { floor }), ...(qemu && { qemu }) };
+  });
+}
 
-  await tsvisorNsPerExit(1000); // warm up: load koffi and compile the exit path
-  const exits = await interleave(exitRounds, () => floorNsPerExit(iterations), () => tsvisorNsPerExit(iterations));
-  line(`VM exit: guest \`out\` to an unassigned port (${iterations} exits, median of ${exitRounds} rounds)`);
-  row('C floor (bench/exit-floor)', `${(exits.a / 1000).toFixed(2)} µs`);
-  row('tsvisor (vCPU on a worker thread)', `${(exits.b / 1000).toFixed(2)} µs`);
-  row('tsvisor / C', `${(exits.b / exits.a).toFixed(3)}`);
+/** Boot times and peak RSS, each subject once per round in turn. */
+async function bootAndFootprint(rounds: number, qemu: boolean): Promise<Pick<BenchReport, 'boot' | 'footprint'>> {
+  const subjects = bootSubjects(qemu);
+  const measured = new Map<string, Measured[]>();
+  for (let round = 1; round <= rounds; round++) {
+    progress(`boot and footprint, round ${round} of ${rounds}`);
+    for (const subject of subjects) measured.set(subject.name, [...(measured.get(subject.name) ?? []), await measureBoot(subject)]);
+  }
+  const boot = subjects.map(({ name }) => {
+    const runs = measured.get(name) as Measured[];
+    const firstBytes = runs.map((run) => run.firstByteMs).filter((ms) => ms !== undefined);
+    return { name, exitMs: spread(runs.map((run) => run.exitMs)), ...(firstBytes.length && { firstByteMs: spread(firstBytes) }) };
+  });
+  // Peak RSS for a 1-vCPU, 16 MiB guest: the bench guest under each VMM, and bare Node for reference.
+  const footprint = subjects
+    .filter(({ name }) => name !== BOOT_NAMES.tsvisorHello)
+    .map(({ name }) => ({ name, maxRssKb: median((measured.get(name) as Measured[]).map((run) => run.maxRssKb)) }));
+  return { boot, footprint };
+}
 
-  const samples = options.quick ? 200 : 2000;
+/** The earlier issues' latencies: kicks and wakes from the main thread, and the irq-bench guest's interrupt figures. */
+async function latencies(quick: boolean): Promise<BenchReport['latencies']> {
+  progress('kick, halt-wake and interrupt latencies');
+  const samples = quick ? 200 : 2000;
+  const us = (values: readonly number[]) => ({ medianUs: median(values) / 1000, p99Us: percentile(values, 0.99) / 1000 });
   const kicks = await kickLatencies(samples);
   const wakes = await haltWakeLatencies(samples);
   const bareWakes = await bareWorkerWakeLatencies(samples);
-  line(`Reaching a vCPU from the main thread (${samples} samples each)`);
-  row('kick (spinning in the guest -> KVM_EXIT_INTR), median', `${(median(kicks) / 1000).toFixed(1)} µs`);
-  row('kick, p99', `${(percentile(kicks, 0.99) / 1000).toFixed(1)} µs`);
-  row('halt-wake (Atomics.notify -> running), median', `${(median(wakes) / 1000).toFixed(1)} µs`);
-  row('halt-wake, p99', `${(percentile(wakes, 0.99) / 1000).toFixed(1)} µs`);
-  row('bare worker wake (no VM), median', `${(median(bareWakes) / 1000).toFixed(1)} µs`);
-  row('bare worker wake, p99', `${(percentile(bareWakes, 0.99) / 1000).toFixed(1)} µs`);
+  const irq = await interruptLatencies(
+    quick ? { eoiIterations: 5000, selfIpiIterations: 1000, timerTicks: 300, ipiSamples: 300 } : { eoiIterations: 20000, selfIpiIterations: 5000, timerTicks: 1000, ipiSamples: 1000 },
+  );
+  const ns = (value: { medianNs: number; p99Ns: number }) => ({ medianUs: value.medianNs / 1000, p99Us: value.p99Ns / 1000 });
+  return [
+    { name: 'kick: main thread -> vCPU out of KVM_RUN', ...us(kicks) },
+    { name: 'halt-wake: Atomics.notify -> vCPU running', ...us(wakes) },
+    { name: 'bare worker wake (no VM), for reference', ...us(bareWakes) },
+    { name: 'LAPIC timer at 1 kHz, lateness (guest in hlt)', ...ns(irq.timer) },
+    { name: 'IPI vCPU 0 -> vCPU 1, target spinning', ...ns(irq.ipi.spin) },
+    { name: 'IPI vCPU 0 -> vCPU 1, target halted', ...ns(irq.ipi.halt) },
+  ];
+}
 
-  const irqCounts = options.quick
-    ? { eoiIterations: 5000, selfIpiIterations: 1000, timerTicks: 300, ipiSamples: 300 }
-    : { eoiIterations: 20_000, selfIpiIterations: 5000, timerTicks: 1000, ipiSamples: 1000 };
-  const irq = await interruptLatencies(irqCounts);
-  const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
-  line(`Interrupts (measured by the guest in TSC cycles): guests/irq-bench on 2 vCPUs, TSC ${(irq.tscKhz / 1000).toFixed(0)} MHz`);
-  row('rdtsc itself, cycles (in each timed sample once)', `${irq.rdtscCycles}`);
-  row(`EOI write, cycles (mean of ${irq.eoi.iterations})`, `${irq.eoi.cycles}`);
-  row('EOI write, ns (mean)', `${irq.eoi.ns.toFixed(0)} ns`);
-  row('EOI write, ns (median, timed one by one)', `${irq.eoi.medianNs.toFixed(0)} ns`);
-  row(`self-IPI round trip, cycles (mean of ${irq.selfIpi.iterations})`, `${irq.selfIpi.cycles}`);
-  row('self-IPI round trip, µs (mean)', us(irq.selfIpi.ns));
-  row('self-IPI round trip, µs (median)', us(irq.selfIpi.medianNs));
-  row('self-IPI, ICR write to handler entry, µs (median)', us((irq.selfIpi.medianToHandlerCycles * 1e6) / irq.tscKhz));
-  row(`LAPIC timer at 1 kHz, hlt, lateness median (${irq.timer.samples} ticks)`, us(irq.timer.medianNs));
-  row(`LAPIC timer lateness, p99 (${irq.timer.skipped} ticks skipped)`, us(irq.timer.p99Ns));
-  row(`IPI vCPU 0 -> vCPU 1, target spinning, median (${irq.ipi.spin.samples})`, us(irq.ipi.spin.medianNs));
-  row('IPI vCPU 0 -> vCPU 1, target spinning, p99', us(irq.ipi.spin.p99Ns));
-  row(`IPI vCPU 0 -> vCPU 1, target halted, median (${irq.ipi.halt.samples})`, us(irq.ipi.halt.medianNs));
-  row('IPI vCPU 0 -> vCPU 1, target halted, p99', us(irq.ipi.halt.p99Ns));
-  row('IPI ping-pong 0 -> 1 -> 0, target spinning, median', us(irq.ipiRoundTrip.medianNs));
-  row('IPI ping-pong, p99', us(irq.ipiRoundTrip.p99Ns));
+function hostDescription(): BenchReport['host'] {
+  const model = cpus()[0]?.model ?? 'unknown CPU';
+  const kvmModule = ['kvm_intel', 'kvm_amd', 'kvm_pvm'].find((module) => {
+    try {
+      readFileSync(`/sys/module/${module}/refcnt`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return { cpus: `${cpus().length} × ${model} (${arch()})${kvmModule ? `, ${kvmModule}` : ''}`, kernel: release(), node: process.version, qemu: undefined };
+}
 
-  const startup = await interleave(startRounds, bareNodeMs, helloBootToExitMs);
-  line(`Start-up: process start to exit (median of ${startRounds} runs)`);
-  row('node -e 0', `${startup.a.toFixed(1)} ms`);
-  row('tsvisor run configs/hello-x86_64.toml', `${startup.b.toFixed(1)} ms`);
-  row('tsvisor / node -e 0', `${(startup.b / startup.a).toFixed(2)}`);
+export async function runBench(options: BenchOptions): Promise<void> {
+  const started = Date.now();
+  const notes: string[] = [];
+  const qemu = prepareQemu(options, notes);
+  const tscKhz = hostTscKhz();
+  // Each tsvisor run starts a fresh vCPU thread, whose exit path V8 compiles anew: the warm-up
+  // lets it optimise that path before the batches are timed.
+  const run: GuestRun = options.quick
+    ? { operations: OPERATIONS, iterations: 1000, batches: 3, warmup: 1000, tscKhz }
+    : { operations: OPERATIONS, iterations: 4000, batches: 5, warmup: 2000, tscKhz };
+  const runners: Runner[] = ['tsvisor', 'floor', ...(qemu ? (['qemu'] as const) : [])];
+
+  const report: BenchReport = {
+    date: new Date(started).toISOString(),
+    host: { ...hostDescription(), qemu },
+    quick: options.quick,
+    operations: await operations(run, options.quick ? 3 : 7, runners),
+    ...(await bootAndFootprint(options.quick ? 5 : 15, qemu !== undefined)),
+    latencies: await latencies(options.quick),
+    micro: await microBenchmarks({ quick: options.quick, notes }),
+    notes,
+  };
+  writeSync(1, formatTable(report));
+  const json = writeJson(report, RESULTS);
+  const html = writeHtml(report, RESULTS);
+  writeSync(1, `\nResults: ${json}\nReport:  ${html} (open it in a browser)\nTook ${((Date.now() - started) / 1000).toFixed(0)} s.\n`);
 }

@@ -36,20 +36,29 @@ Options:
   -h, --help             this text
 `;
 
-export const BENCH_HELP = `Usage: tsvisor bench [--quick]
+export const BENCH_HELP = `Usage: tsvisor bench [--quick] [--install-peers]
 
-Measures, side by side in one run (interleaved, medians):
-  - the cost of one VM exit (a guest \`out\` to an unassigned port) under tsvisor, its vCPU
-    on a worker thread, and under the thinnest C loop on /dev/kvm (bench/exit-floor, built
-    by npm install);
-  - how fast the main thread reaches a vCPU: a kick out of KVM_RUN, and a wake after HLT
-    beside the same wake of a bare worker thread (median and p99);
-  - the wall time of \`tsvisor run configs/hello-x86_64.toml\`, start to exit, beside a bare
-    \`node -e 0\`.
+Measures what each kind of VM exit costs, in one run on this machine, interleaving tsvisor,
+the C floor and QEMU round after round so that drift hits all alike:
+  - the bench guest (guests/bench, one multiboot ELF for all three) times, in TSC cycles,
+    \`out\` and \`in\` to a port and 32-bit MMIO writes and reads that tsvisor handles in
+    TypeScript, \`cpuid\` (handled inside KVM: the floor), an EOI, a self-IPI, and HLT woken
+    by the LAPIC timer; under tsvisor, under bench/build/mb-floor (the thinnest C exit loop
+    on /dev/kvm, built by npm install; port and MMIO operations and cpuid only) and under
+    qemu-system-x86_64 with KVM when it is installed;
+  - boot: process start to the guest's first byte and to its exit, for tsvisor (the hello
+    guest and the bench guest), QEMU (the bench guest) and a bare \`node -e 0\`; and the
+    peak RSS of tsvisor and QEMU for a 1-vCPU, 16 MiB guest;
+  - kicks and wakes of a vCPU from the main thread, and the irq-bench guest's LAPIC timer
+    lateness and IPI latency (median and p99);
+  - micro-benchmarks of the hot TypeScript paths (benchmark.js).
+Prints a table, and writes bench/results/<date>.json and an HTML report with a chart per
+operation beside it.
 
 Options:
-  --quick      fewer iterations and rounds (about 10 seconds)
-  -h, --help   this text
+  --quick          fewer iterations and rounds (under a minute)
+  --install-peers  apt-get qemu-system-x86 first when QEMU is missing (as root)
+  -h, --help       this text
 `;
 
 export const CHECK_HELP = `Usage: tsvisor check <config.toml> [--json]

@@ -1,9 +1,9 @@
-/** Runs the built tsvisor CLI (dist/cli.js) as a child process, as a user would. */
+/** Runs the built tsvisor CLI (dist/bundle/cli.js, what the tsvisor command runs) as a child process, as a user would. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
 
 export interface TsvisorResult {
   readonly status: number | null;
