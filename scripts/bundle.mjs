@@ -1,24 +1,31 @@
 // Bundles the compiled CLI and the vCPU worker (dist/) into dist/bundle/, what `tsvisor`
-// runs: resolving and reading some sixty module files costs a start-up ~30 ms on both the
-// main thread and each vCPU thread; one file per entry point (plus shared chunks) does not.
+// runs: one CommonJS file each. Loading some sixty ES modules (resolving, reading and linking
+// each, through Node's asynchronous ESM loader) cost every start ~30 ms on the main thread and
+// again on each vCPU thread, the critical path to the guest's first instruction; one
+// CommonJS file, loaded synchronously, does not.
 //
 // dist/bundle/ sits at the same depth as dist/<layer>/, so the relative URLs in the code (the
-// worker next to its chunk, ../../native/..., ../../guests/..., ../../bench/...,
-// ../../package.json) resolve alike from either; no module in dist/ itself may use one. koffi (a native addon) and benchmark (which finds lodash and platform at run
-// time) stay imports from node_modules.
-import { chmodSync } from 'node:fs';
+// worker next to the CLI, ../../native/..., ../../guests/..., ../../bench/...,
+// ../../package.json) resolve alike from either; no module in dist/ itself may use one.
+// import.meta.url becomes the bundle file's own URL. koffi (a native addon) and benchmark
+// (which finds lodash and platform at run time) stay requires from node_modules.
+import { chmodSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['dist/cli.js', 'dist/vmm/vcpu-worker.js'],
-  outdir: 'dist/bundle',
-  entryNames: '[name]',
+const OUT = 'dist/bundle';
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: ['koffi', 'benchmark'],
+  define: { 'import.meta.url': '__tsvisorModuleUrl' },
+  banner: { js: 'const __tsvisorModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
-});
-chmodSync('dist/bundle/cli.js', 0o755);
+};
+
+await build({ ...common, entryPoints: ['dist/cli.js'], outfile: `${OUT}/cli.js` });
+await build({ ...common, entryPoints: ['dist/vmm/vcpu-worker.js'], outfile: `${OUT}/vcpu-worker.js` });
+// The package is "type": "module"; these two files are CommonJS.
+writeFileSync(`${OUT}/package.json`, '{ "type": "commonjs" }\n');
+chmodSync(`${OUT}/cli.js`, 0o755);
