@@ -145,7 +145,12 @@ const MATCH = 6; // the counter value of that match (in 32-bit mode, the compara
 const FIRE_AT = 8; // the host time of that match while the counter runs, else Infinity
 const WORDS_PER_TIMER = 10;
 /** The number of words an HPET's shared state holds. */
-export const HPET_STATE_WORDS = FIRST_TIMER_WORD + WORDS_PER_TIMER * HPET_TIMER_COUNT;
+/**
+ * NEXT_DEADLINE's sequence: odd while a writer (under the lock) changes the deadline, so that
+ * vCPU 0 reads it after every exit without taking the lock (a seqlock).
+ */
+const DEADLINE_SEQUENCE = FIRST_TIMER_WORD + WORDS_PER_TIMER * HPET_TIMER_COUNT;
+export const HPET_STATE_WORDS = DEADLINE_SEQUENCE + 1;
 
 /** This thread's scratch for moving a Number in and out of two shared words. */
 const numberBits = new Float64Array(1);
@@ -168,7 +173,6 @@ export class Hpet implements BusDevice {
   private readonly irqLine: (pin: number) => InterruptLine;
   private readonly onDeadlineChange: () => void;
   private readonly lines = new Map<number, InterruptLine>();
-  private readonly readNextDeadline = () => this.getNumber(NEXT_DEADLINE);
 
   constructor(options: HpetOptions) {
     this.state = options.state ?? new SharedState(HPET_STATE_WORDS);
@@ -220,7 +224,14 @@ export class Hpet implements BusDevice {
    * one compare-and-swap).
    */
   nextDeadline(): number {
-    return this.state.locked(this.readNextDeadline);
+    const state = this.state;
+    for (;;) {
+      const sequence = state.load(DEADLINE_SEQUENCE);
+      if (sequence & 1) continue; // a writer is between its two words
+      numberWords[0] = state.load(NEXT_DEADLINE);
+      numberWords[1] = state.load(NEXT_DEADLINE + 1);
+      if (state.load(DEADLINE_SEQUENCE) === sequence) return numberBits[0] as number;
+    }
   }
 
   /** Fires every timer due by `now`; vCPU 0's thread calls it when its deadline timer goes off. */
@@ -253,7 +264,7 @@ export class Hpet implements BusDevice {
       this.set64(this.timerWord(timer, COMPARATOR), MASK_64);
       this.arm(timer, 0n, false);
     }
-    this.setNumber(NEXT_DEADLINE, Infinity);
+    this.setDeadline(Infinity);
     this.state.set(INITIALISED, 1);
   }
 
@@ -465,7 +476,14 @@ export class Hpet implements BusDevice {
     for (let timer = 0; timer < HPET_TIMER_COUNT; timer++) {
       if (this.timerConfiguration(timer) & TN_INT_ENB_CNF) earliest = Math.min(earliest, this.getNumber(this.timerWord(timer, FIRE_AT)));
     }
-    this.setNumber(NEXT_DEADLINE, earliest);
+    this.setDeadline(earliest);
+  }
+
+  /** Under the lock: the deadline, inside its sequence (see nextDeadline). */
+  private setDeadline(deadline: number): void {
+    this.state.add(DEADLINE_SEQUENCE, 1);
+    this.setNumber(NEXT_DEADLINE, deadline);
+    this.state.add(DEADLINE_SEQUENCE, 1);
   }
 
   /**

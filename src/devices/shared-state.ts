@@ -35,6 +35,16 @@ export class SharedState {
     this.words[FIRST_WORD + word] = value;
   }
 
+  /** An atomic read, for a reader outside the lock (a sequence word that writers bump under it). */
+  load(word: number): number {
+    return Atomics.load(this.words, FIRST_WORD + word);
+  }
+
+  /** An atomic add, returning the new value: writers bump a sequence word with it under the lock. */
+  add(word: number, delta: number): number {
+    return Atomics.add(this.words, FIRST_WORD + word, delta) + delta;
+  }
+
   /** Runs `action` holding the lock. Accesses inside need no atomics: the lock orders them. */
   locked<T>(action: () => T): T {
     const words = this.words;
