@@ -6,12 +6,9 @@
  *   bench op=<name> iterations=<N> batches=<B> cycles_per_op=<C> min=<C> median=<C> tsc_khz=<K>
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadVmConfig } from '../config/load-config.js';
-import { Vm } from '../vmm/vm.js';
+import { runGuestForOutput } from './guest-run.js';
 import { QEMU, qemuArguments } from './qemu.js';
 
 export const BENCH_GUEST = fileURLToPath(new URL('../../guests/build/bench.elf32', import.meta.url));
@@ -101,30 +98,18 @@ export async function runGuest(runner: Runner, run: GuestRun): Promise<string> {
   }
 }
 
-/** tsvisor in this process: the bench guest's config with this command line, COM1 into a file. */
-async function runUnderTsvisor(commandLine: string): Promise<string> {
+/** tsvisor in this process: the bench guest's config with this command line. */
+function runUnderTsvisor(commandLine: string): Promise<string> {
   const spec = loadVmConfig(BENCH_GUEST_CONFIG);
-  const directory = mkdtempSync(join(tmpdir(), 'tsvisor-bench-'));
-  const outputPath = join(directory, 'com1.txt');
-  const fd = openSync(outputPath, 'w');
-  try {
-    const vm = await Vm.create({ ...spec, boot: { ...spec.boot, cmdline: commandLine } }, { serialOutputFd: fd, report: () => {} });
-    const limit = setTimeout(() => void vm.stop(), RUN_LIMIT_MS);
-    try {
-      const exit = await vm.run();
-      const output = readFileSync(outputPath, 'utf8');
-      if (exit.kind !== 'debug-exit' || exit.value !== 0) {
-        throw new BenchGuestError(`the bench guest under tsvisor ended with ${JSON.stringify(exit)}; it printed:\n${output}`);
-      }
-      return output;
-    } finally {
-      clearTimeout(limit);
-      await vm.destroy();
-    }
-  } finally {
-    closeSync(fd);
-    rmSync(directory, { recursive: true, force: true });
-  }
+  return runGuestForOutput(
+    { ...spec, boot: { ...spec.boot, cmdline: commandLine } },
+    {
+      name: 'bench',
+      limitMs: RUN_LIMIT_MS,
+      expected: (exit) => exit.kind === 'debug-exit' && exit.value === 0,
+      failure: (message) => new BenchGuestError(message),
+    },
+  );
 }
 
 /** A child process's stdout, once it exits with `expectedStatus`. */

@@ -6,14 +6,11 @@
  * and the cost of rdtsc itself.
  * It prints one line per measurement, `irq-bench <name> key=value ...` (integers; cycle
  * figures come with tsc_khz), and powers off. The harness writes the counts into guest RAM
- * before the VM runs, catches COM1 in a temporary file and parses the lines.
+ * before the VM runs, catches COM1 (guest-run.ts) and parses the lines.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadVmConfig } from '../config/load-config.js';
-import { Vm } from '../vmm/vm.js';
+import { runGuestForOutput } from './guest-run.js';
 
 const IRQ_BENCH_CONFIG = fileURLToPath(new URL('../../bench/irq-bench.toml', import.meta.url));
 /** The guest's parameter block (guests/irq-bench/irq-bench.c, struct irq_bench_params). */
@@ -166,35 +163,14 @@ export function parseIrqBenchOutput(output: string): InterruptLatencies {
 }
 
 /** Runs the irq-bench guest with `counts`; returns its COM1 output (throws unless it powered off). */
-export async function runIrqBenchGuest(counts: IrqBenchCounts): Promise<string> {
-  const directory = mkdtempSync(join(tmpdir(), 'tsvisor-irq-bench-'));
-  const outputPath = join(directory, 'com1.txt');
-  const fd = openSync(outputPath, 'w');
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const vm = await Vm.create(loadVmConfig(IRQ_BENCH_CONFIG), { serialOutputFd: fd, report: () => {} });
-    try {
-      const words = [PARAMS_MAGIC, counts.eoiIterations, counts.selfIpiIterations, counts.timerTicks, counts.ipiSamples];
-      words.forEach((word, i) => vm.memory.write32(PARAMS_GPA + 4 * i, word));
-      let timedOut = false;
-      timer = setTimeout(() => {
-        timedOut = true;
-        void vm.stop();
-      }, RUN_LIMIT_MS);
-      const exit = await vm.run();
-      clearTimeout(timer);
-      const output = readFileSync(outputPath, 'utf8');
-      if (timedOut) throw new Error(`the irq-bench guest did not finish within ${RUN_LIMIT_MS / 1000} s (a lost interrupt?); its output:\n${output}`);
-      if (exit.kind !== 'power-off') throw new Error(`the irq-bench guest ended with ${JSON.stringify(exit)}; its output:\n${output}`);
-      return output;
-    } finally {
-      await vm.destroy();
-    }
-  } finally {
-    clearTimeout(timer);
-    closeSync(fd);
-    rmSync(directory, { recursive: true, force: true });
-  }
+export function runIrqBenchGuest(counts: IrqBenchCounts): Promise<string> {
+  const words = [PARAMS_MAGIC, counts.eoiIterations, counts.selfIpiIterations, counts.timerTicks, counts.ipiSamples];
+  return runGuestForOutput(loadVmConfig(IRQ_BENCH_CONFIG), {
+    name: 'irq-bench',
+    limitMs: RUN_LIMIT_MS,
+    expected: (exit) => exit.kind === 'power-off',
+    beforeRun: (vm) => words.forEach((word, i) => vm.memory.write32(PARAMS_GPA + 4 * i, word)),
+  });
 }
 
 /** Runs the guest and parses what it measured. */

@@ -206,7 +206,7 @@ export function formatTable(report: BenchReport): string {
 // --- files -----------------------------------------------------------------------------------
 
 /** The report's date as a file name: 2025-01-02T03-04-05 (UTC, no colons). */
-export function reportStem(report: Pick<BenchReport, 'date'>): string {
+function reportStem(report: Pick<BenchReport, 'date'>): string {
   return new Date(report.date).toISOString().slice(0, 19).replaceAll(':', '-');
 }
 
@@ -232,7 +232,7 @@ export function writeHtml(report: BenchReport, dir: string): string {
 const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Text for HTML content and attribute values. */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ENTITIES[char] as string);
 }
 
@@ -281,7 +281,7 @@ const CHART = { width: 380, height: 240, left: 58, right: 52, top: 20, bottom: 2
  * One operation's bar chart: the tsvisor, C floor and QEMU medians as bars with min-max
  * whiskers; cycles on the left axis, nanoseconds (at the operation's TSC rate) on the right.
  */
-export function operationChart(op: OperationResult): string {
+function operationChart(op: OperationResult): string {
   const bars = [
     { label: 'tsvisor', kind: 'tsvisor', stat: op.tsvisor },
     { label: 'C floor', kind: 'floor', stat: op.floor },

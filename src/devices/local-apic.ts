@@ -36,7 +36,6 @@ export const LOCAL_APIC_WINDOW = 0x1000;
 
 // IA32_APIC_BASE bits (SDM 10.4.4, Figure 10-5).
 export const APIC_BASE_BSP = 1n << 8n;
-export const APIC_BASE_X2APIC = 1n << 10n;
 export const APIC_BASE_ENABLE = 1n << 11n;
 const APIC_BASE_ADDRESS_MASK = 0x000f_ffff_ffff_f000n;
 /** Bits 7:0, 9, 10 (no x2APIC on this CPU) and above MAXPHYADDR 52: writing them raises #GP. */
@@ -79,8 +78,8 @@ export const SVR_RESET = 0xff;
 
 export const LVT_MASKED = 1 << 16;
 export const LVT_DELIVERY_STATUS = 1 << 12;
+/** Timer mode, LVT timer bits 18:17 (SDM 10.5.4.1): 00b one-shot, 01b periodic, 10b TSC-deadline. */
 const LVT_TIMER_MODE_SHIFT = 17;
-export const TIMER_MODE_ONE_SHOT = 0;
 export const TIMER_MODE_PERIODIC = 1;
 export const TIMER_MODE_TSC_DEADLINE = 2;
 /** The bits software may write in each LVT entry (SDM Figure 10-8). */
@@ -111,7 +110,6 @@ export const SHORTHAND_ALL_EXCLUDING_SELF = 3;
 // ESR bits (SDM 10.5.3, Figure 10-9).
 export const ESR_SEND_ILLEGAL_VECTOR = 1 << 5;
 export const ESR_RECEIVE_ILLEGAL_VECTOR = 1 << 6;
-export const ESR_ILLEGAL_REGISTER_ADDRESS = 1 << 7;
 
 /** The Local APIC timer's input clock: 1 GHz, so a count at divide-by-1 is a nanosecond. */
 export const TIMER_BASE_HZ = 1_000_000_000;
