@@ -218,8 +218,11 @@ int main(int argc, char **argv) {
     static char out_buffer[1 << 16];
     setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
 
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0) fail_errno("open /dev/kvm");
+    /* TSVISOR_KVM_DEVICE names another KVM device node, as it does for tsvisor. */
+    const char *device = getenv("TSVISOR_KVM_DEVICE");
+    if (device == NULL || *device == '\0') device = "/dev/kvm";
+    int kvm = open(device, O_RDWR | O_CLOEXEC);
+    if (kvm < 0) fail_errno("open the KVM device");
     int vm = ioctl(kvm, KVM_CREATE_VM, 0);
     if (vm < 0) fail_errno("KVM_CREATE_VM");
     if (ioctl(vm, KVM_SET_TSS_ADDR, TSS_ADDRESS) < 0) fail_errno("KVM_SET_TSS_ADDR");

@@ -19,6 +19,11 @@ import { Vm } from './vm.js';
 
 export const KVM_DEVICE = '/dev/kvm';
 
+/** The KVM device tsvisor opens: TSVISOR_KVM_DEVICE when set (a device node elsewhere, or a test's fence), else /dev/kvm. */
+export function kvmDevicePath(): string {
+  return process.env.TSVISOR_KVM_DEVICE || KVM_DEVICE;
+}
+
 /** KVM returns at most this many CPUID entries (KVM_MAX_CPUID_ENTRIES). */
 const MAX_CPUID_ENTRIES = 256;
 
@@ -28,8 +33,8 @@ export class Kvm {
     readonly path: string,
   ) {}
 
-  /** Opens /dev/kvm and checks the API version; throws a KvmError that says how to get access. */
-  static open(path = KVM_DEVICE): Kvm {
+  /** Opens /dev/kvm (see kvmDevicePath) and checks the API version; throws a KvmError that says how to get access. */
+  static open(path = kvmDevicePath()): Kvm {
     const fd = libc.open(path, libc.O_RDWR | libc.O_CLOEXEC);
     if (fd < 0) throw openError(path, libc.errno());
     const kvm = new Kvm(fd, path);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeKvm } from '../helpers/kvm.js';
 import { tsvisor } from '../helpers/tsvisor.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-cli-'));
@@ -94,16 +95,6 @@ describe('bad input', () => {
       `${path}:8:15: kernel.kernel_path: the image does not exist (looked for ${join(folder, 'missing.bin')}). Relative paths are relative to the config file's folder.`,
     );
   });
-
-  it.runIf(process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && existsSync('/dev/kvm'))(
-    'no access to /dev/kvm (run as the unprivileged user nobody)',
-    async () => {
-      expectBadInput(
-        await tsvisor(['run', 'configs/hello-x86_64.toml'], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] }),
-        'Cannot open /dev/kvm: EACCES (permission denied). This user may not use KVM: add it to the group that owns /dev/kvm (often `kvm`: sudo usermod -aG kvm $USER, then log in again), or run tsvisor as root.',
-      );
-    },
-  );
 });
 
 describe('tsvisor check', () => {
@@ -125,9 +116,6 @@ describe('tsvisor check', () => {
     expect(result.stdout).toMatch(/\n {2}COM1 \(16550A UART\) +I\/O ports 0x3f8-0x3ff +4 +platform\n/);
     expect(result.stdout).toMatch(/\n {2}fw_cfg \(QEMU firmware configuration\) +I\/O ports 0x510-0x511 +- +platform\n/);
     expect(result.stdout).toContain('Boot\n  vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image\'s own real-mode code\n  command line: ""\n');
-    // What tsvisor changes in KVM's CPUID, when /dev/kvm is there to ask.
-    expect(result.stdout).toMatch(/\nCPUID \(vCPU 0: what tsvisor changes in what KVM supports\)\n {2}leaf +register +KVM +tsvisor +why\n/);
-    expect(result.stdout).toMatch(/\n {2}0x40000000 +EBX +0x[0-9a-f]{8} +0x69767374 +the signature "tsvisor"\n/);
   });
 
   it('prints the boot plan of a BIOS boot and of a direct ELF64 boot', async () => {
@@ -160,7 +148,6 @@ describe('tsvisor check', () => {
     expect(report).toMatchObject({ valid: true, name: 'hello', cpuCount: 1, boot: { entryPoint: 0x8000 }, warnings: [] });
     expect(report.devices[0]).toEqual({ kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: 0x3f8, length: 8, irq: 4, origin: 'platform' });
     expect(report.bootPlan).toEqual(["vCPU 0 starts in real mode at 0x8000 (CS 0x0000, IP 0x8000), in the kernel image's own real-mode code", 'command line: ""']);
-    expect(report.cpuid.changes).toContainEqual({ leaf: 0x40000000, index: 0, register: 'ebx', before: expect.any(Number), after: 0x69767374, why: 'the signature "tsvisor"' });
   });
 
   it('exits 1 with the located error for an invalid config, as text or JSON', async () => {
@@ -190,7 +177,25 @@ describe('tsvisor check', () => {
   });
 });
 
-describe('tsvisor run and the host', () => {
+describeKvm('tsvisor and KVM', () => {
+  it('check shows what tsvisor changes in the CPUID KVM supports, as text and as JSON', async () => {
+    const text = await tsvisor(['check', 'configs/hello-x86_64.toml']);
+    expect(text.stdout).toMatch(/\nCPUID \(vCPU 0: what tsvisor changes in what KVM supports\)\n {2}leaf +register +KVM +tsvisor +why\n/);
+    expect(text.stdout).toMatch(/\n {2}0x40000000 +EBX +0x[0-9a-f]{8} +0x69767374 +the signature "tsvisor"\n/);
+    const report = JSON.parse((await tsvisor(['check', '--json', 'configs/hello-x86_64.toml'])).stdout);
+    expect(report.cpuid.changes).toContainEqual({ leaf: 0x40000000, index: 0, register: 'ebx', before: expect.any(Number), after: 0x69767374, why: 'the signature "tsvisor"' });
+  });
+
+  it.runIf(process.getuid?.() === 0 && existsSync('/usr/bin/setpriv'))(
+    'no access to /dev/kvm (run as the unprivileged user nobody)',
+    async () => {
+      expectBadInput(
+        await tsvisor(['run', 'configs/hello-x86_64.toml'], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] }),
+        'Cannot open /dev/kvm: EACCES (permission denied). This user may not use KVM: add it to the group that owns /dev/kvm (often `kvm`: sudo usermod -aG kvm $USER, then log in again), or run tsvisor as root.',
+      );
+    },
+  );
+
   /** A VM whose vCPU 0 prints "bsp" and then halts forever. */
   const haltingConfig = () => {
     const path = join(folder, 'halting.toml');
