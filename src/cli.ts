@@ -8,7 +8,7 @@ import { writeSync } from 'node:fs';
 import { ExitStatus, TsvisorError } from './errors.js';
 import { GENERAL_HELP } from './cli/help.js';
 import { UsageError } from './cli/usage-error.js';
-import { dismissPrestartedVcpuThreads, prestartVcpuThread } from './vmm/vcpu-threads.js';
+import { dismissIdleVcpuThreads, prestartVcpuThread } from './vmm/vcpu-threads.js';
 
 async function main(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -33,7 +33,7 @@ async function main(args: readonly string[]): Promise<number> {
         const { runCommand } = await import('./cli/run-command.js');
         return await runCommand(rest);
       } finally {
-        await dismissPrestartedVcpuThreads();
+        await dismissIdleVcpuThreads();
       }
     }
     case 'check': {

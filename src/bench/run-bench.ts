@@ -155,13 +155,28 @@ function hostDescription(): BenchReport['host'] {
   return { cpus: `${cpus().length} × ${model} (${arch()})${kvmModule ? `, ${kvmModule}` : ''}`, kernel: release(), node: process.version, qemu: undefined };
 }
 
+/**
+ * A CPU that QEMU emulates in software (TCG): the model it reports is "QEMU TCG CPU ...". Such
+ * a machine is the test VM of a host without /dev/kvm (npm run test:vm), where every figure
+ * is many times slower than on a real machine and says nothing about one.
+ */
+export function emulatedCpuNote(model: string): string | undefined {
+  if (!/\bTCG\b/.test(model)) return undefined;
+  return `This machine's CPU is emulated by QEMU in software ("${model}"): it is the test VM of a host without /dev/kvm, or another TCG guest. These timings are not performance figures; run the bench on a host with /dev/kvm.`;
+}
+
 export async function runBench(options: BenchOptions): Promise<void> {
   const started = Date.now();
   const notes: string[] = [];
+  const emulated = emulatedCpuNote(cpus()[0]?.model ?? '');
+  if (emulated) {
+    notes.push(emulated);
+    writeSync(2, `tsvisor bench: ${emulated}\n`);
+  }
   const qemu = prepareQemu(options, notes);
   const tscKhz = hostTscKhz();
-  // Each tsvisor run starts a fresh vCPU thread, whose exit path V8 compiles anew: the warm-up
-  // lets it optimise that path before the batches are timed.
+  // The first tsvisor run starts a fresh vCPU thread, whose exit path V8 compiles anew (later
+  // runs reuse the thread): the warm-up lets it optimise that path before the batches are timed.
   const run: GuestRun = options.quick
     ? { operations: OPERATIONS, iterations: 1000, batches: 3, warmup: 1000, tscKhz }
     : { operations: OPERATIONS, iterations: 4000, batches: 5, warmup: 2000, tscKhz };

@@ -1,4 +1,4 @@
-/** The --stats table: exits per vCPU and reason, accesses per device, and the time spent on each. */
+/** The --stats table: exits per vCPU and reason, accesses per device, the time spent on each, and coalesced interrupts. */
 import type { VmStats } from '../vmm/vm-stats.js';
 
 export function formatStats(stats: VmStats): string {
@@ -14,5 +14,18 @@ export function formatStats(stats: VmStats): string {
     'Device accesses',
     ...rows(['device', 'reads', 'writes', 'time'], stats.devices.map((d) => [d.device, String(d.reads), String(d.writes), time(d.milliseconds)])),
   ];
+  const { coalesced, hpetPeriodsCoalesced } = stats.interrupts;
+  if (coalesced.length + hpetPeriodsCoalesced.length > 0) {
+    lines.push(
+      'Interrupts coalesced (merged with one of the same vector still pending, or periods of a timer serviced late)',
+      ...rows(
+        ['source', 'count'],
+        [
+          ...coalesced.map((c) => [`vCPU ${c.vcpu} vector 0x${c.vector.toString(16)}`, String(c.count)]),
+          ...hpetPeriodsCoalesced.map((h) => [`HPET timer ${h.timer} periods`, String(h.count)]),
+        ],
+      ),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -143,7 +143,9 @@ const INCREMENT = 3; // a periodic timer's "value last written" (2.3.9.1)
 const MATCH_PENDING = 5; // 1 while a match is ahead
 const MATCH = 6; // the counter value of that match (in 32-bit mode, the comparator's full 64-bit position)
 const FIRE_AT = 8; // the host time of that match while the counter runs, else Infinity
-const WORDS_PER_TIMER = 10;
+/** A statistic: periods a periodic timer's interrupt skipped because it was serviced late (one fire for several matches). */
+const PERIODS_COALESCED = 10;
+const WORDS_PER_TIMER = 11;
 /** The number of words an HPET's shared state holds. */
 /**
  * NEXT_DEADLINE's sequence: odd while a writer (under the lock) changes the deadline, so that
@@ -151,6 +153,11 @@ const WORDS_PER_TIMER = 10;
  */
 const DEADLINE_SEQUENCE = FIRST_TIMER_WORD + WORDS_PER_TIMER * HPET_TIMER_COUNT;
 export const HPET_STATE_WORDS = DEADLINE_SEQUENCE + 1;
+
+/** Periods of timer `timer` whose interrupts coalesced into one because the timer was serviced late (a statistic). */
+export function hpetPeriodsCoalesced(state: SharedState, timer: number): number {
+  return state.load(FIRST_TIMER_WORD + timer * WORDS_PER_TIMER + PERIODS_COALESCED);
+}
 
 /** This thread's scratch for moving a Number in and out of two shared words. */
 const numberBits = new Float64Array(1);
@@ -438,7 +445,9 @@ export class Hpet implements BusDevice {
       // position; in 64-bit mode it is the comparator itself (below the match when the guest
       // wrote it behind the counter).
       const comparatorPosition = configuration & TN_32MODE_CNF ? match : comparator;
-      const advance = (BigInt.asUintN(64, counter - comparatorPosition) / increment + 1n) * increment;
+      const periodsPassed = BigInt.asUintN(64, counter - comparatorPosition) / increment;
+      const advance = (periodsPassed + 1n) * increment;
+      if (periodsPassed > 0n && configuration & TN_INT_ENB_CNF) this.state.add(this.timerWord(timer, PERIODS_COALESCED), Number(periodsPassed));
       this.set64(comparatorWord, (comparator + advance) & (configuration & TN_32MODE_CNF ? MASK_32 : MASK_64));
       this.set64(this.timerWord(timer, MATCH), BigInt.asUintN(64, comparatorPosition + advance));
     } else {

@@ -21,6 +21,12 @@ const ENABLE = 19; // ENABLE_* bits
 const PPR = 20;
 const ATTENTION = 21; // ATTENTION_* bits, set by senders, taken by the owner
 const WORDS_PER_APIC = 24;
+/**
+ * After every APIC's block, a statistic that survives resets: for each vCPU and vector, the
+ * interrupts that coalesced with one already pending (SDM 10.8.4: IRR holds one request per
+ * vector), or that a timer could not raise because it was serviced periods late.
+ */
+const COALESCED_WORDS_PER_APIC = 256;
 
 /** IA32_APIC_BASE bit 11: the APIC is globally enabled (SDM 10.4.3). */
 export const ENABLE_GLOBAL = 1 << 0;
@@ -40,17 +46,19 @@ export const DFR_MODEL_MASK = 0xf000_0000 | 0;
 
 export class LocalApicStates {
   private readonly words: Int32Array;
+  private readonly coalesced: Int32Array;
 
   constructor(
     readonly vcpuCount: number,
     readonly buffer: SharedArrayBuffer = LocalApicStates.create(vcpuCount),
   ) {
     this.words = new Int32Array(buffer, 0, vcpuCount * WORDS_PER_APIC);
+    this.coalesced = new Int32Array(buffer, vcpuCount * WORDS_PER_APIC * 4, vcpuCount * COALESCED_WORDS_PER_APIC);
   }
 
   /** A fresh block for `vcpuCount` APICs in their power-up state: APIC ID = vCPU index, flat model, software-disabled. */
   static create(vcpuCount: number): SharedArrayBuffer {
-    const buffer = new SharedArrayBuffer(vcpuCount * WORDS_PER_APIC * 4);
+    const buffer = new SharedArrayBuffer(vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) * 4);
     const states = new LocalApicStates(vcpuCount, buffer);
     for (let id = 0; id < vcpuCount; id++) states.reset(id);
     return buffer;
@@ -112,8 +120,18 @@ export class LocalApicStates {
     const bit = 1 << (vector & 31);
     if (levelTriggered) Atomics.or(this.words, word + TMR, bit);
     else Atomics.and(this.words, word + TMR, ~bit);
-    Atomics.or(this.words, word + IRR, bit);
+    if (Atomics.or(this.words, word + IRR, bit) & bit) this.countCoalesced(id, vector, 1);
     this.raise(id, ATTENTION_INTERRUPT);
+  }
+
+  /** `count` interrupts for `vector` on vCPU `id` merged with others instead of being delivered each. */
+  countCoalesced(id: number, vector: number, count: number): void {
+    Atomics.add(this.coalesced, id * COALESCED_WORDS_PER_APIC + vector, count);
+  }
+
+  /** How many interrupts for `vector` on vCPU `id` coalesced so far. */
+  coalescedCount(id: number, vector: number): number {
+    return Atomics.load(this.coalesced, id * COALESCED_WORDS_PER_APIC + vector);
   }
 
   raise(id: number, attention: number): void {

@@ -534,8 +534,13 @@ export class LocalApic implements BusDevice {
     if (now < this.timerDeadline) return;
     this.requestLocal(APIC_LVT_TIMER);
     if (this.timerMode() === TIMER_MODE_PERIODIC && this.timerPeriod > 0) {
-      const elapsedPeriods = Math.floor((now - this.timerStart) / this.timerPeriod) + 1;
-      this.timerDeadline = this.timerStart + elapsedPeriods * this.timerPeriod;
+      // Period boundaries passed by now, and the one this service fires for: those between coalesced.
+      const passed = Math.floor((now - this.timerStart) / this.timerPeriod);
+      const firing = Math.round((this.timerDeadline - this.timerStart) / this.timerPeriod);
+      const timer = this.lvt.get(APIC_LVT_TIMER) as number;
+      const raised = !(timer & LVT_MASKED) && (timer & 0xff) >= 16 && this.states.accepting(this.id);
+      if (passed > firing && raised) this.states.countCoalesced(this.id, timer & 0xff, passed - firing);
+      this.timerDeadline = this.timerStart + (passed + 1) * this.timerPeriod;
     } else {
       this.stopTimer();
     }

@@ -2,7 +2,7 @@
  * A vCPU's state as text, for a guest that crashed: general registers, segments,
  * descriptor tables, control registers, the CPU mode, and the bytes at RIP.
  */
-import type { KvmRegs, KvmSegment, KvmSregs } from '../kvm/index.js';
+import { EXIT_REASON_NAMES, KVM_EXIT_IO, KVM_EXIT_MMIO, type KvmRegs, type KvmSegment, type KvmSregs } from '../kvm/index.js';
 
 const CR0_PE = 1n << 0n;
 const CR0_PG = 1n << 31n;
@@ -19,6 +19,13 @@ export interface CodeBytes {
   readonly gpa: number | undefined;
   /** The bytes at RIP, or why there are none. */
   readonly bytes: Uint8Array | string;
+}
+
+/** The last exit a vCPU handled: its reason and, for I/O and MMIO, the port or address and direction. */
+export interface LastExit {
+  reason: number;
+  address: number;
+  write: boolean;
 }
 
 const h64 = (value: bigint) => value.toString(16).padStart(16, '0');
@@ -67,5 +74,26 @@ export function formatRegisterDump(vcpuId: number, regs: KvmRegs, sregs: KvmSreg
     `  CR0=${h64(sregs.cr0)} CR2=${h64(sregs.cr2)} CR3=${h64(sregs.cr3)} CR4=${h64(sregs.cr4)}`,
     `  CR8=${h64(sregs.cr8)} EFER=${h64(sregs.efer)} APIC_BASE=${h64(sregs.apic_base)}`,
     `  code at RIP${codeWhere}: ${codeLine}`,
+  ].join('\n');
+}
+
+/**
+ * What stands in for the register dump when KVM has replaced the guest's registers (on its
+ * AMD side, after a shutdown exit): that they are lost, and the last exit tsvisor handled.
+ */
+export function lostRegistersReport(vcpuId: number, last: LastExit, exitsBefore: number): string {
+  const access = (space: string) => `a ${last.write ? 'write to' : 'read of'} ${space} 0x${last.address.toString(16)}`;
+  const lastExit =
+    last.reason < 0
+      ? 'none: the fault came before the first exit'
+      : last.reason === KVM_EXIT_IO
+        ? `KVM_EXIT_IO, ${access('I/O port')}`
+        : last.reason === KVM_EXIT_MMIO
+          ? `KVM_EXIT_MMIO, ${access('guest physical address')}`
+          : (EXIT_REASON_NAMES[last.reason] ?? `exit reason ${last.reason}`);
+  return [
+    `vCPU ${vcpuId}: the registers at the fault are lost. On this host KVM runs on AMD SVM, which re-initialises a vCPU when it shuts down, so KVM reports the INIT state, not the guest's.`,
+    `  the last exit tsvisor handled before the fault: ${lastExit}`,
+    `  exits handled before the fault: ${exitsBefore}`,
   ].join('\n');
 }

@@ -32,7 +32,7 @@ import { monotonicNanos } from '../host/clock.js';
 import { nativeShim, type NativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
-import { formatRegisterDump, instructionPointer, pagingEnabled, type CodeBytes } from './register-dump.js';
+import { formatRegisterDump, instructionPointer, lostRegistersReport, pagingEnabled, type CodeBytes, type LastExit } from './register-dump.js';
 import { VcpuState, VmState, type VmControl } from './vm-control.js';
 import { EXIT_REASON_SLOTS } from './vm-stats.js';
 import type { VmExit } from './vm-exit.js';
@@ -53,6 +53,8 @@ export interface VcpuRunnerOptions {
   readonly hpet: Hpet | undefined;
   /** The guest's TSC frequency, to turn an IA32_TSC_DEADLINE value into a time. */
   readonly tscKhz: number;
+  /** KVM's AMD side re-initialises a vCPU on a shutdown exit: its registers are then not the guest's. */
+  readonly shutdownResetsVcpu: boolean;
   readonly local: RunControl;
   readonly exitCounts: Float64Array;
   readonly exitNanos: Float64Array;
@@ -90,6 +92,8 @@ export class VcpuRunner {
   private taskPriorityPoll = Infinity;
   /** The host timer's deadline (monotonic ns), or Infinity when disarmed. */
   private armedDeadline = Infinity;
+  /** The last exit handled, for a report when the registers are lost (see shutdown()). */
+  private readonly lastExit: LastExit = { reason: -1, address: 0, write: false };
 
   constructor(private readonly options: VcpuRunnerOptions) {
     this.vcpu = options.vcpu;
@@ -135,6 +139,7 @@ export class VcpuRunner {
       const reason = vcpu.run();
       const start = timed ? performance.now() : 0;
       const exit = this.handleExit(reason, kvmRun);
+      this.lastExit.reason = reason;
       if (reason < EXIT_REASON_SLOTS) {
         exitCounts[reason] = (exitCounts[reason] as number) + 1;
         if (timed) exitNanos[reason] = (exitNanos[reason] as number) + (performance.now() - start) * 1e6;
@@ -175,9 +180,7 @@ export class VcpuRunner {
         this.inFlight = false;
         return this.halt(kvmRun);
       case kvm.KVM_EXIT_SHUTDOWN:
-        return this.failure(
-          'The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down. Look at the IDT, the stack and the code at RIP below.',
-        );
+        return this.shutdown();
       case kvm.KVM_EXIT_FAIL_ENTRY:
         return this.failEntry(kvmRun);
       case kvm.KVM_EXIT_INTERNAL_ERROR:
@@ -397,6 +400,8 @@ export class VcpuRunner {
     const port = kvmRun.ioPort;
     const bus = this.options.ioBus;
     const isIn = kvmRun.ioDirection === kvm.KVM_EXIT_IO_IN;
+    this.lastExit.address = port;
+    this.lastExit.write = !isIn;
     if (count === 1) {
       const data = this.ioView(kvmRun, offset, size);
       if (isIn) bus.read(port, data);
@@ -425,9 +430,26 @@ export class VcpuRunner {
     const length = kvmRun.mmioLen;
     if (length < 1 || length > 8) return false;
     const data = kvmRun.mmioData(length);
-    if (kvmRun.mmioIsWrite) this.options.mmioBus.write(kvmRun.mmioPhysAddr, data);
-    else this.options.mmioBus.read(kvmRun.mmioPhysAddr, data);
+    const address = kvmRun.mmioPhysAddr;
+    const write = kvmRun.mmioIsWrite;
+    this.lastExit.address = address;
+    this.lastExit.write = write;
+    if (write) this.options.mmioBus.write(address, data);
+    else this.options.mmioBus.read(address, data);
     return true;
+  }
+
+  /**
+   * A triple fault. On KVM's AMD side the vCPU already holds the INIT state when KVM returns, so
+   * what can be known is the last exit tsvisor handled, and the report says so instead of
+   * showing the reset state as the guest's.
+   */
+  private shutdown(): VmExit {
+    const message =
+      'The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down.';
+    if (!this.options.shutdownResetsVcpu) return this.failure(`${message} Look at the IDT, the stack and the code at RIP below.`);
+    const exits = this.options.exitCounts.reduce((sum, count) => sum + count, 0);
+    return { kind: 'guest-failure', message: `${message} Look at the guest's IDT and stack.`, registers: lostRegistersReport(this.id, this.lastExit, exits) };
   }
 
   private failEntry(kvmRun: kvm.KvmRun): VmExit {

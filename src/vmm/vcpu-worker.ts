@@ -4,6 +4,10 @@
  * pins itself to its host CPUs, and runs the exit loop until the VM ends. Every exit is
  * handled here, with no round trip to the main thread; messages carry only what the user
  * must hear about (the VM's end, reports, traces) and the handshakes of start and stop.
+ *
+ * After 'stopped' the thread waits for its next VM (vcpu-threads.ts keeps it in a pool), with
+ * nothing of the last one kept, until it is dismissed. A thread whose run failed ('fatal')
+ * ends instead: its state is not known to be clean.
  */
 import { writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
@@ -38,10 +42,14 @@ export interface VcpuWorkerSetup {
   readonly traceUnassigned: boolean;
   /** The host CPUs this vCPU may run on, when pinned. */
   readonly affinity: readonly number[] | undefined;
+  /** Which of KVM's x86 sides runs the guest (they differ in what a shutdown exit leaves). */
+  readonly kvmSide: kvm.KvmSide;
 }
 
 /** Messages a vCPU worker sends the main thread. */
 export type VcpuWorkerMessage =
+  /** Its modules are loaded (it may be terminated from now on): once, when the thread starts. */
+  | { readonly type: 'loaded' }
   | { readonly type: 'ready'; readonly tid: number; readonly affinity: readonly number[] }
   | { readonly type: 'exit'; readonly exit: VmExit }
   | { readonly type: 'report'; readonly message: string }
@@ -53,19 +61,28 @@ const port = parentPort;
 if (!port) throw new Error('vcpu-worker.js runs as a worker thread');
 const send = (message: VcpuWorkerMessage) => port.postMessage(message);
 
-port.once('message', (setup: VcpuWorkerSetup | typeof DISMISS) => {
-  if (setup === DISMISS) return; // with no listener left, the thread ends
+/** The host CPUs this thread may run on when not pinned: what it started with. */
+const unpinned = threadAffinity();
+
+const onMessage = (setup: VcpuWorkerSetup | typeof DISMISS) => {
+  if (setup === DISMISS) {
+    port.off('message', onMessage); // with no listener left, the thread ends
+    return;
+  }
   try {
     runVcpu(setup);
   } catch (error) {
+    port.off('message', onMessage);
     send({ type: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   }
-});
+};
+port.on('message', onMessage);
+send({ type: 'loaded' });
 
 function runVcpu(setup: VcpuWorkerSetup): void {
   const control = new VmControl(setup.runs.length, setup.control);
   const tid = nativeShim().currentThreadId();
-  if (setup.affinity) setThreadAffinity(setup.affinity);
+  setThreadAffinity(setup.affinity ?? unpinned);
   setExactTimerSlack();
   const memory = GuestMemory.attach(setup.memory);
   const own = setup.runs[setup.id] as VcpuWorkerSetup['runs'][number];
@@ -110,6 +127,7 @@ function runVcpu(setup: VcpuWorkerSetup): void {
     localApic: platform.localApic,
     hpet: setup.id === 0 ? platform.hpet : undefined,
     tscKhz: vcpu.getTscKhz(),
+    shutdownResetsVcpu: kvm.shutdownResetsVcpu(setup.kvmSide),
     exitCounts: counts, exitNanos: nanos, timed: setup.stats.timed,
   });
 

@@ -5,6 +5,9 @@
  * typed-array increment on the exit path; timing costs two clock reads, so it is optional.
  */
 import type { BusCounters } from '../devices/bus.js';
+import { HPET_TIMER_COUNT, hpetPeriodsCoalesced } from '../devices/hpet.js';
+import type { LocalApicStates } from '../devices/local-apic-state.js';
+import type { SharedState } from '../devices/shared-state.js';
 import * as kvm from '../kvm/index.js';
 
 /** Exit reasons below this are counted each in its own slot; KVM's are all below 64. */
@@ -13,8 +16,38 @@ export const EXIT_REASON_SLOTS = 64;
 export interface VmStats {
   readonly exits: readonly { readonly vcpu: number; readonly reason: string; readonly count: number; readonly milliseconds: number }[];
   readonly devices: readonly { readonly device: string; readonly reads: number; readonly writes: number; readonly milliseconds: number }[];
+  readonly interrupts: InterruptStats;
   /** Whether the times were measured (tsvisor run --stats). */
   readonly timed: boolean;
+}
+
+/**
+ * Interrupts that did not each reach the guest, none of them lost without a count: a request
+ * that found its vector already pending in IRR (SDM 10.8.4: one request per vector), and the
+ * periods of a periodic timer serviced late, which fire once. A guest counting timer ticks can
+ * only rely on ticks plus these.
+ */
+export interface InterruptStats {
+  /** By vCPU and vector, only those with a count. */
+  readonly coalesced: readonly { readonly vcpu: number; readonly vector: number; readonly count: number }[];
+  /** HPET periods that coalesced into one interrupt, by timer, only those with a count. */
+  readonly hpetPeriodsCoalesced: readonly { readonly timer: number; readonly count: number }[];
+}
+
+export function readInterruptStats(localApics: LocalApicStates, hpetState: SharedState | undefined): InterruptStats {
+  const coalesced: { vcpu: number; vector: number; count: number }[] = [];
+  for (let vcpu = 0; vcpu < localApics.vcpuCount; vcpu++) {
+    for (let vector = 0; vector < 256; vector++) {
+      const count = localApics.coalescedCount(vcpu, vector);
+      if (count > 0) coalesced.push({ vcpu, vector, count });
+    }
+  }
+  const hpet: { timer: number; count: number }[] = [];
+  for (let timer = 0; hpetState && timer < HPET_TIMER_COUNT; timer++) {
+    const count = hpetPeriodsCoalesced(hpetState, timer);
+    if (count > 0) hpet.push({ timer, count });
+  }
+  return { coalesced, hpetPeriodsCoalesced: hpet };
 }
 
 export interface StatsLayout {
@@ -56,8 +89,8 @@ export class StatsBuffer {
     return { reads: next(), writes: next(), nanos: next(), timed: this.timed };
   }
 
-  /** Sums over every vCPU: exits by vCPU and reason, accesses by device. */
-  read(slotNames: { readonly io: readonly string[]; readonly mmio: readonly string[] }): VmStats {
+  /** Sums over every vCPU: exits by vCPU and reason, accesses by device; with the interrupt statistics kept elsewhere. */
+  read(slotNames: { readonly io: readonly string[]; readonly mmio: readonly string[] }, interrupts: InterruptStats): VmStats {
     const exits: { vcpu: number; reason: string; count: number; milliseconds: number }[] = [];
     for (let vcpu = 0; vcpu < this.layout.vcpuCount; vcpu++) {
       const { counts, nanos } = this.exitCounters(vcpu);
@@ -80,7 +113,7 @@ export class StatsBuffer {
         if (total.reads + total.writes > 0) devices.push(total);
       });
     }
-    return { exits, devices, timed: this.timed };
+    return { exits, devices, interrupts, timed: this.timed };
   }
 
   private view(doubleOffset: number, length: number): Float64Array {

@@ -7,6 +7,7 @@
  * resume, stop, and the start requests that wake application processors. vCPU 0 runs when
  * the VM runs; the others stay parked until started, as with INIT/SIPI.
  */
+import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { vcpuCpuid } from '../boot/cpuid.js';
 import { initialCpuState } from '../boot/cpu-state.js';
@@ -17,19 +18,21 @@ import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from '../devices/local-apic.js';
+import { HPET_STATE_WORDS } from '../devices/hpet.js';
+import { SharedState } from '../devices/shared-state.js';
 import type { Uart16550 } from '../devices/uart16550.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
 import { nativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
-import { wireInterrupts } from './interrupts.js';
-import { busSlotNames, consoleUart, createPlatformState } from './platform.js';
-import { dismissVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
+import { wireInterrupts, type InterruptWiring } from './interrupts.js';
+import { busSlotNames, consoleUart, createPlatformState, type PlatformState } from './platform.js';
+import { retireVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
 import type { VcpuWorkerMessage, VcpuWorkerSetup } from './vcpu-worker.js';
 import { VcpuState, VmControl, VmState, type VcpuStateValue } from './vm-control.js';
 import type { VmExit } from './vm-exit.js';
-import { StatsBuffer, type VmStats } from './vm-stats.js';
+import { readInterruptStats, StatsBuffer, type VmStats } from './vm-stats.js';
 
 export interface VmOptions {
   /** Where COM1's output goes: the terminal (1), or a file's descriptor. */
@@ -57,7 +60,10 @@ export class Vm {
   private failWith!: (error: Error) => void;
   private stopping: Promise<void> | undefined;
   private readonly workerExits: Promise<void>[];
+  /** Each resolves (true) when its thread has left its vCPU loop and may serve another VM. */
+  private readonly workerStops: Promise<boolean>[];
   private destroyed = false;
+  private report: (message: string) => void = () => {};
   /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
   readonly threadAffinities: (readonly number[])[] = [];
 
@@ -74,14 +80,19 @@ export class Vm {
     /** COM1, for feeding it host input. */
     readonly console: Uart16550,
     private readonly kicker: Kicker,
+    private readonly platformState: PlatformState,
+    private readonly interrupts: InterruptWiring,
   ) {
     this.ended = new Promise((resolve, reject) => {
       this.endWith = resolve;
       this.failWith = reject;
     });
     this.ended.catch(() => {}); // observed through run()
-    // Watched from the start: a worker may end before anyone waits for it (after the VM's exit).
+    // Watched from the start: a worker may end, or leave its loop, before anyone waits for it (after the VM's exit).
     this.workerExits = workers.map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
+    this.workerStops = workers.map(
+      (worker) => new Promise<boolean>((resolve) => worker.on('message', (message: VcpuWorkerMessage) => message.type === 'stopped' && resolve(true))),
+    );
   }
 
   /** Builds the VM and starts its vCPU workers (vCPU 0 waits for run()). Everything made before a failure is released again. */
@@ -115,6 +126,7 @@ export class Vm {
       writeBootData(memory, spec.boot, multibootInputsOf(spec));
 
       const supported = kvmSystem.getSupportedCpuid();
+      const kvmSide = kvm.kvmSide(supported);
       const vcpus: kvm.Vcpu[] = [];
       for (let id = 0; id < spec.cpuCount; id++) {
         const vcpu = kvmVm.createVcpu(id);
@@ -140,7 +152,8 @@ export class Vm {
         kick: (id) => kicker.kick(id),
         startup: (id, vector) => control.startup(id, vector),
       });
-      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, consoleUart(spec, platformState, interrupts), kicker);
+      const com1 = consoleUart(spec, platformState, interrupts);
+      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, com1, kicker, platformState, interrupts);
       await vm.startWorkers(options, (id) => ({
         id,
         vcpuFd: (vcpus[id] as kvm.Vcpu).fd,
@@ -153,11 +166,12 @@ export class Vm {
         outputFd: options.serialOutputFd,
         traceUnassigned: options.onUnassigned !== undefined,
         affinity: spec.vcpuAffinity?.[id],
+        kvmSide,
       }));
       return vm;
     } catch (error) {
       // The threads end before anything they may be using is released.
-      await (vm ? vm.stopWorkers() : dismissVcpuThreads(workers));
+      await (vm ? vm.stopWorkers() : retireVcpuThreads(workers));
       for (const release of cleanup.reverse()) release();
       throw error;
     }
@@ -230,7 +244,8 @@ export class Vm {
   }
 
   stats(): VmStats {
-    return this.statsBuffer.read(busSlotNames(this.spec));
+    const hpet = this.spec.devices.some((device) => device.kind === 'hpet') ? new SharedState(HPET_STATE_WORDS, this.platformState.hpet) : undefined;
+    return this.statsBuffer.read(busSlotNames(this.spec), readInterruptStats(this.interrupts.localApics, hpet));
   }
 
   /** What the guest did in read-only and reserved memory, a line per region it touched. */
@@ -254,6 +269,7 @@ export class Vm {
   }
 
   private async startWorkers(options: VmOptions, setupOf: (id: number) => VcpuWorkerSetup): Promise<void> {
+    this.report = options.report;
     const ready = this.workers.map(
       (worker, id) =>
         new Promise<void>((resolve, reject) => {
@@ -293,19 +309,58 @@ export class Vm {
     await Promise.all(ready);
   }
 
-  /** Tells every vCPU to leave its loop, kicks them, and waits for their threads to end. */
+  /**
+   * A vCPU thread that does not leave its loop when told to is stuck where tsvisor cannot see:
+   * in KVM_RUN, or in a host call. Its thread's state and the kernel function it waits in
+   * (/proc/self/task/<tid>/wchan) say where, before the thread is terminated.
+   */
+  private reportStuckVcpu(id: number): void {
+    const tid = this.control.tid(id);
+    const state = VCPU_STATE_NAMES[this.control.vcpuState(id)] ?? 'unknown';
+    const thread = tid > 0 ? hostThreadState(tid) : 'gone';
+    this.report(
+      `vCPU ${id} did not stop within ${WORKER_STOP_TIMEOUT_MS / 1000} s of being told to (it was ${state}; its host thread ${tid || '-'}: ${thread}), so tsvisor terminated its thread. A thread waiting in a kvm_*, svm_* or vmx_* function is inside the host's KVM, which did not return from KVM_RUN.`,
+    );
+  }
+
+  /**
+   * Tells every vCPU to leave its loop, kicks them, and waits until each thread has left it
+   * ('stopped', and the thread goes back to the pool) or ended.
+   */
   private stopWorkers(): Promise<void> {
     this.stopping ??= (async () => {
       this.control.setVmState(VmState.stopping);
       this.kicker.kickAll();
-      await Promise.all(
+      const reusable = await Promise.all(
         this.workers.map((worker, id) => {
-          const timer = setTimeout(() => void worker.terminate(), WORKER_STOP_TIMEOUT_MS);
-          return (this.workerExits[id] as Promise<void>).then(() => clearTimeout(timer));
+          const timer = setTimeout(() => {
+            this.reportStuckVcpu(id);
+            void worker.terminate();
+          }, WORKER_STOP_TIMEOUT_MS);
+          const ended = (this.workerExits[id] as Promise<void>).then(() => false);
+          return Promise.race([this.workerStops[id] as Promise<boolean>, ended]).then((stopped) => {
+            clearTimeout(timer);
+            return stopped;
+          });
         }),
       );
+      retireVcpuThreads(this.workers.filter((_worker, id) => reusable[id]));
     })();
     return this.stopping;
+  }
+}
+
+const VCPU_STATE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(VcpuState).map(([name, value]) => [value, name]));
+
+/** A host thread's scheduler state and the kernel function it sleeps in, from /proc. */
+function hostThreadState(tid: number): string {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    const wchan = readFileSync(`/proc/self/task/${tid}/wchan`, 'utf8').trim();
+    return `state ${state}${wchan && wchan !== '0' ? `, waiting in ${wchan}` : ', running'}`;
+  } catch {
+    return 'gone';
   }
 }
 

@@ -67,5 +67,5 @@ describeKvm('the bench guest under tsvisor run', () => {
       if (name === 'hlt-timer') expect(delayNs, line).toBe('20000');
       else expect(delayNs, line).toBeUndefined();
     });
-  });
+  }, 40_000);
 });

@@ -368,6 +368,17 @@ describe('periodic timers (2.3.9.2.2)', () => {
     expect(line(20).rises).toBe(2);
   });
 
+  it('count the periods that coalesced into one interrupt, per timer, for the statistics', () => {
+    const state = new SharedState(hpet.HPET_STATE_WORDS);
+    device = makeHpet(state);
+    programPeriodic(1_000n, 1_000n);
+    serviceAt(timeOfTicks(1_000n)); // on time
+    expect(hpet.hpetPeriodsCoalesced(state, 2)).toBe(0);
+    serviceAt(timeOfTicks(10_500n)); // the matches at 2000 ... 10000: one fire, 8 coalesced
+    expect(hpet.hpetPeriodsCoalesced(state, 2)).toBe(8);
+    expect([0, 1].map((timer) => hpet.hpetPeriodsCoalesced(state, timer))).toEqual([0, 0]);
+  });
+
   it('hold the next tick in the comparator when read, even before vCPU 0 services them', () => {
     programPeriodic(1_000n, 1_000n);
     time = timeOfTicks(5_200n);

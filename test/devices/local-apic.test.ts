@@ -855,11 +855,24 @@ describe('timer, periodic mode (SDM 10.5.4)', () => {
     expect(apic.nextDeadline).toBe(start + 500);
   });
 
-  it('a masked periodic timer keeps its period but requests nothing', () => {
+  it('counts every period that did not become an interrupt of its own: passed unserviced, or merged in IRR', () => {
+    apic.serviceTimer(start + 350); // periods 1, 2, 3: one interrupt, two coalesced
+    expect(states.coalescedCount(0, 0x40)).toBe(2);
+    apic.serviceTimer(start + 400); // period 4 finds period 3's request still in IRR
+    expect(states.coalescedCount(0, 0x40)).toBe(3);
+    states.clearRequest(0, 0x40);
+    apic.serviceTimer(start + 500); // on time, taken: nothing coalesces
+    expect(states.coalescedCount(0, 0x40)).toBe(3);
+    expect(states.coalescedCount(1, 0x40)).toBe(0);
+  });
+
+  it('a masked periodic timer keeps its period but requests nothing, and counts nothing as coalesced', () => {
     write(APIC_LVT_TIMER, LVT_MASKED | PERIODIC | 0x40);
     apic.serviceTimer(start + 100);
     expect(apic.hasRequests).toBe(false);
     expect(apic.nextDeadline).toBe(start + 200);
+    apic.serviceTimer(start + 550);
+    expect(states.coalescedCount(0, 0x40)).toBe(0);
   });
 
   it('an initial count of 0 stops it', () => {

@@ -69,5 +69,5 @@ describeKvm('the apic test kernel', () => {
     expect(result.stdout).toBe(APIC_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-  }, 30_000);
+  }, 40_000);
 });

@@ -29,5 +29,5 @@ describeKvm('the hpet test kernel', () => {
     expect(result.stdout).toBe(HPET_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-  }, 30_000);
+  }, 40_000);
 });

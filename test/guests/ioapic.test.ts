@@ -31,5 +31,5 @@ describeKvm('the ioapic test kernel', () => {
     expect(result.stdout).toBe(IOAPIC_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-  }, 30_000);
+  }, 40_000);
 });

@@ -40,5 +40,5 @@ describeKvm('the smp test kernel', () => {
     expect(result.stdout).toBe(smpOutput(cpus));
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-  }, 30_000);
+  }, 40_000);
 });

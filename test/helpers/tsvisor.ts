@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
 
+/** How long a timed-out tsvisor has, after SIGTERM, to stop its VM and report before SIGKILL: beyond its own 5 s for a stuck vCPU. */
+const GRACE_MS = 7_000;
+
 export interface TsvisorResult {
   readonly status: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -17,7 +20,11 @@ export interface TsvisorRunOptions {
   readonly input?: string;
   /** Send `input` only once stdout shows this text (a prompt), as a person at the terminal would. */
   readonly inputAfter?: string;
-  /** Kill the child after this many milliseconds (a hung guest fails the test, it does not hang it). */
+  /**
+   * Stop the child after this many milliseconds, a hung guest failing the test instead of hanging
+   * it: SIGTERM first, so that tsvisor says what it was doing (a stuck vCPU is reported), then
+   * SIGKILL. stderr then ends with a line saying so.
+   */
   readonly timeoutMs?: number;
   /** Send this signal to tsvisor once stdout shows `signalAfter`. */
   readonly signal?: NodeJS.Signals;
@@ -47,10 +54,17 @@ export function tsvisor(args: readonly string[], options: TsvisorRunOptions = {}
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    const timeoutMs = options.timeoutMs ?? 20_000;
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (status, signal) => {
       clearTimeout(timer);
+      clearTimeout(killer);
+      if (killer) stderr += `(test helper: tsvisor did not end within ${timeoutMs} ms and was sent SIGTERM)\n`;
       resolve({ status, signal, stdout, stderr });
     });
     if (options.inputAfter === undefined) sendInput();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KvmRegs, KvmSegment, KvmSregs } from '../../src/kvm/index.js';
-import { cpuMode, formatRegisterDump, instructionPointer } from '../../src/vmm/register-dump.js';
+import { KVM_EXIT_HLT, KVM_EXIT_IO, KVM_EXIT_MMIO } from '../../src/kvm/index.js';
+import { cpuMode, formatRegisterDump, instructionPointer, lostRegistersReport } from '../../src/vmm/register-dump.js';
 
 const segment = (selector: number, flags: Partial<KvmSegment> = {}): KvmSegment => ({
   base: 0n, limit: 0xffffffff, selector, type: 0xb, present: 1, dpl: 0, db: 0, s: 1, l: 0, g: 1, avl: 0, unusable: 0, padding: 0, ...flags,
@@ -54,5 +55,19 @@ describe('register dump', () => {
       '  CR8=0000000000000000 EFER=0000000000000500 APIC_BASE=00000000fee00900',
       '  code at RIP (guest physical 0x8088): 0f 0b',
     ]);
+  });
+
+  it('says the registers are lost, and names the last exit, when KVM reset the vCPU (a shutdown on AMD SVM)', () => {
+    const lost = 'vCPU 1: the registers at the fault are lost. On this host KVM runs on AMD SVM, which re-initialises a vCPU when it shuts down, so KVM reports the INIT state, not the guest\'s.';
+    expect(lostRegistersReport(1, { reason: KVM_EXIT_IO, address: 0x3f8, write: true }, 25).split('\n')).toEqual([
+      lost,
+      '  the last exit tsvisor handled before the fault: KVM_EXIT_IO, a write to I/O port 0x3f8',
+      '  exits handled before the fault: 25',
+    ]);
+    expect(lostRegistersReport(1, { reason: KVM_EXIT_MMIO, address: 0xfee000b0, write: false }, 3)).toContain(
+      'the last exit tsvisor handled before the fault: KVM_EXIT_MMIO, a read of guest physical address 0xfee000b0\n',
+    );
+    expect(lostRegistersReport(1, { reason: KVM_EXIT_HLT, address: 0, write: false }, 3)).toContain('before the fault: KVM_EXIT_HLT\n');
+    expect(lostRegistersReport(1, { reason: -1, address: 0, write: false }, 0)).toContain('before the fault: none: the fault came before the first exit\n');
   });
 });

@@ -1,6 +1,6 @@
-/** Starting vCPU threads ahead of the VM, and ending the ones not needed without terminating them. */
+/** Starting vCPU threads ahead of the VM, reusing them from VM to VM, and ending the ones not needed without terminating them. */
 import { describe, expect, it } from 'vitest';
-import { dismissPrestartedVcpuThreads, dismissVcpuThreads, prestartVcpuThread, spawnVcpuThreads } from '../../src/vmm/vcpu-threads.js';
+import { dismissIdleVcpuThreads, dismissVcpuThreads, idleVcpuThreadCount, prestartVcpuThread, retireVcpuThreads, spawnVcpuThreads } from '../../src/vmm/vcpu-threads.js';
 
 describe('vCPU threads', () => {
   it('dismisses a prestarted thread in the middle of loading its modules, and it ends by itself', async () => {
@@ -28,9 +28,22 @@ describe('vCPU threads', () => {
     await dismissVcpuThreads(reference);
     prestartVcpuThread(); // threads referenceId + 1 and referenceId + 2
     prestartVcpuThread();
-    await dismissPrestartedVcpuThreads();
+    await dismissIdleVcpuThreads();
     const fresh = spawnVcpuThreads(1);
     expect(fresh[0]?.threadId).toBe(referenceId + 3);
     await dismissVcpuThreads(fresh);
+  });
+
+  it('takes back retired threads and hands them out again, idle threads first', async () => {
+    const [first, second] = spawnVcpuThreads(2);
+    retireVcpuThreads([first!, second!]);
+    expect(idleVcpuThreadCount()).toBe(2);
+    const again = spawnVcpuThreads(3);
+    // The same threads, not new ones, the last retired first.
+    expect(again[0]).toBe(second);
+    expect(again[1]).toBe(first);
+    expect(idleVcpuThreadCount()).toBe(0);
+    await dismissVcpuThreads(again);
+    expect(again.map((worker) => worker.threadId)).toEqual([-1, -1, -1]);
   });
 });

@@ -1,0 +1,32 @@
+/**
+ * Which of KVM's two x86 implementations runs the guest: AMD's SVM (kvm-amd) or Intel's VMX
+ * (kvm-intel, and kvm_pvm on Intel hosts). They differ in ways a VMM can see, and tsvisor
+ * handles each difference here or in the vCPU runner:
+ *   - KVM_EXIT_SHUTDOWN (a triple fault): on SVM, KVM re-initialises the vCPU before it returns
+ *     (arch/x86/kvm/svm/svm.c, shutdown_interception: the VMCB is undefined after a shutdown
+ *     intercept), so the registers read afterwards are the INIT state, not the guest's; on VMX
+ *     the guest's state at the fault is kept.
+ * The side follows the host CPU's vendor, which KVM reports in CPUID leaf 0.
+ */
+import type { KvmCpuidEntry2 } from './structs.js';
+
+export type KvmSide = 'svm' | 'vmx';
+
+/** CPUID leaf 0's vendor string (EBX, EDX, ECX) of the host, as KVM reports it. */
+export function cpuVendor(supported: readonly KvmCpuidEntry2[]): string {
+  const leaf0 = supported.find((entry) => entry.function === 0 && entry.index === 0);
+  if (!leaf0) return '';
+  const bytes = new Uint8Array(new Uint32Array([leaf0.ebx, leaf0.edx, leaf0.ecx]).buffer);
+  return new TextDecoder().decode(bytes);
+}
+
+/** AMD and Hygon processors virtualise with SVM; Intel, Zhaoxin and Centaur with VMX. */
+export function kvmSide(supported: readonly KvmCpuidEntry2[]): KvmSide {
+  const vendor = cpuVendor(supported);
+  return vendor === 'AuthenticAMD' || vendor === 'HygonGenuine' ? 'svm' : 'vmx';
+}
+
+/** On a shutdown exit, KVM has replaced the guest's registers with the INIT state. */
+export function shutdownResetsVcpu(side: KvmSide): boolean {
+  return side === 'svm';
+}

@@ -1,0 +1,54 @@
+/** The statistics: counters in shared memory, read back by name, and the --stats table. */
+import { describe, expect, it } from 'vitest';
+import { formatStats } from '../../src/cli/format-stats.js';
+import { LocalApicStates } from '../../src/devices/local-apic-state.js';
+import { KVM_EXIT_HLT, KVM_EXIT_IO } from '../../src/kvm/index.js';
+import { readInterruptStats, StatsBuffer } from '../../src/vmm/vm-stats.js';
+
+describe('VM statistics', () => {
+  it('sum exits by vCPU and reason, accesses by device, and list coalesced interrupts by vCPU and vector', () => {
+    const buffer = new StatsBuffer({ vcpuCount: 2, ioSlots: 2, mmioSlots: 1 }, false);
+    buffer.exitCounters(0).counts[KVM_EXIT_IO] = 5;
+    buffer.exitCounters(1).counts[KVM_EXIT_HLT] = 2;
+    buffer.busCounters(0, 'io').writes[1] = 3;
+    buffer.busCounters(1, 'io').writes[1] = 4;
+    const apics = new LocalApicStates(2);
+    apics.request(1, 0x41, false);
+    apics.request(1, 0x41, false); // still pending: coalesced
+    apics.countCoalesced(0, 0x40, 7);
+    const stats = buffer.read({ io: ['COM1', 'debug-exit'], mmio: ['Local APIC'] }, readInterruptStats(apics, undefined));
+    expect(stats.exits).toEqual([
+      { vcpu: 0, reason: 'KVM_EXIT_IO', count: 5, milliseconds: 0 },
+      { vcpu: 1, reason: 'KVM_EXIT_HLT', count: 2, milliseconds: 0 },
+    ]);
+    expect(stats.devices).toEqual([{ device: 'debug-exit', reads: 0, writes: 7, milliseconds: 0 }]);
+    expect(stats.interrupts).toEqual({
+      coalesced: [
+        { vcpu: 0, vector: 0x40, count: 7 },
+        { vcpu: 1, vector: 0x41, count: 1 },
+      ],
+      hpetPeriodsCoalesced: [],
+    });
+    expect(formatStats(stats).split('\n')).toEqual([
+      'tsvisor: statistics',
+      'Exits',
+      '  vCPU / reason        count  time',
+      '  vCPU 0 KVM_EXIT_IO       5     -',
+      '  vCPU 1 KVM_EXIT_HLT      2     -',
+      'Device accesses',
+      '  device      reads  writes  time',
+      '  debug-exit      0       7     -',
+      'Interrupts coalesced (merged with one of the same vector still pending, or periods of a timer serviced late)',
+      '  source              count',
+      '  vCPU 0 vector 0x40      7',
+      '  vCPU 1 vector 0x41      1',
+      '',
+    ]);
+  });
+
+  it('print no coalescing table when nothing coalesced', () => {
+    const buffer = new StatsBuffer({ vcpuCount: 1, ioSlots: 0, mmioSlots: 0 }, true);
+    const stats = buffer.read({ io: [], mmio: [] }, readInterruptStats(new LocalApicStates(1), undefined));
+    expect(formatStats(stats)).not.toContain('coalesced');
+  });
+});
