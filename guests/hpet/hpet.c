@@ -32,8 +32,6 @@
  * ticks show above 110 %. */
 #define PERIODIC_MS 4
 #define PERIODIC_WINDOW_MS 400
-#define PERIODIC_MIN_TICKS 50
-#define PERIODIC_MAX_TICKS 110
 #define MS 1000000ULL /* ns */
 
 #define LEGACY_PIN_TIMER0 2
@@ -253,22 +251,28 @@ static void check_periodic(unsigned timer, unsigned pin) {
     hpet_set_counter(0);
     uint64_t period = hpet_ticks_for_ns(PERIODIC_MS * MS);
     hpet_timer_periodic(timer, pin, period, period, 0);
-    hpet_enable(false);
+    hpet_enable(false); /* the counter runs from 0: the first tick is at `period` */
     settle(PERIODIC_WINDOW_MS * MS);
-    unsigned ticks = counts[VECTOR_PERIODIC];
     /* The comparator holds the next tick: a multiple of the period just above the counter. */
     uint64_t counter_before = hpet_counter();
     uint64_t comparator = hpet_read(HPET_TIMER_COMP(timer));
     uint64_t counter_after = hpet_counter();
     hpet_timer_stop(timer);
+    uint64_t stopped = hpet_counter();
     hpet_disable();
     ioapic_set_masked(pin, 1);
+    settle(20 * MS); /* a tick pending when it stopped still arrives */
+    unsigned ticks = counts[VECTOR_PERIODIC];
 
-    bool ok = ticks >= PERIODIC_MIN_TICKS && ticks <= PERIODIC_MAX_TICKS;
-    if (!ok)
-        serial_printf("  %u interrupts in %u ms with a %u ms period, expected %u to %u\n", ticks, PERIODIC_WINDOW_MS,
-                      PERIODIC_MS, PERIODIC_MIN_TICKS, PERIODIC_MAX_TICKS);
-    report("periodic timer (Tn_VAL_SET_CNF) ticks at its period", ok);
+    /* At most one interrupt a period, and at least one: more would be doubled or early ticks.
+     * Fewer than the periods is no fault: a CPU that cannot take its interrupt for longer than a
+     * period (a vCPU waiting for a busy host) gets one for several, on hardware and under KVM;
+     * the test checks that tsvisor counted those as coalesced, from the figures below. */
+    unsigned fewest = (unsigned)(counter_after / period), most = (unsigned)(stopped / period);
+    bool ok = ticks >= 1 && ticks <= most;
+    if (!ok) serial_printf("  %u interrupts in at most %u periods of %u ms\n", ticks, most, PERIODIC_MS);
+    report("periodic timer (Tn_VAL_SET_CNF) ticks at most once a period", ok);
+    serial_printf("  periodic timer %u: %u-%u periods, %u ticks, vector 0x%x\n", timer, fewest, most, ticks, VECTOR_PERIODIC);
     ok = comparator % period == 0 && comparator > counter_before && comparator <= counter_after + period;
     if (!ok)
         serial_printf("  comparator 0x%llx, period 0x%llx, main counter 0x%llx then 0x%llx\n", (unsigned long long)comparator,

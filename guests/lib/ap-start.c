@@ -48,12 +48,22 @@ struct ap_start_cs_ip ap_start_cs_ip(void) {
     return (struct ap_start_cs_ip){.cs = *in_page(ap_start_entry_cs), .ip = *in_page(ap_start_entry_ip)};
 }
 
-bool ap_start(uint32_t apic_id, void (*entry)(uint32_t apic_id), void *stack_top, uint64_t timeout_ns) {
+void ap_start_prepare(void (*entry)(uint32_t apic_id), void *stack_top) {
     memcpy((void *)(uintptr_t)AP_START_PAGE, ap_start_trampoline, (size_t)(ap_start_trampoline_end - ap_start_trampoline));
     long_mode_next = ap_start_long_mode; /* start64 was the BSP's, which came by long ago */
     ap_start_stack_top = stack_top;
     next_entry = entry;
     __atomic_store_n(&checked_in, NOBODY, __ATOMIC_SEQ_CST);
+}
+
+bool ap_start_wait(uint32_t apic_id, uint64_t timeout_ns) {
+    uint64_t end = rdtsc() + tsc_from_ns(timeout_ns);
+    while (__atomic_load_n(&checked_in, __ATOMIC_SEQ_CST) != apic_id && rdtsc() < end) cpu_relax();
+    return __atomic_load_n(&checked_in, __ATOMIC_SEQ_CST) == apic_id;
+}
+
+bool ap_start(uint32_t apic_id, void (*entry)(uint32_t apic_id), void *stack_top, uint64_t timeout_ns) {
+    ap_start_prepare(entry, stack_top);
 
     /* Intel SDM vol. 3A, 9.4.4.1 "Typical BSP Initialization Sequence", step 15, to one AP:
      * INIT, 10 ms, SIPI, 200 us, SIPI, 200 us. The INIT is a level-triggered assert followed
@@ -67,8 +77,5 @@ bool ap_start(uint32_t apic_id, void (*entry)(uint32_t apic_id), void *stack_top
     delay_ns(200 * US);
     sent &= apic_send_ipi(destination, APIC_ICR_STARTUP | AP_START_VECTOR);
     delay_ns(200 * US);
-
-    uint64_t end = rdtsc() + tsc_from_ns(timeout_ns);
-    while (__atomic_load_n(&checked_in, __ATOMIC_SEQ_CST) != apic_id && rdtsc() < end) cpu_relax();
-    return sent && __atomic_load_n(&checked_in, __ATOMIC_SEQ_CST) == apic_id;
+    return ap_start_wait(apic_id, timeout_ns) && sent;
 }

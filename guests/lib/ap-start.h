@@ -34,6 +34,12 @@
  * went idle) and the AP checked in in time. Leaves the interrupt flag as it is. */
 bool ap_start(uint32_t apic_id, void (*entry)(uint32_t apic_id), void *stack_top, uint64_t timeout_ns);
 
+/* ap_start() in pieces, for a kernel that sends its own INIT and SIPI sequence (to any CPU,
+ * the BSP included): copies the trampoline and names the entry and stack the next CPU to come
+ * through it takes; then waits up to `timeout_ns` for that CPU to check in. */
+void ap_start_prepare(void (*entry)(uint32_t apic_id), void *stack_top);
+bool ap_start_wait(uint32_t apic_id, uint64_t timeout_ns);
+
 /* On the AP, in its entry: tells the BSP, waiting in ap_start(), that it may go on. */
 void ap_start_check_in(void);
 

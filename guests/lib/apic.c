@@ -1,6 +1,11 @@
 #include "apic.h"
 
-void apic_enable(uint8_t spurious_vector) { apic_write(APIC_SVR, APIC_SVR_ENABLE | spurious_vector); }
+uint32_t apic_base = APIC_DEFAULT_BASE;
+
+void apic_enable(uint8_t spurious_vector) {
+    apic_base = (uint32_t)(rdmsr(MSR_IA32_APIC_BASE) & 0xfffff000u);
+    apic_write(APIC_SVR, APIC_SVR_ENABLE | spurious_vector);
+}
 
 bool apic_send_ipi(uint8_t destination, uint32_t low) {
     apic_write(APIC_ICR_HIGH, (uint32_t)destination << 24);

@@ -1,7 +1,7 @@
 /* The local APIC in xAPIC mode (Intel SDM vol. 3A, chapter 12 "Advanced Programmable
  * Interrupt Controller (APIC)", formerly chapter 10), the TSC and the few instructions around
- * interrupts that test kernels need: register access at the default base 0xfee00000,
- * enable, EOI, IPIs through the ICR, the TSC frequency from CPUID 0x15/0x16, and delays
+ * interrupts that test kernels need: register access at the base IA32_APIC_BASE names
+ * (0xfee00000 until apic_enable() reads it), enable, EOI, IPIs through the ICR, the TSC frequency from CPUID 0x15/0x16, and delays
  * measured with rdtsc. */
 #ifndef GUEST_APIC_H
 #define GUEST_APIC_H
@@ -89,8 +89,12 @@
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_EDX_APIC         (1u << 9)
 
-static inline uint32_t apic_read(uint32_t reg) { return mmio_read32(APIC_DEFAULT_BASE + reg); }
-static inline void apic_write(uint32_t reg, uint32_t value) { mmio_write32(APIC_DEFAULT_BASE + reg, value); }
+/* Where the local APIC's registers are: apic_enable() reads it from IA32_APIC_BASE, where the
+ * VMM may have put them elsewhere than the default (tsvisor: the config's Local APIC entry). */
+extern uint32_t apic_base;
+
+static inline uint32_t apic_read(uint32_t reg) { return mmio_read32(apic_base + reg); }
+static inline void apic_write(uint32_t reg, uint32_t value) { mmio_write32(apic_base + reg, value); }
 
 /* The 256-bit ISR/TMR/IRR arrays: is `vector`'s bit set in the array at `base`? */
 static inline bool apic_vector_bit(uint32_t base, uint8_t vector) {
@@ -100,7 +104,7 @@ static inline bool apic_vector_bit(uint32_t base, uint8_t vector) {
 static inline uint32_t apic_id(void) { return apic_read(APIC_ID) >> 24; }
 static inline void apic_eoi(void) { apic_write(APIC_EOI, 0); }
 
-/* SVR = bit 8 (software enable) | spurious vector. */
+/* Finds the APIC at the base IA32_APIC_BASE names, then SVR = bit 8 (software enable) | spurious vector. */
 void apic_enable(uint8_t spurious_vector);
 /* Sends an IPI: ICR high = destination << 24, then ICR low = `low` (vector | delivery mode |
  * flags); waits (bounded) until delivery status reads idle. False if it never did. */

@@ -117,6 +117,13 @@ Napi::Value ArmDeadlineTimer(const Napi::CallbackInfo& info) {
     has_deadline_timer = true;
   }
   double nanos = info[0].As<Napi::Number>().DoubleValue();
+  // CLOCK_MONOTONIC counts signed 64-bit nanoseconds: a time at or beyond 2^63 ns (or NaN)
+  // cannot be armed, and converting it to an integer would be undefined behaviour. The
+  // caller treats such a deadline as "never" and passes 0.
+  if (!(nanos >= 0 && nanos < 9223372036854775808.0)) {
+    Napi::RangeError::New(env, "armDeadlineTimer: the time must be 0 or a CLOCK_MONOTONIC time below 2^63 ns").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   struct itimerspec when;
   std::memset(&when, 0, sizeof when);
   if (nanos > 0) {

@@ -134,7 +134,7 @@ async function latencies(quick: boolean): Promise<BenchReport['latencies']> {
   const ns = (value: { medianNs: number; p99Ns: number }) => ({ medianUs: value.medianNs / 1000, p99Us: value.p99Ns / 1000 });
   return [
     { name: 'kick: main thread -> vCPU out of KVM_RUN', ...us(kicks) },
-    { name: 'halt-wake: Atomics.notify -> vCPU running', ...us(wakes) },
+    { name: 'halt-wake: interrupt -> vCPU running', ...us(wakes) },
     { name: 'bare worker wake (no VM), for reference', ...us(bareWakes) },
     { name: 'LAPIC timer at 1 kHz, lateness (guest in hlt)', ...ns(irq.timer) },
     { name: 'IPI vCPU 0 -> vCPU 1, target spinning', ...ns(irq.ipi.spin) },

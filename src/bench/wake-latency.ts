@@ -1,7 +1,7 @@
 /**
  * How fast another thread reaches a vCPU: a kick (from Kicker.kick() on the main thread to
- * the vCPU's worker handling the KVM_EXIT_INTR), and a wake (from Atomics.notify to the
- * worker running again after HLT). Both ends stamp process.hrtime.bigint(), one clock for
+ * the vCPU's worker handling the KVM_EXIT_INTR), and a wake (from an interrupt the main thread
+ * raises on the vCPU's Local APIC, Vm.interrupt, to the worker running again after HLT). Both ends stamp process.hrtime.bigint(), one clock for
  * every thread. The main thread spins while it waits, so that its own wake-up time is not
  * counted. Before each wake it lets the halted worker settle for a while, so that the figure
  * is a real wake of a sleeping thread and not a notify that lands before Atomics.wait.
@@ -15,6 +15,8 @@ import { Vm } from '../vmm/vm.js';
 const SPIN_CONFIG = fileURLToPath(new URL('../../bench/counter.toml', import.meta.url));
 const HALT_CONFIG = fileURLToPath(new URL('../../bench/halt-loop.toml', import.meta.url));
 const WAIT_LIMIT_NS = 1_000_000_000n;
+/** The vector guests/halt-loop takes to end its halt. */
+const HALT_LOOP_VECTOR = 0x40;
 const SETTLE_MS = 2;
 const settleWord = new Int32Array(new SharedArrayBuffer(4));
 
@@ -53,7 +55,7 @@ export async function haltWakeLatencies(samples: number): Promise<number[]> {
       spinUntil(() => vm.vcpuState(0) === VcpuState.halted, 'the guest to halt');
       Atomics.wait(settleWord, 0, 0, SETTLE_MS);
       const start = process.hrtime.bigint();
-      vm.wake(0);
+      vm.interrupt(0, HALT_LOOP_VECTOR);
       spinUntil(() => vm.timestamp(0, 'woken') > start, 'the wake');
       latencies.push(Number(vm.timestamp(0, 'woken') - start));
     }

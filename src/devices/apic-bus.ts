@@ -5,8 +5,8 @@
  * has one, over the shared LocalApicStates.
  *
  * Fixed and lowest-priority interrupts go into the target's IRR; NMI and INIT raise its
- * attention word; a start-up IPI goes to the VMM, which starts the processor if it waits for
- * one. Then the target is notified (kicked out of KVM_RUN, or woken from HLT) unless it is
+ * attention word; a start-up IPI is latched there with its vector, and the target acts on it
+ * if it waits for one. Then the target is notified (kicked out of KVM_RUN, or woken from HLT) unless it is
  * the caller's own vCPU, which looks at its APIC before it next enters the guest.
  */
 import { DeliveryMode, type ApicMessage, type ApicMessageSink } from './apic-message.js';
@@ -26,8 +26,13 @@ const DFR_CLUSTER = 0;
 export interface ApicBusEffects {
   /** vCPU `id` has something new in its APIC: make it look before it next runs the guest. */
   notify(id: number): void;
-  /** A start-up IPI for vCPU `id` (the VMM starts it if it is waiting for one). */
-  startup(id: number, vector: number): void;
+  /**
+   * Brackets an NMI, INIT or start-up IPI from before it is raised until its target is notified:
+   * such an event may end a halt with interrupts disabled or a wait for a SIPI, and the VMM
+   * counts it as a vCPU able to run while it is on its way (VmControl.holdAlive).
+   */
+  beforeEvent(): void;
+  afterEvent(): void;
 }
 
 export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
@@ -110,13 +115,18 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
         return;
       }
       case DeliveryMode.nmi:
-        for (const id of targets) this.raise(id, ATTENTION_NMI);
+        this.raiseEvents(ATTENTION_NMI);
         return;
       case DeliveryMode.init:
-        for (const id of targets) this.raise(id, ATTENTION_INIT);
+        this.raiseEvents(ATTENTION_INIT);
         return;
       case DeliveryMode.startup:
-        for (const id of targets) effects.startup(id, message.vector);
+        effects.beforeEvent();
+        for (const id of targets) {
+          states.latchStartup(id, message.vector);
+          effects.notify(id);
+        }
+        effects.afterEvent();
         return;
       default:
         // SMI, ExtINT and the reserved modes: there is no SMM and no 8259 to answer them.
@@ -127,15 +137,21 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
   private accept(id: number, message: ApicMessage): void {
     if (!this.states.accepting(id)) return; // a software-disabled APIC drops fixed interrupts (SDM 10.4.7.2)
     if (message.vector < 16) {
-      this.raise(id, ATTENTION_ILLEGAL_VECTOR);
+      this.states.raise(id, ATTENTION_ILLEGAL_VECTOR);
+      this.effects.notify(id);
       return;
     }
     this.states.request(id, message.vector, message.levelTriggered);
     this.effects.notify(id);
   }
 
-  private raise(id: number, attention: number): void {
-    this.states.raise(id, attention);
-    this.effects.notify(id);
+  private raiseEvents(attention: number): void {
+    const { effects, states } = this;
+    effects.beforeEvent();
+    for (const id of this.targets) {
+      states.raise(id, attention);
+      effects.notify(id);
+    }
+    effects.afterEvent();
   }
 }

@@ -20,6 +20,7 @@ const DFR = 18;
 const ENABLE = 19; // ENABLE_* bits
 const PPR = 20;
 const ATTENTION = 21; // ATTENTION_* bits, set by senders, taken by the owner
+const STARTUP_VECTOR = 22; // the vector of the last start-up IPI, valid while ATTENTION_STARTUP is raised
 const WORDS_PER_APIC = 24;
 /**
  * After every APIC's block, a statistic that survives resets: for each vCPU and vector, the
@@ -39,6 +40,14 @@ export const ATTENTION_NMI = 1 << 1;
 export const ATTENTION_INIT = 1 << 2;
 /** A fixed interrupt with a vector below 16 arrived: ESR bit 6, "receive illegal vector". */
 export const ATTENTION_ILLEGAL_VECTOR = 1 << 3;
+/**
+ * A start-up IPI arrived, its vector in STARTUP_VECTOR. Latched whatever the target is doing,
+ * as KVM latches it (pending_events): the target acts on it only if it waits for one, after
+ * an INIT taken with it (SDM vol. 3A, 8.4.4.1), so INIT followed at once by SIPI loses nothing.
+ */
+export const ATTENTION_STARTUP = 1 << 4;
+/** What the owning vCPU acts on as events rather than as vectors in IRR. */
+export const ATTENTION_EVENTS = ATTENTION_NMI | ATTENTION_INIT | ATTENTION_STARTUP;
 
 /** DFR bits 31:28: 1111b is the flat model, 0000b the cluster model (SDM 10.6.2.2). */
 export const DFR_FLAT = 0xffff_ffff | 0;
@@ -64,10 +73,14 @@ export class LocalApicStates {
     return buffer;
   }
 
-  /** The power-up state of vCPU `id`'s shared registers (SDM 10.4.7.1), with its initial APIC ID. */
+  /**
+   * The power-up state of vCPU `id`'s shared registers (SDM 10.4.7.1), with its initial APIC ID.
+   * Events on their way (the attention word, a latched SIPI) are not registers and survive: a
+   * SIPI sent right behind the INIT that resets this APIC must still find it.
+   */
   reset(id: number): void {
     const base = id * WORDS_PER_APIC;
-    for (let word = 0; word < WORDS_PER_APIC; word++) Atomics.store(this.words, base + word, 0);
+    for (let word = 0; word < WORDS_PER_APIC; word++) if (word !== ATTENTION && word !== STARTUP_VECTOR) Atomics.store(this.words, base + word, 0);
     Atomics.store(this.words, base + ID, id << 24);
     Atomics.store(this.words, base + DFR, DFR_FLAT);
     Atomics.store(this.words, base + ENABLE, ENABLE_GLOBAL);
@@ -134,6 +147,17 @@ export class LocalApicStates {
     return Atomics.load(this.coalesced, id * COALESCED_WORDS_PER_APIC + vector);
   }
 
+  /** Latches a start-up IPI for vCPU `id`: the vector first, then the attention bit that makes it valid. */
+  latchStartup(id: number, vector: number): void {
+    Atomics.store(this.words, id * WORDS_PER_APIC + STARTUP_VECTOR, vector & 0xff);
+    this.raise(id, ATTENTION_STARTUP);
+  }
+
+  /** The vector of the latched start-up IPI (read after taking ATTENTION_STARTUP). */
+  startupVector(id: number): number {
+    return Atomics.load(this.words, id * WORDS_PER_APIC + STARTUP_VECTOR);
+  }
+
   raise(id: number, attention: number): void {
     Atomics.or(this.words, id * WORDS_PER_APIC + ATTENTION, attention);
   }
@@ -148,9 +172,10 @@ export class LocalApicStates {
     return Atomics.load(this.words, id * WORDS_PER_APIC + ATTENTION);
   }
 
-  /** The raised ATTENTION_* bits, clearing them. */
-  takeAttention(id: number): number {
-    return Atomics.exchange(this.words, id * WORDS_PER_APIC + ATTENTION, 0);
+  /** The raised ATTENTION_* bits, clearing them; bits in `keep` stay raised (and are not returned). */
+  takeAttention(id: number, keep = 0): number {
+    const word = id * WORDS_PER_APIC + ATTENTION;
+    return (keep === 0 ? Atomics.exchange(this.words, word, 0) : Atomics.and(this.words, word, keep)) & ~keep;
   }
 
   /** Word `index` (0-7) of IRR. */

@@ -18,6 +18,7 @@
 import { DeliveryMode, type ApicMessage } from './apic-message.js';
 import type { BusDevice } from './bus-device.js';
 import {
+  ATTENTION_EVENTS,
   ATTENTION_ILLEGAL_VECTOR,
   ATTENTION_INIT,
   ATTENTION_NMI,
@@ -139,6 +140,8 @@ export interface LocalApicOptions {
   readonly relocate: (base: number) => boolean;
   /** Something the user should hear about (a non-architectural access, a refused relocation). */
   readonly report: (message: string) => void;
+  /** Where the APIC's registers are at reset: the config's address, what IA32_APIC_BASE reads (default 0xfee00000). */
+  readonly base?: number | undefined;
 }
 
 export class LocalApic implements BusDevice {
@@ -167,7 +170,7 @@ export class LocalApic implements BusDevice {
   constructor(private readonly options: LocalApicOptions) {
     this.id = options.id;
     this.states = options.states;
-    this.apicBase = BigInt(LOCAL_APIC_DEFAULT_BASE) | APIC_BASE_ENABLE | (options.id === 0 ? APIC_BASE_BSP : 0n);
+    this.apicBase = BigInt(options.base ?? LOCAL_APIC_DEFAULT_BASE) | APIC_BASE_ENABLE | (options.id === 0 ? APIC_BASE_BSP : 0n);
     this.resetRegisters();
   }
 
@@ -389,9 +392,14 @@ export class LocalApic implements BusDevice {
     return this.states.hasAttention(this.id);
   }
 
-  /** An NMI or INIT waits: what wakes a processor halted with interrupts disabled. */
-  get hasNonMaskableRequest(): boolean {
-    return (this.states.attention(this.id) & (ATTENTION_NMI | ATTENTION_INIT)) !== 0;
+  /** The NMI, INIT and start-up IPI requests that wait, left raised (ATTENTION_* bits). */
+  get pendingEvents(): number {
+    return this.states.attention(this.id) & ATTENTION_EVENTS;
+  }
+
+  /** IA32_APIC_BASE's BSP flag: after INIT this processor runs from the reset vector instead of waiting for a SIPI. */
+  get bootstrapProcessor(): boolean {
+    return (this.apicBase & APIC_BASE_BSP) !== 0n;
   }
 
   /** Any vector in IRR, deliverable now or not. */
@@ -399,11 +407,29 @@ export class LocalApic implements BusDevice {
     return this.highestRequested() >= 0;
   }
 
-  /** Takes what senders raised: returns the NMI and INIT requests for the vCPU to act on, and records errors. */
+  /**
+   * Takes what senders raised: records errors, and returns the NMI, INIT and start-up requests
+   * (ATTENTION_* bits) for the vCPU to act on; the start-up vector is then startupVector.
+   */
   takeAttention(): number {
     const raised = this.states.takeAttention(this.id);
     if (raised & ATTENTION_ILLEGAL_VECTOR) this.raiseError(ESR_RECEIVE_ILLEGAL_VECTOR);
-    return raised & (ATTENTION_NMI | ATTENTION_INIT);
+    return raised & ATTENTION_EVENTS;
+  }
+
+  /**
+   * For a halted processor: takes what does not end a halt, leaving NMI and INIT raised. An
+   * illegal vector is recorded (its error interrupt may then end the halt); a start-up IPI to a
+   * processor that is not waiting for one is ignored (SDM vol. 3A, 8.4.4.1).
+   */
+  absorbAttention(): void {
+    const raised = this.states.takeAttention(this.id, ATTENTION_NMI | ATTENTION_INIT);
+    if (raised & ATTENTION_ILLEGAL_VECTOR) this.raiseError(ESR_RECEIVE_ILLEGAL_VECTOR);
+  }
+
+  /** The vector of the start-up IPI takeAttention() returned. */
+  get startupVector(): number {
+    return this.states.startupVector(this.id);
   }
 
   /** An interrupt from this APIC's own LVT: a fixed, edge-triggered request unless masked. */
@@ -575,7 +601,8 @@ export class LocalApic implements BusDevice {
       );
       value = (value & ~APIC_BASE_ADDRESS_MASK) | BigInt(this.base);
     }
-    this.apicBase = (value & (APIC_BASE_ENABLE | APIC_BASE_ADDRESS_MASK)) | (this.id === 0 ? APIC_BASE_BSP : 0n);
+    // The BSP flag is read/write (SDM 10.4.4, Figure 10-5): software that clears it makes an INIT park this processor.
+    this.apicBase = value & (APIC_BASE_BSP | APIC_BASE_ENABLE | APIC_BASE_ADDRESS_MASK);
     const enabled = this.globallyEnabled;
     if (wasEnabled && !enabled) {
       // Globally disabled: the APIC is gone until re-enabled, then starts from its power-up state (SDM 10.4.3).

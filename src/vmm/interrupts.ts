@@ -13,6 +13,7 @@ import { UNCONNECTED_LINE, type InterruptLine } from '../devices/bus-device.js';
 import { IoApic, IO_APIC_STATE_WORDS } from '../devices/io-apic.js';
 import { LocalApicStates } from '../devices/local-apic-state.js';
 import { SharedState } from '../devices/shared-state.js';
+import type { VmControl } from './vm-control.js';
 
 /** What the interrupt controllers share between threads, made once per VM. */
 export interface InterruptState {
@@ -29,8 +30,8 @@ export interface InterruptEffects {
   readonly currentVcpu: number;
   /** Makes vCPU `id` look at its APIC now: a kick out of KVM_RUN, or a wake from HLT. */
   readonly kick: (id: number) => void;
-  /** A start-up IPI for vCPU `id`. */
-  readonly startup: (id: number, vector: number) => void;
+  /** The VM's control block: an NMI, INIT or SIPI on its way holds the VM alive (VmControl.holdAlive). */
+  readonly control: Pick<VmControl, 'holdAlive' | 'releaseAlive'>;
 }
 
 export interface InterruptWiring {
@@ -48,7 +49,8 @@ export function wireInterrupts(cpuCount: number, devices: readonly DeviceSpec[],
     notify: (id) => {
       if (id !== effects.currentVcpu) effects.kick(id);
     },
-    startup: effects.startup,
+    beforeEvent: () => effects.control.holdAlive(),
+    afterEvent: () => effects.control.releaseAlive(),
   });
   const ioApic = devices.some((device) => device.kind === 'io-apic')
     ? new IoApic({ state: new SharedState(IO_APIC_STATE_WORDS, state.ioApic), sink: apicBus })

@@ -3,7 +3,7 @@
  * thread the kick signal. immediate_exit covers the window where the signal lands before the
  * vCPU enters KVM_RUN (it then returns EINTR at once); the signal covers a vCPU already in
  * the guest. The vCPU clears immediate_exit after each return, before it looks at requests,
- * so a kick is never lost (../ARCHITECTURE.md, "Threads"). A vCPU asleep on its wake word
+ * so a kick is never lost (docs/threads.md). A vCPU asleep on its wake word
  * is woken too.
  */
 import { nativeShim } from '../host/shim.js';

@@ -22,6 +22,7 @@ import { UART_STATE_WORDS, Uart16550 } from '../devices/uart16550.js';
 import { monotonicNanos } from '../host/clock.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { createInterruptState, type InterruptState, type InterruptWiring } from './interrupts.js';
+import { TimerSources, type TimerSource } from './vcpu/timer-sources.js';
 
 export interface PlatformSpec {
   readonly cpuCount: number;
@@ -78,7 +79,7 @@ export interface PlatformCpu {
   /** CR8 in the vCPU's kvm_run, the Local APIC's task priority. */
   readonly taskPriority: TaskPriority;
   readonly interrupts: InterruptWiring;
-  /** A vCPU other than 0 changed an HPET comparator: vCPU 0, which services the HPET, must re-arm its host timer. */
+  /** A register access moved the HPET's next deadline: the platform timer thread must look again. */
   readonly onHpetDeadlineChange: () => void;
 }
 
@@ -86,8 +87,6 @@ export interface Platform {
   readonly ioBus: Bus;
   readonly mmioBus: Bus;
   readonly localApic: LocalApic;
-  /** Undefined when the config lists no HPET. */
-  readonly hpet: Hpet | undefined;
 }
 
 /** What a device is built from, on the thread that builds it. */
@@ -110,6 +109,8 @@ interface Attachment {
 
 function attachments(spec: PlatformSpec): Attachment[] {
   const memoryMap = guestMemoryMap(spec.memoryRegions);
+  // IA32_APIC_BASE reads where the config put the Local APIC, the address its registers answer at.
+  const localApicBase = spec.devices.find((device) => device.kind === 'local-apic')?.base;
   const makers: Record<DeviceSpec['kind'], Attachment['create']> = {
     'uart-16550': ({ state, effects, cpu }) =>
       new Uart16550({ irq: cpu.interrupts.line(com1Irq(spec)), output: effects.serialOutput, state: new SharedState(UART_STATE_WORDS, state.uart) }),
@@ -127,6 +128,7 @@ function attachments(spec: PlatformSpec): Attachment[] {
         onLevelEoi: (vector) => ioApic?.endOfInterrupt(vector),
         relocate: (base) => mmioBus.move(apic, base),
         report: effects.report,
+        base: localApicBase,
       });
       return apic;
     },
@@ -194,17 +196,30 @@ export function buildPlatform(
   const mmioBus = new Bus('MMIO', counters.mmio);
   const context: AttachmentContext = { memory, state, effects, cpu, mmioBus };
   let localApic: LocalApic | undefined;
-  let hpet: Hpet | undefined;
   for (const attachment of attachments(spec)) {
     const device = attachment.create(context);
     if (device instanceof LocalApic) localApic = device;
-    if (device instanceof Hpet) hpet = device;
     (attachment.bus === 'io' ? ioBus : mmioBus).register(attachment.name, attachment.base, attachment.length, device);
   }
   if (!localApic) throw new Error('every VmSpec lists a Local APIC (config/devices-section.ts adds it)');
   ioBus.onUnassigned = effects.onUnassigned;
   mmioBus.onUnassigned = effects.onUnassigned;
-  return { ioBus, mmioBus, localApic, hpet };
+  return { ioBus, mmioBus, localApic };
+}
+
+/** Whether the VM has platform timers (the HPET), and so a platform timer thread. */
+export function hasPlatformTimers(spec: PlatformSpec): boolean {
+  return spec.devices.some((device) => device.kind === 'hpet');
+}
+
+/** The platform timers as one timer source, for the platform timer thread (platform-timers.ts). */
+export function buildPlatformTimers(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring, onDeadlineChange: () => void): TimerSource {
+  const sources: TimerSource[] = [];
+  if (hasPlatformTimers(spec)) {
+    const hpet = new Hpet({ state: new SharedState(HPET_STATE_WORDS, state.hpet), now: monotonicNanos, irqLine: (pin) => interrupts.line(pin), onDeadlineChange });
+    sources.push({ nextDeadline: () => hpet.nextDeadline(), service: (now) => hpet.serviceTimers(now) });
+  }
+  return new TimerSources(sources);
 }
 
 /** Guest RAM into `data`, or all ones where the access runs past RAM: a guest cannot make tsvisor read outside it. */

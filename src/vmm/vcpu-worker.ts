@@ -1,9 +1,13 @@
 /**
- * A vCPU thread (a worker_thread): it attaches to the VM the main thread built (guest memory,
- * its vCPU and kvm_run page, the shared device state), builds its own buses and device views,
- * pins itself to its host CPUs, and runs the exit loop until the VM ends. Every exit is
+ * A VM's thread (a worker_thread), in one of two roles.
+ *
+ * A vCPU thread attaches to the VM the main thread built (guest memory, its vCPU and kvm_run
+ * page, the shared device state), builds its own buses and device views, pins itself to its
+ * host CPUs, and runs the exit loop (vcpu/vcpu-loop.ts) until the VM ends. Every exit is
  * handled here, with no round trip to the main thread; messages carry only what the user
  * must hear about (the VM's end, reports, traces) and the handshakes of start and stop.
+ *
+ * The platform timer thread, when the VM has an HPET, fires its timers (platform-timers.ts).
  *
  * After 'stopped' the thread waits for its next VM (vcpu-threads.ts keeps it in a pool), with
  * nothing of the last one kept, until it is dismissed. A thread whose run failed ('fatal')
@@ -17,10 +21,12 @@ import { nativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import { GuestMemory, type HostRegion } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
-import { buildPlatform, type PlatformSpec, type PlatformState } from './platform.js';
+import { buildPlatform, buildPlatformTimers, type PlatformSpec, type PlatformState } from './platform.js';
+import { runPlatformTimers } from './platform-timers.js';
 import { setExactTimerSlack, setThreadAffinity, threadAffinity } from './affinity.js';
 import { wireInterrupts } from './interrupts.js';
-import { VcpuRunner, type RunControl } from './vcpu-runner.js';
+import { ExitHandler } from './vcpu/exit-handler.js';
+import { VcpuLoop, type RunControl } from './vcpu/vcpu-loop.js';
 import { DISMISS } from './vcpu-threads.js';
 import { VcpuState, VmState, VmControl } from './vm-control.js';
 import type { VmExit } from './vm-exit.js';
@@ -28,6 +34,7 @@ import { StatsBuffer, type StatsLayout } from './vm-stats.js';
 
 /** What the main thread sends a vCPU worker once the VM is built. */
 export interface VcpuWorkerSetup {
+  readonly role: 'vcpu';
   readonly id: number;
   readonly vcpuFd: number;
   /** Every vCPU's kvm_run mapping, by id (to kick the others). */
@@ -45,6 +52,17 @@ export interface VcpuWorkerSetup {
   /** Which of KVM's x86 sides runs the guest (they differ in what a shutdown exit leaves). */
   readonly kvmSide: kvm.KvmSide;
 }
+
+/** What the main thread sends the thread that runs the platform timers (platform-timers.ts). */
+export interface PlatformTimerSetup {
+  readonly role: 'platform-timers';
+  readonly runs: VcpuWorkerSetup['runs'];
+  readonly platform: PlatformSpec;
+  readonly platformState: PlatformState;
+  readonly control: SharedArrayBuffer;
+}
+
+export type WorkerSetup = VcpuWorkerSetup | PlatformTimerSetup;
 
 /** Messages a vCPU worker sends the main thread. */
 export type VcpuWorkerMessage =
@@ -64,13 +82,14 @@ const send = (message: VcpuWorkerMessage) => port.postMessage(message);
 /** The host CPUs this thread may run on when not pinned: what it started with. */
 const unpinned = threadAffinity();
 
-const onMessage = (setup: VcpuWorkerSetup | typeof DISMISS) => {
+const onMessage = (setup: WorkerSetup | typeof DISMISS) => {
   if (setup === DISMISS) {
     port.off('message', onMessage); // with no listener left, the thread ends
     return;
   }
   try {
-    runVcpu(setup);
+    if (setup.role === 'vcpu') runVcpu(setup);
+    else runTimers(setup);
   } catch (error) {
     port.off('message', onMessage);
     send({ type: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
@@ -78,6 +97,11 @@ const onMessage = (setup: VcpuWorkerSetup | typeof DISMISS) => {
 };
 port.on('message', onMessage);
 send({ type: 'loaded' });
+
+/** The kvm_run pages of every vCPU, as this thread sees them, for kicking them. */
+function kvmRuns(runs: VcpuWorkerSetup['runs'], own?: { readonly id: number; readonly kvmRun: kvm.KvmRun }): kvm.KvmRun[] {
+  return runs.map((run, id) => (id === own?.id ? own.kvmRun : new kvm.KvmRun(libc.view(run.address, run.size))));
+}
 
 function runVcpu(setup: VcpuWorkerSetup): void {
   const control = new VmControl(setup.runs.length, setup.control);
@@ -87,15 +111,14 @@ function runVcpu(setup: VcpuWorkerSetup): void {
   const memory = GuestMemory.attach(setup.memory);
   const own = setup.runs[setup.id] as VcpuWorkerSetup['runs'][number];
   const vcpu = kvm.Vcpu.attach(setup.id, setup.vcpuFd, own.address, own.size);
-  const runs = setup.runs.map((run, id) => (id === setup.id ? vcpu.kvmRun : new kvm.KvmRun(libc.view(run.address, run.size))));
-  const kicker = new Kicker(control, runs);
+  const kicker = new Kicker(control, kvmRuns(setup.runs, vcpu));
   const stats = new StatsBuffer(setup.stats.layout, setup.stats.timed, setup.stats.buffer);
 
   const local: RunControl = { exit: undefined };
   const interrupts = wireInterrupts(setup.runs.length, setup.platform.devices, setup.platformState.interrupts, {
     currentVcpu: setup.id,
     kick: (id) => kicker.kick(id),
-    startup: (id, vector) => control.startup(id, vector),
+    control,
   });
   const platform = buildPlatform(
     setup.platform,
@@ -111,31 +134,27 @@ function runVcpu(setup: VcpuWorkerSetup): void {
         : undefined,
     },
     { io: stats.busCounters(setup.id, 'io'), mmio: stats.busCounters(setup.id, 'mmio') },
-    {
-      id: setup.id,
-      taskPriority: vcpu.kvmRun,
-      interrupts,
-      // vCPU 0 services the HPET's comparators: a change made on another vCPU makes it re-arm its timer.
-      onHpetDeadlineChange: () => {
-        if (setup.id !== 0) kicker.kick(0);
-      },
-    },
+    { id: setup.id, taskPriority: vcpu.kvmRun, interrupts, onHpetDeadlineChange: () => control.wakePlatformTimers() },
   );
   const { counts, nanos } = stats.exitCounters(setup.id);
-  const runner = new VcpuRunner({
-    vcpu, control, ioBus: platform.ioBus, mmioBus: platform.mmioBus, memory, local,
-    localApic: platform.localApic,
-    hpet: setup.id === 0 ? platform.hpet : undefined,
+  const exits = new ExitHandler({
+    vcpu, ioBus: platform.ioBus, mmioBus: platform.mmioBus, memory, localApic: platform.localApic,
     tscKhz: vcpu.getTscKhz(),
     shutdownResetsVcpu: kvm.shutdownResetsVcpu(setup.kvmSide),
+    exitCounts: counts,
+  });
+  const loop = new VcpuLoop({
+    vcpu, control, exits, local, localApic: platform.localApic,
+    immediateExitAddress: own.address + BigInt(kvm.KVM_RUN_IMMEDIATE_EXIT_OFFSET),
+    shim: nativeShim(),
     exitCounts: counts, exitNanos: nanos, timed: setup.stats.timed,
   });
 
   control.setTid(setup.id, tid);
   send({ type: 'ready', tid, affinity: threadAffinity() });
-  let exit: ReturnType<VcpuRunner['run']>;
+  let exit: VmExit | undefined;
   try {
-    exit = runner.run();
+    exit = loop.run();
   } finally {
     control.setTid(setup.id, 0); // no more kicks for a thread that is leaving
   }
@@ -147,6 +166,22 @@ function runVcpu(setup: VcpuWorkerSetup): void {
   }
   control.setVcpuState(setup.id, VcpuState.stopped);
   memory.release();
+  send({ type: 'stopped' });
+}
+
+function runTimers(setup: PlatformTimerSetup): void {
+  const control = new VmControl(setup.runs.length, setup.control);
+  setThreadAffinity(unpinned);
+  setExactTimerSlack();
+  const kicker = new Kicker(control, kvmRuns(setup.runs));
+  const interrupts = wireInterrupts(setup.runs.length, setup.platform.devices, setup.platformState.interrupts, {
+    currentVcpu: -1,
+    kick: (id) => kicker.kick(id),
+    control,
+  });
+  const timers = buildPlatformTimers(setup.platform, setup.platformState, interrupts, () => control.wakePlatformTimers());
+  send({ type: 'ready', tid: nativeShim().currentThreadId(), affinity: threadAffinity() });
+  runPlatformTimers(control, timers);
   send({ type: 'stopped' });
 }
 

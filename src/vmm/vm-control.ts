@@ -1,12 +1,13 @@
 /**
  * The state the main thread and the vCPU workers share to run a VM: the VM's lifecycle
- * state, and for each vCPU its state, its wake word, its kernel tid, its start request and
- * two timestamps. One SharedArrayBuffer; every thread builds a VmControl over it.
+ * state, how many vCPUs can still run, the platform timer thread's wake word, and for each
+ * vCPU its state, its wake word, its kernel tid, whether it can run by itself, and two
+ * timestamps. One SharedArrayBuffer; every thread builds a VmControl over it.
  *
- * Signalling follows ../ARCHITECTURE.md: a request is written first, then the target is
- * woken: with Atomics.notify on its wake word when it sleeps, or kicked out of KVM_RUN
- * (kick.ts) when it runs. A vCPU re-reads the requests after every exit and before every
- * sleep, so none is lost.
+ * Signalling (docs/threads.md): a request is written first, then the target is woken: with
+ * Atomics.notify on its wake word when it sleeps, or kicked out of KVM_RUN (kick.ts) when it
+ * runs. A vCPU re-reads the requests after every exit and before every sleep, so none is lost.
+ * Start-up IPIs are latched in the target's Local APIC state (local-apic-state.ts), not here.
  */
 
 export const VmState = {
@@ -20,7 +21,7 @@ export const VmState = {
 export type VmStateValue = (typeof VmState)[keyof typeof VmState];
 
 export const VcpuState = {
-  /** An application processor waiting for its start request (INIT/SIPI). */
+  /** Waiting for a start-up IPI: an application processor from power-on, or any vCPU after INIT without the BSP flag. */
   parked: 0,
   running: 1,
   /** After HLT, asleep on its wake word. */
@@ -35,16 +36,21 @@ export type VcpuStateValue = (typeof VcpuState)[keyof typeof VcpuState];
 // VM words.
 const VM_STATE = 0;
 const EXIT_CLAIMED = 1;
+/**
+ * How many vCPUs can still run (not halted with interrupts disabled, not waiting for a SIPI),
+ * plus one for each NMI, INIT or SIPI on its way (holdAlive).
+ */
+const LIVE_VCPUS = 2;
+/** Bumped to wake the platform timer thread (a deadline moved, or the VM's state changed). */
+const PLATFORM_WAKE = 3;
 const VM_WORDS = 4;
 // vCPU words, from VM_WORDS + id * VCPU_WORDS.
 const STATE = 0;
 const WAKE = 1;
 const TID = 2;
-const START_REQUESTED = 3;
-const START_VECTOR = 4;
-/** 0 while the vCPU waits for a start-up IPI (an AP from power-on, or any vCPU after INIT). */
-const STARTED = 5;
-const VCPU_WORDS = 8;
+/** 1 while the vCPU cannot run by itself (halted with interrupts disabled, or waiting for a SIPI). */
+const STUCK = 3;
+const VCPU_WORDS = 4;
 // Timestamps (process.hrtime.bigint(), nanoseconds), by id * TIMESTAMPS.
 const KICK_HANDLED = 0;
 const WOKEN = 1;
@@ -63,15 +69,24 @@ export class VmControl {
     this.times = new BigInt64Array(buffer, wordBytes, vcpuCount * TIMESTAMPS);
   }
 
+  /** A fresh VM's control block: the bootstrap processor live, the others waiting for a SIPI. */
+  static create(vcpuCount: number): VmControl {
+    const control = new VmControl(vcpuCount);
+    Atomics.store(control.words, LIVE_VCPUS, 1);
+    for (let id = 1; id < vcpuCount; id++) Atomics.store(control.words, control.at(id, STUCK), 1);
+    return control;
+  }
+
   get vmState(): VmStateValue {
     return Atomics.load(this.words, VM_STATE) as VmStateValue;
   }
 
-  /** Sets the VM state and wakes every sleeping vCPU to look at it. Stopping is final. */
+  /** Sets the VM state and wakes every sleeping vCPU, and the platform timer thread, to look at it. Stopping is final. */
   setVmState(state: VmStateValue): void {
     if (this.vmState === VmState.stopping) return;
     Atomics.store(this.words, VM_STATE, state);
     for (let id = 0; id < this.vcpuCount; id++) this.wake(id);
+    this.wakePlatformTimers();
   }
 
   /** True for the one caller that gets to end the VM (the first guest exit wins). */
@@ -119,34 +134,52 @@ export class VmControl {
   }
 
   /**
-   * A start-up IPI: a vCPU waiting for one starts in real mode at vector << 12; one that
-   * already started ignores it, as the SDM's INIT-SIPI-SIPI sequence needs (vol. 3A, 8.4.4.1:
-   * the second SIPI is for a processor that missed the first). Callable from any thread.
-   * True when it starts the vCPU.
+   * vCPU `id` cannot run by itself from now on: it halted with interrupts disabled, or waits for
+   * a SIPI. It then sleeps until an event may change that, and ends the VM if noVcpuCanRun()
+   * while no such event waits for it: two vCPUs doing this at the same moment cannot both miss
+   * it, the count being one atomic word.
    */
-  startup(id: number, vector: number): boolean {
-    if (Atomics.compareExchange(this.words, this.at(id, STARTED), 0, 1) !== 0) return false;
-    Atomics.store(this.words, this.at(id, START_VECTOR), vector & 0xff);
-    Atomics.store(this.words, this.at(id, START_REQUESTED), 1);
-    this.wake(id);
-    return true;
+  becomeStuck(id: number): void {
+    if (Atomics.exchange(this.words, this.at(id, STUCK), 1) === 0) Atomics.sub(this.words, LIVE_VCPUS, 1);
   }
 
-  /** The vCPU has started (the bootstrap processor does at power-on). */
-  markStarted(id: number): void {
-    Atomics.store(this.words, this.at(id, STARTED), 1);
+  /** vCPU `id` runs again (an event ended its halt or its wait for a SIPI). */
+  becomeLive(id: number): void {
+    if (Atomics.exchange(this.words, this.at(id, STUCK), 0) === 1) Atomics.add(this.words, LIVE_VCPUS, 1);
   }
 
-  /** After INIT: the vCPU waits for a start-up IPI again, forgetting any earlier one. */
-  awaitStartup(id: number): void {
-    Atomics.store(this.words, this.at(id, START_REQUESTED), 0);
-    Atomics.store(this.words, this.at(id, STARTED), 0);
+  /**
+   * Whoever sends an NMI, INIT or SIPI holds the VM alive from before the event is raised until
+   * after its target is notified: a stuck target that looks in between sees either the event or
+   * a count above zero, never "nothing can run" with the event on its way.
+   */
+  holdAlive(): void {
+    Atomics.add(this.words, LIVE_VCPUS, 1);
   }
 
-  /** The start vector, once, if a start was requested. */
-  takeStartRequest(id: number): number | undefined {
-    if (Atomics.exchange(this.words, this.at(id, START_REQUESTED), 0) === 0) return undefined;
-    return Atomics.load(this.words, this.at(id, START_VECTOR));
+  releaseAlive(): void {
+    Atomics.sub(this.words, LIVE_VCPUS, 1);
+  }
+
+  /** No vCPU can run by itself and no event is on its way: nothing can ever wake a stuck vCPU. */
+  noVcpuCanRun(): boolean {
+    return Atomics.load(this.words, LIVE_VCPUS) === 0;
+  }
+
+  /** The platform timer thread's wake word: read before looking at deadlines, then waitForPlatformWake(seen). */
+  platformWakeSequence(): number {
+    return Atomics.load(this.words, PLATFORM_WAKE);
+  }
+
+  /** A platform timer's deadline moved, or the VM's state changed: the timer thread looks again. */
+  wakePlatformTimers(): void {
+    Atomics.add(this.words, PLATFORM_WAKE, 1);
+    Atomics.notify(this.words, PLATFORM_WAKE);
+  }
+
+  /** Sleeps (the platform timer thread) until woken after `seen`, or for `timeoutMs`. */
+  waitForPlatformWake(seen: number, timeoutMs: number): void {
+    Atomics.wait(this.words, PLATFORM_WAKE, seen, timeoutMs);
   }
 
   /** When vCPU `id` last handled a kick, or woke from a halt (nanoseconds, process.hrtime.bigint()). */

@@ -18,6 +18,7 @@ import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from '../devices/local-apic.js';
+import { DeliveryMode } from '../devices/apic-message.js';
 import { HPET_STATE_WORDS } from '../devices/hpet.js';
 import { SharedState } from '../devices/shared-state.js';
 import type { Uart16550 } from '../devices/uart16550.js';
@@ -27,9 +28,9 @@ import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
 import { wireInterrupts, type InterruptWiring } from './interrupts.js';
-import { busSlotNames, consoleUart, createPlatformState, type PlatformState } from './platform.js';
+import { busSlotNames, consoleUart, createPlatformState, hasPlatformTimers, type PlatformState } from './platform.js';
 import { retireVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
-import type { VcpuWorkerMessage, VcpuWorkerSetup } from './vcpu-worker.js';
+import type { VcpuWorkerMessage, WorkerSetup } from './vcpu-worker.js';
 import { VcpuState, VmControl, VmState, type VcpuStateValue } from './vm-control.js';
 import type { VmExit } from './vm-exit.js';
 import { readInterruptStats, StatsBuffer, type VmStats } from './vm-stats.js';
@@ -97,8 +98,10 @@ export class Vm {
 
   /** Builds the VM and starts its vCPU workers (vCPU 0 waits for run()). Everything made before a failure is released again. */
   static async create(spec: VmSpec, options: VmOptions): Promise<Vm> {
-    // The workers load their modules while the main thread builds the VM.
-    const workers = spawnVcpuThreads(spec.cpuCount);
+    // The workers load their modules while the main thread builds the VM: one per vCPU, and
+    // one for the platform timers when there are any.
+    const platformTimers = hasPlatformTimers(spec);
+    const workers = spawnVcpuThreads(spec.cpuCount + (platformTimers ? 1 : 0));
     const cleanup: (() => void)[] = [];
     let vm: Vm | undefined;
     try {
@@ -139,7 +142,7 @@ export class Vm {
       bsp.setSregs(state.sregs);
       bsp.setRegs(state.regs);
 
-      const control = new VmControl(spec.cpuCount);
+      const control = VmControl.create(spec.cpuCount);
       const slotNames = busSlotNames(spec);
       const statsBuffer = new StatsBuffer(
         { vcpuCount: spec.cpuCount, ioSlots: slotNames.io.length, mmioSlots: slotNames.mmio.length },
@@ -150,24 +153,31 @@ export class Vm {
       const interrupts = wireInterrupts(spec.cpuCount, spec.devices, platformState.interrupts, {
         currentVcpu: -1,
         kick: (id) => kicker.kick(id),
-        startup: (id, vector) => control.startup(id, vector),
+        control,
       });
       const com1 = consoleUart(spec, platformState, interrupts);
       vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, com1, kicker, platformState, interrupts);
-      await vm.startWorkers(options, (id) => ({
-        id,
-        vcpuFd: (vcpus[id] as kvm.Vcpu).fd,
-        runs: vcpus.map((vcpu) => vcpu.runMapping),
-        memory: memory.hostMappings,
-        platform: { cpuCount: spec.cpuCount, devices: spec.devices, memoryRegions: spec.memoryRegions },
-        platformState,
-        control: control.buffer,
-        stats: { buffer: statsBuffer.buffer, layout: statsBuffer.layout, timed: statsBuffer.timed },
-        outputFd: options.serialOutputFd,
-        traceUnassigned: options.onUnassigned !== undefined,
-        affinity: spec.vcpuAffinity?.[id],
-        kvmSide,
-      }));
+      const platform = { cpuCount: spec.cpuCount, devices: spec.devices, memoryRegions: spec.memoryRegions };
+      const runs = vcpus.map((vcpu) => vcpu.runMapping);
+      await vm.startWorkers(options, (id) =>
+        id === spec.cpuCount
+          ? { role: 'platform-timers', runs, platform, platformState, control: control.buffer }
+          : {
+              role: 'vcpu',
+              id,
+              vcpuFd: (vcpus[id] as kvm.Vcpu).fd,
+              runs,
+              memory: memory.hostMappings,
+              platform,
+              platformState,
+              control: control.buffer,
+              stats: { buffer: statsBuffer.buffer, layout: statsBuffer.layout, timed: statsBuffer.timed },
+              outputFd: options.serialOutputFd,
+              traceUnassigned: options.onUnassigned !== undefined,
+              affinity: spec.vcpuAffinity?.[id],
+              kvmSide,
+            },
+      );
       return vm;
     } catch (error) {
       // The threads end before anything they may be using is released.
@@ -207,16 +217,23 @@ export class Vm {
   }
 
   /**
-   * A start-up IPI to vCPU `id`: if it waits for one (an application processor from power-on,
-   * or any vCPU after INIT), it starts in real mode at vector << 12. False when it had already started.
+   * A start-up IPI to vCPU `id`, as another processor's ICR sends it: if it waits for one (an
+   * application processor from power-on, or any vCPU after INIT), it starts in real mode at
+   * vector << 12; otherwise it ignores it.
    */
-  startVcpu(id: number, vector: number): boolean {
-    return this.control.startup(id, vector);
+  startVcpu(id: number, vector: number): void {
+    this.control.holdAlive();
+    this.interrupts.localApics.latchStartup(id, vector);
+    this.kicker.kick(id);
+    this.control.releaseAlive();
   }
 
-  /** Wakes vCPU `id` if it sleeps after HLT (what an interrupt does). */
-  wake(id: number): void {
-    this.control.wake(id);
+  /**
+   * A fixed, edge-triggered interrupt with `vector` for vCPU `id`'s Local APIC, as a device's
+   * message would bring it (an APIC that is software-disabled drops it): what ends a halt.
+   */
+  interrupt(id: number, vector: number): void {
+    this.interrupts.apicBus.send({ vector, deliveryMode: DeliveryMode.fixed, logical: false, destination: this.interrupts.localApics.apicId(id), levelTriggered: false });
   }
 
   /** Kicks vCPU `id` out of KVM_RUN. */
@@ -268,15 +285,16 @@ export class Vm {
     this.memory.release();
   }
 
-  private async startWorkers(options: VmOptions, setupOf: (id: number) => VcpuWorkerSetup): Promise<void> {
+  private async startWorkers(options: VmOptions, setupOf: (index: number) => WorkerSetup): Promise<void> {
     this.report = options.report;
     const ready = this.workers.map(
       (worker, id) =>
         new Promise<void>((resolve, reject) => {
+          const thread = id < this.vcpus.length ? `the thread of vCPU ${id}` : 'the platform timer thread';
           worker.on('message', (message: VcpuWorkerMessage) => {
             switch (message.type) {
               case 'ready':
-                this.threadAffinities[id] = message.affinity;
+                if (id < this.vcpus.length) this.threadAffinities[id] = message.affinity;
                 resolve();
                 break;
               case 'exit':
@@ -289,7 +307,7 @@ export class Vm {
                 options.onUnassigned?.(message.access);
                 break;
               case 'fatal': {
-                const error = new TsvisorError(`internal error in the thread of vCPU ${id}:\n${message.message}`, ExitStatus.internal);
+                const error = new TsvisorError(`internal error in ${thread}:\n${message.message}`, ExitStatus.internal);
                 reject(error);
                 this.failWith(error);
                 void this.stop();
@@ -334,7 +352,8 @@ export class Vm {
       const reusable = await Promise.all(
         this.workers.map((worker, id) => {
           const timer = setTimeout(() => {
-            this.reportStuckVcpu(id);
+            if (id < this.vcpus.length) this.reportStuckVcpu(id);
+            else this.report(`The platform timer thread did not stop within ${WORKER_STOP_TIMEOUT_MS / 1000} s of being told to, so tsvisor terminated it.`);
             void worker.terminate();
           }, WORKER_STOP_TIMEOUT_MS);
           const ended = (this.workerExits[id] as Promise<void>).then(() => false);

@@ -12,6 +12,7 @@ import {
   ATTENTION_INIT,
   ATTENTION_INTERRUPT,
   ATTENTION_NMI,
+  ATTENTION_STARTUP,
   ENABLE_GLOBAL,
   ENABLE_SOFTWARE,
   LocalApicStates,
@@ -24,16 +25,23 @@ const ALL = [0, 1, 2, 3];
 
 let states: LocalApicStates;
 let notified: number[];
-let startups: [id: number, vector: number][];
+/** How many NMI, INIT or SIPI deliveries hold the VM alive right now, and what each notify saw of it. */
+let holds: number;
+let notifiedHeld: { id: number; held: number }[];
 let bus: ApicBus;
 
 beforeEach(() => {
   states = new LocalApicStates(VCPUS);
   notified = [];
-  startups = [];
+  holds = 0;
+  notifiedHeld = [];
   bus = new ApicBus(states, {
-    notify: (id) => notified.push(id),
-    startup: (id, vector) => startups.push([id, vector]),
+    notify: (id) => {
+      notified.push(id);
+      notifiedHeld.push({ id, held: holds });
+    },
+    beforeEvent: () => holds++,
+    afterEvent: () => holds--,
   });
   for (const id of ALL) softwareEnable(id);
 });
@@ -55,7 +63,10 @@ const hasLevel = (id: number, vector: number) => ((states.tmrWord(id, vector >> 
 /** The vCPUs with `vector` in IRR. */
 const requested = (vector = 0x40) => ALL.filter((id) => hasVector(id, vector));
 /** The vCPUs with anything raised in their attention word, taking it. */
-const attention = () => ALL.map((id) => states.takeAttention(id));
+/** Each APIC's NMI, INIT and illegal-vector attention, taken; start-ups stay latched for startups(). */
+const attention = () => ALL.map((id) => states.takeAttention(id, ATTENTION_STARTUP));
+/** The start-up IPIs latched, per target: [id, vector]. */
+const startups = () => ALL.filter((id) => states.attention(id) & ATTENTION_STARTUP).map((id) => [id, states.startupVector(id)]);
 /** LDR bits 31:24. */
 const setLogicalId = (id: number, logicalId: number) => states.setLogicalDestination(id, logicalId << 24);
 const clusterModel = (id: number) => states.setDestinationFormat(id, 0x0fff_ffff);
@@ -190,7 +201,7 @@ describe('shorthands (SDM 10.6.1, Figure 10-12)', () => {
     bus.sendIpi(0, physical(0, { deliveryMode: DeliveryMode.startup, vector: 0x9a }), SHORTHAND_ALL_EXCLUDING_SELF);
     bus.sendIpi(0, physical(0, { deliveryMode: DeliveryMode.nmi }), SHORTHAND_ALL_INCLUDING_SELF);
     expect(attention()).toEqual([ATTENTION_NMI, 0, ATTENTION_INIT | ATTENTION_NMI, ATTENTION_INIT | ATTENTION_NMI]);
-    expect(startups).toEqual([
+    expect(startups()).toEqual([
       [2, 0x9a],
       [3, 0x9a],
     ]);
@@ -211,7 +222,7 @@ describe('acceptance: the enable bits (SDM 10.4.3, 10.4.7.2)', () => {
     bus.send(physical(2, { deliveryMode: DeliveryMode.init }));
     bus.send(physical(2, { deliveryMode: DeliveryMode.startup }));
     expect(attention()).toEqual([ATTENTION_NMI, ATTENTION_NMI, 0, ATTENTION_NMI]);
-    expect(startups).toEqual([]);
+    expect(startups()).toEqual([]);
   });
 
   it('a software-disabled APIC still takes NMI, INIT and start-up', () => {
@@ -219,8 +230,8 @@ describe('acceptance: the enable bits (SDM 10.4.3, 10.4.7.2)', () => {
     bus.send(physical(1, { deliveryMode: DeliveryMode.nmi }));
     bus.send(physical(1, { deliveryMode: DeliveryMode.init }));
     bus.send(physical(1, { deliveryMode: DeliveryMode.startup, vector: 0x10 }));
-    expect(states.takeAttention(1)).toBe(ATTENTION_NMI | ATTENTION_INIT);
-    expect(startups).toEqual([[1, 0x10]]);
+    expect(startups()).toEqual([[1, 0x10]]);
+    expect(states.takeAttention(1)).toBe(ATTENTION_NMI | ATTENTION_INIT | ATTENTION_STARTUP);
   });
 });
 
@@ -340,11 +351,32 @@ describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
     expect(apic.hasAttention).toBe(false);
   });
 
-  it('start-up goes to the VMM with the vector, per target', () => {
+  it('start-up is latched in each target with its vector, whatever the target is doing (SDM 8.4.4.1)', () => {
     bus.send(physical(0xff, { deliveryMode: DeliveryMode.startup, vector: 0x9a }));
-    expect(startups).toEqual(ALL.map((id) => [id, 0x9a]));
+    expect(startups()).toEqual(ALL.map((id) => [id, 0x9a]));
     expect(requested(0x9a)).toEqual([]);
     expect(attention()).toEqual([0, 0, 0, 0]);
+    expect(notified).toEqual(ALL);
+  });
+
+  it('holds the VM alive while an NMI, INIT or SIPI is raised and its target notified, and only then', () => {
+    bus.send(physical(1, { deliveryMode: DeliveryMode.nmi }));
+    bus.send(physical(2, { deliveryMode: DeliveryMode.init }));
+    bus.send(physical(3, { deliveryMode: DeliveryMode.startup, vector: 0x10 }));
+    bus.send(physical(0, { vector: 0x40 })); // a fixed interrupt cannot end a halt with IF = 0
+    expect(notifiedHeld).toEqual([
+      { id: 1, held: 1 },
+      { id: 2, held: 1 },
+      { id: 3, held: 1 },
+      { id: 0, held: 0 },
+    ]);
+    expect(holds).toBe(0);
+  });
+
+  it('a later SIPI replaces an earlier one\'s vector', () => {
+    bus.send(physical(1, { deliveryMode: DeliveryMode.startup, vector: 0x10 }));
+    bus.send(physical(1, { deliveryMode: DeliveryMode.startup, vector: 0x20 }));
+    expect(startups()).toEqual([[1, 0x20]]);
   });
 
   it('SMI, ExtINT and the reserved modes reach nobody', () => {
@@ -352,7 +384,7 @@ describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
     expect(requested()).toEqual([]);
     expect(attention()).toEqual([0, 0, 0, 0]);
     expect(notified).toEqual([]);
-    expect(startups).toEqual([]);
+    expect(startups()).toEqual([]);
   });
 });
 
@@ -419,7 +451,8 @@ describe('end to end: a Local APIC\'s ICR over the bus', () => {
     write(apics[0]!, lapic.APIC_ICR_LOW, 0x0000_c500); // INIT, level assert
     write(apics[0]!, lapic.APIC_ICR_LOW, 0x0000_8500); // INIT level de-assert: ignored
     write(apics[0]!, lapic.APIC_ICR_LOW, 0x0000_4608); // SIPI, page 8
-    expect(apics[1]!.takeAttention()).toBe(ATTENTION_INIT);
-    expect(startups).toEqual([[1, 0x08]]);
+    expect(startups()).toEqual([[1, 0x08]]);
+    expect(apics[1]!.takeAttention()).toBe(ATTENTION_INIT | ATTENTION_STARTUP);
+    expect(apics[1]!.startupVector).toBe(0x08);
   });
 });

@@ -58,6 +58,8 @@ class Harness {
   relocateAnswer = true;
   readonly reports: string[] = [];
   readonly apic: lapic.LocalApic;
+  /** What the APIC was built with, for a test that builds another like it. */
+  readonly options: lapic.LocalApicOptions;
 
   /** `ipis`: where ICR writes go; by default, recorded in `this.ipis`. */
   constructor(
@@ -65,7 +67,7 @@ class Harness {
     id = 0,
     ipis?: lapic.InterprocessorInterrupts,
   ) {
-    this.apic = new LocalApic({
+    this.options = {
       id,
       states,
       ipis: ipis ?? { sendIpi: (source, message, shorthand) => this.ipis.push({ source, message, shorthand }) },
@@ -77,7 +79,8 @@ class Harness {
         return this.relocateAnswer;
       },
       report: (message) => this.reports.push(message),
-    });
+    };
+    this.apic = new LocalApic(this.options);
   }
 }
 
@@ -317,7 +320,7 @@ describe('SVR (0xf0) and software enable, SDM 10.9 and 10.4.7.2', () => {
 
   it('a disabled APIC accepts no fixed interrupt through the bus, but still NMI and INIT', () => {
     const notified: number[] = [];
-    const bus = new ApicBus(states, { notify: (id) => notified.push(id), startup: () => {} });
+    const bus = new ApicBus(states, { notify: (id) => notified.push(id), beforeEvent: () => {}, afterEvent: () => {} });
     const message = { vector: 0x40, deliveryMode: DeliveryMode.fixed, logical: false, destination: 0, levelTriggered: false };
     bus.send(message);
     bus.send({ ...message, deliveryMode: DeliveryMode.lowestPriority });
@@ -557,7 +560,7 @@ describe('ESR (0x280), SDM 10.5.3', () => {
 
   it('receive illegal vector: a fixed interrupt below 16 from the bus, seen at takeAttention', () => {
     enable();
-    const bus = new ApicBus(states, { notify: () => {}, startup: () => {} });
+    const bus = new ApicBus(states, { notify: () => {}, beforeEvent: () => {}, afterEvent: () => {} });
     bus.send({ vector: 3, deliveryMode: DeliveryMode.fixed, logical: false, destination: 0, levelTriggered: false });
     expect(apic.hasRequests).toBe(false);
     expect(readEsr()).toBe(0);
@@ -976,12 +979,23 @@ describe('IA32_APIC_BASE (MSR 0x1b), SDM 10.4.3 and 10.4.4', () => {
     expect(h.relocations).toEqual([]);
   });
 
-  it('keeps BSP (bit 8) as the vCPU index says', () => {
-    expect(apic.writeApicBase(0xfee0_0800n)).toBe(true);
+  it('starts with the BSP flag (bit 8) on vCPU 0 only, and lets software change it (read/write, SDM Figure 10-5)', () => {
     expect(apic.readApicBase()).toBe(0xfee0_0900n);
+    expect(apic.bootstrapProcessor).toBe(true);
     const other = new Harness(states, 1).apic;
-    expect(other.writeApicBase(0xfee0_0900n)).toBe(true);
     expect(other.readApicBase()).toBe(0xfee0_0800n);
+    expect(other.bootstrapProcessor).toBe(false);
+    expect(apic.writeApicBase(0xfee0_0800n)).toBe(true);
+    expect(apic.readApicBase()).toBe(0xfee0_0800n);
+    expect(apic.bootstrapProcessor).toBe(false);
+  });
+
+  it('reads the configured base at reset, and keeps base and BSP flag through INIT (SDM 10.4.7.3)', () => {
+    const configured = new LocalApic({ ...h.options, base: 0xfed0_0000 });
+    expect(configured.readApicBase()).toBe(0xfed0_0900n);
+    expect(configured.base).toBe(0xfed0_0000);
+    configured.init();
+    expect(configured.readApicBase()).toBe(0xfed0_0900n);
   });
 
   it('clearing bit 11 takes the APIC off: MMIO reads all ones, writes are ignored, IRR is dropped', () => {
@@ -1005,7 +1019,7 @@ describe('IA32_APIC_BASE (MSR 0x1b), SDM 10.4.3 and 10.4.4', () => {
   });
 
   it('a globally disabled APIC is not on the bus', () => {
-    const bus = new ApicBus(states, { notify: () => {}, startup: () => {} });
+    const bus = new ApicBus(states, { notify: () => {}, beforeEvent: () => {}, afterEvent: () => {} });
     enable();
     apic.writeApicBase(0xfee0_0100n);
     bus.send({ vector: 0x40, deliveryMode: DeliveryMode.fixed, logical: false, destination: 0, levelTriggered: false });
@@ -1035,7 +1049,7 @@ describe('IA32_APIC_BASE (MSR 0x1b), SDM 10.4.3 and 10.4.4', () => {
     expect(h.relocations).toEqual([0xfed0_0000]);
     expect(apic.base).toBe(0xfed0_0000);
     expect(apic.readApicBase()).toBe(0xfed0_0900n);
-    expect(apic.writeApicBase(0x1_0000_0800n)).toBe(true); // above 4 GiB, below MAXPHYADDR 52
+    expect(apic.writeApicBase(0x1_0000_0900n)).toBe(true); // above 4 GiB, below MAXPHYADDR 52
     expect(h.relocations).toEqual([0xfed0_0000, 0x1_0000_0000]);
     expect(apic.readApicBase()).toBe(0x1_0000_0900n);
   });

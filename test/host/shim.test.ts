@@ -27,6 +27,15 @@ describe('native shim', () => {
     expect(() => shim.kickThread(-1)).toThrow('tgkill failed: EINVAL');
     expect(shim.kickThread(0x3fffffff)).toBe(false);
   });
+
+  it('refuses a deadline the host timer cannot arm (2^63 ns and beyond, negative, NaN) instead of converting it', () => {
+    const shim = nativeShim();
+    for (const time of [2 ** 63, 2 ** 64, Infinity, -1, Number.NaN]) {
+      expect(() => shim.armDeadlineTimer(time)).toThrow('armDeadlineTimer: the time must be 0 or a CLOCK_MONOTONIC time below 2^63 ns');
+    }
+    shim.armDeadlineTimer(0); // disarms: nothing fires
+    shim.releaseThread();
+  });
 });
 
 describeKvm('kicking a vCPU', () => {

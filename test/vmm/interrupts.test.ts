@@ -2,23 +2,20 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceSpec } from '../../src/config/vm-spec.js';
 import { DeliveryMode } from '../../src/devices/apic-message.js';
-import { ENABLE_GLOBAL, ENABLE_SOFTWARE } from '../../src/devices/local-apic-state.js';
+import { ATTENTION_STARTUP, ENABLE_GLOBAL, ENABLE_SOFTWARE } from '../../src/devices/local-apic-state.js';
 import { IOREDTBL_FIRST, IOREGSEL, IOWIN } from '../../src/devices/io-apic.js';
 import { createInterruptState, wireInterrupts } from '../../src/vmm/interrupts.js';
+import { VmControl } from '../../src/vmm/vm-control.js';
 
 const IO_APIC: DeviceSpec = { kind: 'io-apic', name: 'IO APIC', bus: 'mmio', base: 0xfec0_0000, length: 0x1000, irq: undefined, origin: 'test' };
 
 function wiring(devices: readonly DeviceSpec[], currentVcpu: number) {
   const state = createInterruptState(2);
   const kicked: number[] = [];
-  const started: [number, number][] = [];
-  const wired = wireInterrupts(2, devices, state, {
-    currentVcpu,
-    kick: (id) => kicked.push(id),
-    startup: (id, vector) => started.push([id, vector]),
-  });
+  const control = VmControl.create(2);
+  const wired = wireInterrupts(2, devices, state, { currentVcpu, kick: (id) => kicked.push(id), control });
   for (const id of [0, 1]) wired.localApics.setEnableBits(id, ENABLE_GLOBAL | ENABLE_SOFTWARE);
-  return { wired, kicked, started };
+  return { wired, kicked, control };
 }
 
 const fixed = (destination: number, vector: number) => ({ vector, deliveryMode: DeliveryMode.fixed, logical: false, destination, levelTriggered: false });
@@ -40,10 +37,15 @@ describe('wireInterrupts', () => {
     expect(kicked).toEqual([0, 1]);
   });
 
-  it('hands start-up IPIs to the VMM', () => {
-    const { wired, started } = wiring([], 0);
+  it('latches a start-up IPI in its target\'s APIC and kicks the target, holding the VM alive meanwhile', () => {
+    const { wired, kicked, control } = wiring([], 0);
+    control.becomeStuck(0); // the sender halts with IF = 0 right after: vCPU 1 is still waiting
+    expect(control.noVcpuCanRun()).toBe(true);
     wired.apicBus.sendIpi(0, { ...fixed(1, 0x07), deliveryMode: DeliveryMode.startup }, 0);
-    expect(started).toEqual([[1, 0x07]]);
+    expect(control.noVcpuCanRun()).toBe(true); // the hold is released once the target is notified
+    expect(kicked).toEqual([1]);
+    expect(wired.localApics.attention(1) & ATTENTION_STARTUP).toBe(ATTENTION_STARTUP);
+    expect(wired.localApics.startupVector(1)).toBe(0x07);
   });
 
   it('without an IO APIC, device lines go nowhere; with one, a pin reaches the Local APIC its entry names', () => {

@@ -1,38 +1,63 @@
-/** VmControl's start-up protocol: what INIT and SIPI do to a vCPU, without KVM. */
+/** VmControl without KVM: whether any vCPU can still run, and the platform timer thread's wake word. */
 import { describe, expect, it } from 'vitest';
-import { VmControl } from '../../src/vmm/vm-control.js';
+import { VmControl, VmState } from '../../src/vmm/vm-control.js';
 
-describe('VmControl start-up IPIs (SDM vol. 3A, 8.4.4.1)', () => {
-  it('starts a vCPU waiting for a SIPI once: the second SIPI of INIT-SIPI-SIPI is ignored', () => {
-    const control = new VmControl(2);
-    const woken = control.wakeSequence(1);
-    expect(control.startup(1, 0x07)).toBe(true);
-    expect(control.wakeSequence(1)).toBe(woken + 1);
-    expect(control.startup(1, 0x09)).toBe(false);
-    expect(control.takeStartRequest(1)).toBe(0x07);
-    expect(control.takeStartRequest(1)).toBeUndefined();
+describe('VmControl: can any vCPU still run?', () => {
+  it('starts with the bootstrap processor able to run and the others waiting for a SIPI', () => {
+    const control = VmControl.create(3);
+    expect(control.noVcpuCanRun()).toBe(false);
+    control.becomeStuck(1); // already waiting: no change
+    expect(control.noVcpuCanRun()).toBe(false);
+    control.becomeStuck(0);
+    expect(control.noVcpuCanRun()).toBe(true);
   });
 
-  it('ignores a SIPI to the bootstrap processor once it has started, and waits again after INIT', () => {
-    const control = new VmControl(2);
-    control.markStarted(0);
-    expect(control.startup(0, 0x10)).toBe(false);
-    control.awaitStartup(0);
-    expect(control.startup(0, 0x10)).toBe(true);
-    expect(control.takeStartRequest(0)).toBe(0x10);
+  it('sees nothing able to run once the last two vCPUs halt with interrupts disabled, in either order', () => {
+    const control = VmControl.create(2);
+    control.becomeLive(1); // a SIPI started the AP
+    control.becomeStuck(1);
+    expect(control.noVcpuCanRun()).toBe(false);
+    control.becomeStuck(0);
+    expect(control.noVcpuCanRun()).toBe(true);
   });
 
-  it('forgets a start request that INIT overtakes', () => {
-    const control = new VmControl(2);
-    expect(control.startup(1, 0x07)).toBe(true);
-    control.awaitStartup(1);
-    expect(control.takeStartRequest(1)).toBeUndefined();
+  it('counts an NMI, INIT or SIPI on its way as able to run, from before it is raised until its target is notified', () => {
+    const control = VmControl.create(2);
+    control.holdAlive(); // vCPU 0 raises an NMI for the stuck vCPU 1...
+    control.becomeStuck(0); // ...and halts with IF = 0 meanwhile
+    expect(control.noVcpuCanRun()).toBe(false);
+    control.releaseAlive(); // vCPU 1 is notified: it sees the NMI
+    expect(control.noVcpuCanRun()).toBe(true);
+    control.becomeLive(1); // it runs, and counts again
+    expect(control.noVcpuCanRun()).toBe(false);
   });
 
-  it('is shared: a start request made on one view is taken on another over the same buffer', () => {
-    const control = new VmControl(2);
-    const other = new VmControl(2, control.buffer);
-    expect(control.startup(1, 0x08)).toBe(true);
-    expect(other.takeStartRequest(1)).toBe(0x08);
+  it('counts a vCPU once, however often it becomes stuck or live', () => {
+    const control = VmControl.create(2);
+    control.becomeLive(0);
+    control.becomeLive(1);
+    control.becomeLive(1);
+    control.becomeStuck(1);
+    control.becomeStuck(1);
+    expect(control.noVcpuCanRun()).toBe(false);
+    control.becomeStuck(0);
+    expect(control.noVcpuCanRun()).toBe(true);
+  });
+
+  it('is shared: a view over the same buffer sees the same count', () => {
+    const control = VmControl.create(2);
+    new VmControl(2, control.buffer).becomeStuck(0);
+    expect(control.noVcpuCanRun()).toBe(true);
+  });
+});
+
+describe("VmControl: the platform timer thread's wake word", () => {
+  it("is bumped by a deadline change and by every change of the VM's state", () => {
+    const control = VmControl.create(1);
+    const seen = control.platformWakeSequence();
+    control.wakePlatformTimers();
+    expect(control.platformWakeSequence()).toBe(seen + 1);
+    control.setVmState(VmState.running);
+    expect(control.platformWakeSequence()).toBe(seen + 2);
   });
 });

@@ -136,17 +136,25 @@ describeKvm('Vm, vCPUs on worker threads', () => {
     }
   });
 
-  it('wakes a halted guest with a notify', async () => {
+  it('keeps a halted guest halted through kicks, and wakes it with an interrupt (SDM vol. 2A, HLT)', async () => {
     const { vm, destroy } = await create(specOf('halt-loop'));
     const wakes = () => vm.memory.read32(0x7004);
     try {
       void vm.run();
       await vm.waitForVcpuState(0, VcpuState.halted);
       expect(wakes()).toBe(0);
-      vm.wake(0);
+      const kicked = process.hrtime.bigint();
+      vm.kick(0);
+      await sleep(50);
+      expect(vm.vcpuState(0)).toBe(VcpuState.halted);
+      expect(vm.timestamp(0, 'woken')).toBeLessThan(kicked);
+      vm.interrupt(0, 0x40);
       await until(() => wakes() === 1, 'the guest to count its wake');
       await vm.waitForVcpuState(0, VcpuState.halted);
-      expect(wakes()).toBe(1);
+      vm.interrupt(0, 0x40);
+      await until(() => wakes() === 2, 'the guest to count its second wake');
+      await vm.waitForVcpuState(0, VcpuState.halted);
+      expect(wakes()).toBe(2);
     } finally {
       await destroy();
     }
