@@ -348,6 +348,7 @@ describe('messages', () => {
           locksHeld.push(lock);
           // An EOI at once, as a test's Local APIC might (only with the lock free: otherwise it would wait forever).
           if (lock === 0 && locksHeld.length < 3) apic.endOfInterrupt(message.vector);
+          return 1;
         },
       },
     });
@@ -376,7 +377,7 @@ describe('shared state', () => {
   });
 
   it('refuses a shared state too small for it', () => {
-    expect(() => new IoApic({ state: new SharedState(ioapic.IO_APIC_STATE_WORDS - 1), sink: { send() {} } })).toThrow(RangeError);
+    expect(() => new IoApic({ state: new SharedState(ioapic.IO_APIC_STATE_WORDS - 1), sink: { send: () => 1 } })).toThrow(RangeError);
   });
 });
 
