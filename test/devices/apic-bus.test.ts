@@ -392,6 +392,7 @@ describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
       taskPriority: { cr8: 0 },
       now: () => 0,
       onLevelEoi: () => {},
+      onAcceptingInterrupts: () => {},
       relocate: () => true,
       report: () => {},
     });
@@ -427,6 +428,7 @@ describe('end to end: a Local APIC\'s ICR over the bus', () => {
       taskPriority: { cr8: 0 },
       now: () => 0,
       onLevelEoi: () => {},
+      onAcceptingInterrupts: () => {},
       relocate: () => true,
       report: () => {},
     });
