@@ -2,8 +2,9 @@
  * source. Checks the identification registers, the redirection table's reset state and
  * read/write behaviour, then delivers COM1's interrupts through it: THR-empty edges (and an
  * edge raised while the pin is masked), THR-empty as a level interrupt with Remote IRR and
- * EOI, and received-data interrupts for the bytes the host feeds to COM1 ("ping\n" from the
- * test). Every wait is bounded with the TSC: a missing interrupt is a FAIL line, not a hang.
+ * EOI, the same level interrupt asserted while the Local APIC is software-disabled and
+ * delivered once it is enabled, and received-data interrupts for the bytes the host feeds to
+ * COM1 ("ping\n" from the test). Every wait is bounded with the TSC: a missing interrupt is a FAIL line, not a hang.
  * Passing lines hold no measured figures. */
 #include <stdint.h>
 
@@ -20,6 +21,7 @@
 #define VECTOR_EDGE      0x44 /* COM1 THR-empty, edge */
 #define VECTOR_LEVEL     0x45 /* COM1 THR-empty, level */
 #define VECTOR_RX        0x46 /* COM1 received data, edge */
+#define VECTOR_ARMED     0x47 /* COM1 THR-empty, level, asserted before the APIC is enabled */
 #define VECTOR_SPURIOUS  0xff
 
 #define BSP_APIC_ID 0
@@ -47,6 +49,8 @@ static volatile char rx_text[RX_MAX + 1];
 static volatile unsigned rx_length;
 static volatile unsigned rx_interrupts;
 static volatile bool rx_line_done;
+
+static volatile unsigned armed_count;
 
 static volatile unsigned heartbeats;
 
@@ -76,6 +80,15 @@ static void level_handler(struct interrupt_frame *frame) {
     unsigned n = ++level_count;
     if (ioapic_read_entry(IOAPIC_PIN_COM1) & IOAPIC_REMOTE_IRR) level_irr_seen++;
     if (n >= level_quiet_at) outb(COM1 + UART_IER, 0);
+    apic_eoi();
+}
+
+/* The level interrupt asserted while the APIC was disabled: quiet the UART, then EOI, so that
+ * the pin is deasserted by the time the EOI clears Remote IRR and nothing comes back. */
+static void armed_handler(struct interrupt_frame *frame) {
+    (void)frame;
+    armed_count++;
+    outb(COM1 + UART_IER, 0);
     apic_eoi();
 }
 
@@ -249,6 +262,35 @@ static void check_level(void) {
     ioapic_set_masked(IOAPIC_PIN_COM1, 1);
 }
 
+/* A level pin asserted before the Local APIC is enabled. Software-disabled (SVR bit 8 clear),
+ * the APIC accepts no fixed interrupt (SDM 10.4.7.2), so the IO APIC's message finds nobody
+ * and Remote IRR, which is set when a Local APIC accepts the message (82093AA 3.2.4 bit 14),
+ * stays clear. Once the APIC is enabled the still-asserted pin must be delivered, once.
+ * Nothing is printed while the UART holds the pin asserted: a write to THR would drop and
+ * raise it again, which is another way to have it sent. */
+static void check_level_armed_before_apic_enable(void) {
+    apic_write(APIC_SVR, VECTOR_SPURIOUS); /* software-disable */
+    ioapic_route(IOAPIC_PIN_COM1, VECTOR_ARMED, BSP_APIC_ID, IOAPIC_LEVEL);
+    outb(COM1 + UART_IER, IER_THRE); /* asserts pin 4 at once, and keeps it asserted */
+    settle(20 * MS);
+    unsigned while_disabled = armed_count;
+    bool irr_while_disabled = (ioapic_read_entry(IOAPIC_PIN_COM1) & IOAPIC_REMOTE_IRR) != 0;
+
+    apic_enable(VECTOR_SPURIOUS);
+    bool arrived = spin_until(&armed_count, 1, 200 * MS);
+    settle(10 * MS);
+    outb(COM1 + UART_IER, 0); /* in case the handler never ran */
+    ioapic_set_masked(IOAPIC_PIN_COM1, 1);
+
+    bool ok = expect_equal("interrupts while the APIC is disabled", while_disabled, 0);
+    ok &= expect_equal("Remote IRR while the APIC is disabled", irr_while_disabled, 0);
+    report("level armed before APIC enable: nothing accepted, Remote IRR clear", ok);
+    ok = expect_equal("interrupt after enabling the APIC arrived", arrived, 1);
+    ok &= expect_equal("interrupts", armed_count, 1);
+    ok &= expect_equal("Remote IRR after the EOI", (ioapic_read_entry(IOAPIC_PIN_COM1) & IOAPIC_REMOTE_IRR) != 0, 0);
+    report("level armed before APIC enable: delivered once it is enabled", ok);
+}
+
 /* The LAPIC timer, periodic every 10 ms: something to end each hlt with. */
 static void heartbeat_start(void) {
     apic_write(APIC_TIMER_DIVIDE, APIC_DIVIDE_1);
@@ -295,6 +337,7 @@ int kmain(void) {
     idt_set_handler(VECTOR_EDGE, edge_handler);
     idt_set_handler(VECTOR_LEVEL, level_handler);
     idt_set_handler(VECTOR_RX, rx_handler);
+    idt_set_handler(VECTOR_ARMED, armed_handler);
     idt_set_handler(VECTOR_SPURIOUS, spurious_handler);
     apic_enable(VECTOR_SPURIOUS);
 
@@ -304,6 +347,7 @@ int kmain(void) {
     check_entry_read_write();
     check_edge();
     check_level();
+    check_level_armed_before_apic_enable();
     check_received_data();
     return test_summary();
 }

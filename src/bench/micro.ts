@@ -184,6 +184,7 @@ function lapicWrites(settings: Benchmark.Options): MicroResult[] {
     taskPriority: { cr8: 0 },
     now: () => now++,
     onLevelEoi: () => {},
+    onAcceptingInterrupts: () => {},
     relocate: () => true,
     report: () => {},
   });

@@ -1,4 +1,7 @@
-/** The --stats table: exits per vCPU and reason, accesses per device, the time spent on each, and coalesced interrupts. */
+/**
+ * The --stats table: exits per vCPU and reason, accesses per device, the time spent on each,
+ * then, when there are any, coalesced interrupts and interrupt messages no Local APIC accepted.
+ */
 import type { VmStats } from '../vmm/vm-stats.js';
 
 export function formatStats(stats: VmStats): string {
@@ -27,5 +30,7 @@ export function formatStats(stats: VmStats): string {
       ),
     );
   }
+  const { undelivered } = stats.interrupts;
+  if (undelivered > 0) lines.push(`Interrupt messages no Local APIC accepted (none addressed, or all disabled): ${undelivered}`);
   return `${lines.join('\n')}\n`;
 }

@@ -32,7 +32,8 @@ Options:
   --trace-unassigned     print every guest access to an I/O port or MMIO address that no
                          device owns (such accesses read as all ones and are counted)
   --stats                at exit, print the exits per vCPU and reason and the accesses per
-                         device, with the time spent handling each
+                         device, with the time spent handling each, and any coalesced or
+                         undelivered interrupts
   -h, --help             this text
 `;
 

@@ -8,6 +8,11 @@
  * attention word; a start-up IPI is latched there with its vector, and the target acts on it
  * if it waits for one. Then the target is notified (kicked out of KVM_RUN, or woken from HLT) unless it is
  * the caller's own vCPU, which looks at its APIC before it next enters the guest.
+ *
+ * Every message reports how many APICs accepted it, and one that none accepted (none
+ * addressed, the addressed ones disabled, or a fixed vector below 16, which the receiver
+ * only records as an error) is counted in LocalApicStates' undelivered messages: whatever
+ * its source, it is not lost without a trace. The IO APIC sets Remote IRR from that count.
  */
 import { DeliveryMode, type ApicMessage, type ApicMessageSink } from './apic-message.js';
 import { ATTENTION_ILLEGAL_VECTOR, ATTENTION_INIT, ATTENTION_NMI, DFR_MODEL_MASK, ENABLE_GLOBAL, type LocalApicStates } from './local-apic-state.js';
@@ -43,10 +48,10 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
     private readonly effects: ApicBusEffects,
   ) {}
 
-  /** A message with a destination (from the IO APIC, or an ICR without shorthand). */
-  send(message: ApicMessage): void {
+  /** A message with a destination (from the IO APIC, or an ICR without shorthand): how many APICs accepted it. */
+  send(message: ApicMessage): number {
     this.collectDestination(message);
-    this.deliver(message);
+    return this.deliver(message);
   }
 
   sendIpi(source: number, message: ApicMessage, shorthand: number): void {
@@ -94,12 +99,20 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
     }
   }
 
-  private deliver(message: ApicMessage): void {
+  /** Delivers `message` to the collected targets; returns how many accepted it, counting it when none did. */
+  private deliver(message: ApicMessage): number {
+    const accepted = this.deliverToTargets(message);
+    if (accepted === 0) this.states.countUndelivered();
+    return accepted;
+  }
+
+  private deliverToTargets(message: ApicMessage): number {
     const { states, effects, targets } = this;
+    let accepted = 0;
     switch (message.deliveryMode) {
       case DeliveryMode.fixed:
-        for (const id of targets) this.accept(id, message);
-        return;
+        for (const id of targets) accepted += this.accept(id, message);
+        return accepted;
       case DeliveryMode.lowestPriority: {
         // The processor with the lowest priority takes it; ties go to the lowest APIC ID.
         let chosen = -1;
@@ -111,15 +124,16 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
           // ID: compare the IDs themselves to break a tie, as documented above.
           if (chosen < 0 || priority < chosenPriority || (priority === chosenPriority && states.apicId(id) < states.apicId(chosen))) chosen = id;
         }
-        if (chosen >= 0) this.accept(chosen, message);
-        return;
+        return chosen >= 0 ? this.accept(chosen, message) : 0;
       }
+      // A software-disabled APIC still takes NMI, INIT and start-up (SDM 10.4.7.2): every
+      // target on the bus accepts them.
       case DeliveryMode.nmi:
         this.raiseEvents(ATTENTION_NMI);
-        return;
+        return targets.length;
       case DeliveryMode.init:
         this.raiseEvents(ATTENTION_INIT);
-        return;
+        return targets.length;
       case DeliveryMode.startup:
         effects.beforeEvent();
         for (const id of targets) {
@@ -127,22 +141,25 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
           effects.notify(id);
         }
         effects.afterEvent();
-        return;
+        return targets.length;
       default:
         // SMI, ExtINT and the reserved modes: there is no SMM and no 8259 to answer them.
-        return;
+        return 0;
     }
   }
 
-  private accept(id: number, message: ApicMessage): void {
-    if (!this.states.accepting(id)) return; // a software-disabled APIC drops fixed interrupts (SDM 10.4.7.2)
+  /** A fixed or lowest-priority interrupt for APIC `id`: 1 when its vector went into IRR, else 0. */
+  private accept(id: number, message: ApicMessage): number {
+    if (!this.states.accepting(id)) return 0; // a software-disabled APIC drops fixed interrupts (SDM 10.4.7.2)
     if (message.vector < 16) {
+      // The receiver sets ESR bit 6 (SDM 10.5.3) and takes nothing: no EOI will follow.
       this.states.raise(id, ATTENTION_ILLEGAL_VECTOR);
       this.effects.notify(id);
-      return;
+      return 0;
     }
     this.states.request(id, message.vector, message.levelTriggered);
     this.effects.notify(id);
+    return 1;
   }
 
   private raiseEvents(attention: number): void {

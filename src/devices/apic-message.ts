@@ -30,5 +30,10 @@ export interface ApicMessage {
 
 /** Where interrupt messages go: the APIC bus that reaches every vCPU's Local APIC. */
 export interface ApicMessageSink {
-  send(message: ApicMessage): void;
+  /**
+   * Delivers `message` and returns how many Local APICs accepted it: 0 when none is addressed,
+   * none of those addressed is enabled, or (lowest priority) none of them may take it. The IO
+   * APIC sets a level entry's Remote IRR only when this is at least 1 (82093AA 3.2.4 bit 14).
+   */
+  send(message: ApicMessage): number;
 }

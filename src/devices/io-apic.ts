@@ -22,17 +22,39 @@
  * drops an edge that arrives while its entry is masked (3.2.4 bit 16); this model latches it
  * instead and sends it, once, when the entry is unmasked, so that an edge raised while an
  * OS briefly masks the pin (a timer tick, a UART's THR-empty) is not lost. A level-triggered
- * entry sends while its pin is asserted, the entry unmasked and Remote IRR clear, and sets
- * Remote IRR; the Local APIC's EOI broadcast for the vector (`endOfInterrupt`) clears it, and
- * the entry sends again if the pin is still asserted. Messages reach the sink at once, so
- * Delivery Status (3.2.4 bit 12) always reads 0 (idle).
+ * entry sends while its pin is asserted, the entry unmasked and Remote IRR clear. Remote IRR
+ * (3.2.4 bit 14) is set when a Local APIC accepts the message, and only then: a message that
+ * no Local APIC accepts (none addressed, or all of them disabled) leaves it clear, since no
+ * EOI would ever come to clear it. (KVM's in-kernel IO APIC sets it from the delivery's
+ * result too, and so leaves it clear for software-disabled APICs; it sets it when no APIC at
+ * all is addressed, which would wedge the pin until the entry is rewritten.) The Local APIC's
+ * EOI broadcast for the vector (`endOfInterrupt`) clears it, and the entry sends again if the
+ * pin is still asserted. A level message nobody accepted is sent again when the entry is
+ * rewritten, the device asserts the pin again, or a Local APIC becomes able to accept
+ * interrupts (`retryAssertedLevelPins`); an edge message nobody accepted is lost, as on
+ * hardware (the APIC bus counts it). Messages reach the sink at once, so Delivery Status
+ * (3.2.4 bit 12) always reads 0 (idle).
  *
  * The registers and pin levels live in a SharedState: every vCPU thread (and the main
  * thread) builds its own IoApic over the same block and each operation takes its lock. A
  * zeroed block is the reset state (every entry masked, the mask bit is stored inverted), so
- * the platform creates the block and nothing more. Messages are collected under the lock
- * and sent after it is released, so a sink that reaches back into the IO APIC cannot
- * deadlock and a slow sink never holds up another vCPU's register access.
+ * the platform creates the block and nothing more. Messages are queued under the lock and
+ * sent after it is released, so a sink that reaches back into the IO APIC cannot deadlock
+ * and a slow sink never holds up another vCPU's register access.
+ *
+ * So a level message's fate is known only after the lock was released, and Remote IRR is
+ * decided in a second step under the lock (`completeLevelDelivery`). Between the two steps
+ * the pin's bit in LEVEL_IN_FLIGHT stands for Remote IRR: no second message leaves for the
+ * pin, and whatever happens to it meanwhile is noted for the second step to act on:
+ *  - the accepting vCPU may take the interrupt and broadcast its EOI before the sender gets
+ *    the lock back (EOI_IN_FLIGHT): setting Remote IRR then would leave it set with no EOI
+ *    to come, so the second step leaves it clear and services the pin as the EOI would have;
+ *  - a Local APIC may become enabled, the entry be rewritten or the device assert the pin
+ *    again (SERVICE_IN_FLIGHT): if nobody accepted the message, the second step services
+ *    the pin, so that the request that found it in flight is not lost;
+ *  - the entry may be rewritten: Remote IRR is set only if it is still level-triggered with
+ *    the vector that was sent, since the EOI that clears it matches on the vector; otherwise
+ *    the second step services the pin, as for an EOI.
  */
 import { littleEndianValue, type BusDevice, type InterruptLine } from './bus-device.js';
 import type { ApicMessage, ApicMessageSink } from './apic-message.js';
@@ -87,8 +109,14 @@ const ID = 1; // IOAPICID bits 27:24, shifted down
 const IGNORED_ACCESSES = 2;
 const PIN_LEVELS = 3; // bit n: pin n asserted
 const PENDING_EDGES = 4; // bit n: an edge on pin n not yet sent
+/** Bit n: pin n's level message is being delivered, its Remote IRR not yet decided (see the header). */
+const LEVEL_IN_FLIGHT = 5;
+/** Bit n: an EOI for pin n's vector arrived while its level message was in flight. */
+const EOI_IN_FLIGHT = 6;
+/** Bit n: pin n was to be serviced while its level message was in flight. */
+const SERVICE_IN_FLIGHT = 7;
 /** Redirection entry bits 31:0, XOR IOREDTBL_MASKED so that a zero word is the masked reset value. */
-const REDIRECTION_LOW = 5;
+const REDIRECTION_LOW = 8;
 const REDIRECTION_HIGH = REDIRECTION_LOW + IO_APIC_PIN_COUNT;
 /** The number of words an IO APIC's shared state holds. */
 export const IO_APIC_STATE_WORDS = REDIRECTION_HIGH + IO_APIC_PIN_COUNT;
@@ -103,6 +131,21 @@ export interface IoApicOptions {
 export class IoApic implements BusDevice {
   private readonly sink: ApicMessageSink;
   private readonly state: SharedState;
+  /** The message each pin's entry sends, made again only when the entry changes: a delivery allocates nothing. */
+  private readonly messages: (ApicMessage | undefined)[] = new Array<ApicMessage | undefined>(IO_APIC_PIN_COUNT).fill(undefined);
+  /**
+   * The messages queued under the lock and not yet sent, with their pins, as a stack: a sink
+   * that reaches back into this object (on this thread) queues and sends its own above the
+   * caller's, and leaves the caller's untouched.
+   */
+  private readonly outgoing: ApicMessage[] = [];
+  private readonly outgoingPins: number[] = [];
+  private outgoingCount = 0;
+  /** The delivery `completeDelivery` completes: set just before it runs under the lock. */
+  private completingPin = 0;
+  private completingVector = 0;
+  private completingAccepted = 0;
+  private readonly completeDelivery = (): void => this.completeLevelDelivery(this.completingPin, this.completingVector, this.completingAccepted);
 
   constructor(options: IoApicOptions) {
     this.sink = options.sink;
@@ -125,10 +168,10 @@ export class IoApic implements BusDevice {
   }
 
   write(offset: number, data: Uint8Array): void {
-    this.update((outbox) => {
+    this.update(() => {
       const value = Number(littleEndianValue(data.subarray(0, 4)));
       if (isRegisterSelect(offset, data.length)) this.selectedRegister = value & 0xff;
-      else if (isRegisterWindow(offset, data.length)) this.writeRegister(this.selectedRegister, value, outbox);
+      else if (isRegisterWindow(offset, data.length)) this.writeRegister(this.selectedRegister, value);
       else this.countIgnoredAccess();
     });
   }
@@ -136,13 +179,13 @@ export class IoApic implements BusDevice {
   /** Drives input pin `pin` (0 to 23; others are ignored): `asserted` is the device's interrupt request. */
   setPinLevel(pin: number, asserted: boolean): void {
     if (!Number.isInteger(pin) || pin < 0 || pin >= IO_APIC_PIN_COUNT) return;
-    this.update((outbox) => {
+    this.update(() => {
       const bit = 1 << pin;
       const wasAsserted = (this.pinLevels & bit) !== 0;
       this.pinLevels = asserted ? this.pinLevels | bit : this.pinLevels & ~bit;
       // An edge entry latches the rising edge whether or not it is masked; service() sends it when it may.
       if (asserted && !wasAsserted && !(this.redirectionLow(pin) & IOREDTBL_LEVEL_TRIGGERED)) this.pendingEdges |= bit;
-      this.service(pin, outbox);
+      this.service(pin);
     });
   }
 
@@ -156,12 +199,30 @@ export class IoApic implements BusDevice {
    * Remote IRR in every entry with this vector, and sends again for a pin still asserted.
    */
   endOfInterrupt(vector: number): void {
-    this.update((outbox) => {
+    this.update(() => {
       for (let pin = 0; pin < IO_APIC_PIN_COUNT; pin++) {
         const low = this.redirectionLow(pin);
-        if ((low & IOREDTBL_VECTOR) !== (vector & IOREDTBL_VECTOR) || !(low & IOREDTBL_REMOTE_IRR)) continue;
-        this.setRedirectionLow(pin, low & ~IOREDTBL_REMOTE_IRR);
-        this.service(pin, outbox);
+        if ((low & IOREDTBL_VECTOR) !== (vector & IOREDTBL_VECTOR)) continue;
+        if (low & IOREDTBL_REMOTE_IRR) {
+          this.setRedirectionLow(pin, low & ~IOREDTBL_REMOTE_IRR);
+          this.service(pin);
+        } else if (this.levelInFlight & (1 << pin)) {
+          this.eoiInFlight |= 1 << pin; // perhaps the EOI of the message in flight: completeLevelDelivery decides
+        }
+      }
+    });
+  }
+
+  /**
+   * A Local APIC became able to accept interrupts (software- or globally enabled, SDM 10.4.3
+   * and 10.4.7.2): every level entry whose pin is asserted, unmasked and without Remote IRR
+   * sends again. Its last message found no APIC to accept it; it would otherwise wait for a
+   * rewrite of the entry, or for the device to drop and raise its line again. Any thread.
+   */
+  retryAssertedLevelPins(): void {
+    this.update(() => {
+      for (let pin = 0; pin < IO_APIC_PIN_COUNT; pin++) {
+        if (this.redirectionLow(pin) & IOREDTBL_LEVEL_TRIGGERED) this.service(pin);
       }
     });
   }
@@ -171,11 +232,23 @@ export class IoApic implements BusDevice {
     return this.state.locked(() => this.state.get(IGNORED_ACCESSES) >>> 0);
   }
 
-  /** Runs `action` under the lock, then sends the messages it queued. */
-  private update(action: (outbox: ApicMessage[]) => void): void {
-    const outbox: ApicMessage[] = [];
-    this.state.locked(() => action(outbox));
-    for (const message of outbox) this.sink.send(message);
+  /**
+   * Runs `action` under the lock, then sends the messages it queued, each level message
+   * followed by its second step under the lock (see the header), which may queue one more.
+   */
+  private update(action: () => void): void {
+    const first = this.outgoingCount;
+    this.state.locked(action);
+    for (let index = first; index < this.outgoingCount; index++) {
+      const message = this.outgoing[index] as ApicMessage;
+      const accepted = this.sink.send(message);
+      if (!message.levelTriggered) continue;
+      this.completingPin = this.outgoingPins[index] as number;
+      this.completingVector = message.vector;
+      this.completingAccepted = accepted;
+      this.state.locked(this.completeDelivery);
+    }
+    this.outgoingCount = first;
   }
 
   /** A register read through IOWIN; unknown indices read 0. The caller holds the lock. */
@@ -193,7 +266,7 @@ export class IoApic implements BusDevice {
   }
 
   /** A register write through IOWIN; IOAPICVER, IOAPICARB and unknown indices ignore it. The caller holds the lock. */
-  private writeRegister(index: number, value: number, outbox: ApicMessage[]): void {
+  private writeRegister(index: number, value: number): void {
     if (index === IOAPICID) {
       this.id = (value >>> IOAPICID_SHIFT) & ID_MASK;
       return;
@@ -202,6 +275,7 @@ export class IoApic implements BusDevice {
     if (pin === undefined) return;
     if (isHighHalf(index)) {
       this.setRedirectionHigh(pin, value & WRITABLE_HIGH);
+      this.service(pin); // a new destination may accept an asserted level that found nobody
       return;
     }
     let low = (value & WRITABLE_LOW) | (this.redirectionLow(pin) & IOREDTBL_REMOTE_IRR);
@@ -214,28 +288,73 @@ export class IoApic implements BusDevice {
       low &= ~IOREDTBL_REMOTE_IRR;
     }
     this.setRedirectionLow(pin, low);
-    this.service(pin, outbox); // unmasking sends a latched edge or an asserted level
+    this.service(pin); // unmasking sends a latched edge or an asserted level; a rewrite retries an unaccepted level
   }
 
-  /** Queues pin `pin`'s message if the entry may send now: unmasked, with an edge pending or a level not yet in service. */
-  private service(pin: number, outbox: ApicMessage[]): void {
+  /**
+   * Queues pin `pin`'s message if the entry may send now: unmasked, with an edge pending, or
+   * with its level asserted, not in service (Remote IRR) and not already on its way. The
+   * caller holds the lock.
+   */
+  private service(pin: number): void {
     const low = this.redirectionLow(pin);
     if (low & IOREDTBL_MASKED) return;
     const bit = 1 << pin;
     if (low & IOREDTBL_LEVEL_TRIGGERED) {
       if (!(this.pinLevels & bit) || low & IOREDTBL_REMOTE_IRR) return;
-      this.setRedirectionLow(pin, low | IOREDTBL_REMOTE_IRR); // set as the Local APIC accepts it, cleared by its EOI
+      if (this.levelInFlight & bit) {
+        this.serviceInFlight |= bit;
+        return;
+      }
+      this.levelInFlight |= bit;
     } else {
       if (!(this.pendingEdges & bit)) return;
       this.pendingEdges &= ~bit;
     }
-    outbox.push({
-      vector: low & IOREDTBL_VECTOR,
-      deliveryMode: (low >> IOREDTBL_DELIVERY_MODE_SHIFT) & DELIVERY_MODE_MASK,
-      logical: (low & IOREDTBL_LOGICAL) !== 0,
-      destination: this.redirectionHigh(pin) >>> IOREDTBL_DESTINATION_SHIFT,
-      levelTriggered: (low & IOREDTBL_LEVEL_TRIGGERED) !== 0,
-    });
+    const count = this.outgoingCount++;
+    this.outgoing[count] = this.messageFor(pin, low);
+    this.outgoingPins[count] = pin;
+  }
+
+  /**
+   * The second step of a level message's delivery, under the lock: pin `pin`'s message with
+   * `vector` reached `accepted` Local APICs. Sets Remote IRR if one accepted it, unless its
+   * EOI already came or the entry changed meanwhile (then services the pin as the EOI would);
+   * if none did, leaves it clear, servicing the pin only when asked to while it was in flight.
+   */
+  private completeLevelDelivery(pin: number, vector: number, accepted: number): void {
+    const bit = 1 << pin;
+    const endedInFlight = (this.eoiInFlight & bit) !== 0;
+    const serviceAsked = (this.serviceInFlight & bit) !== 0;
+    this.levelInFlight &= ~bit;
+    this.eoiInFlight &= ~bit;
+    this.serviceInFlight &= ~bit;
+    const low = this.redirectionLow(pin);
+    const sameEntry = (low & IOREDTBL_LEVEL_TRIGGERED) !== 0 && (low & IOREDTBL_VECTOR) === vector;
+    if (accepted > 0 && sameEntry && !endedInFlight) this.setRedirectionLow(pin, low | IOREDTBL_REMOTE_IRR);
+    else if (accepted > 0 || serviceAsked) this.service(pin);
+  }
+
+  /** The message pin `pin`'s entry (low half `low`) sends: the last one made for it while the entry is unchanged. */
+  private messageFor(pin: number, low: number): ApicMessage {
+    const vector = low & IOREDTBL_VECTOR;
+    const deliveryMode = (low >> IOREDTBL_DELIVERY_MODE_SHIFT) & DELIVERY_MODE_MASK;
+    const logical = (low & IOREDTBL_LOGICAL) !== 0;
+    const destination = this.redirectionHigh(pin) >>> IOREDTBL_DESTINATION_SHIFT;
+    const levelTriggered = (low & IOREDTBL_LEVEL_TRIGGERED) !== 0;
+    const last = this.messages[pin];
+    if (
+      last?.vector === vector &&
+      last.deliveryMode === deliveryMode &&
+      last.logical === logical &&
+      last.destination === destination &&
+      last.levelTriggered === levelTriggered
+    ) {
+      return last;
+    }
+    const message: ApicMessage = { vector, deliveryMode, logical, destination, levelTriggered };
+    this.messages[pin] = message;
+    return message;
   }
 
   private countIgnoredAccess(): void {
@@ -251,6 +370,12 @@ export class IoApic implements BusDevice {
   private set pinLevels(value: number) { this.state.set(PIN_LEVELS, value); }
   private get pendingEdges() { return this.state.get(PENDING_EDGES); }
   private set pendingEdges(value: number) { this.state.set(PENDING_EDGES, value); }
+  private get levelInFlight() { return this.state.get(LEVEL_IN_FLIGHT); }
+  private set levelInFlight(value: number) { this.state.set(LEVEL_IN_FLIGHT, value); }
+  private get eoiInFlight() { return this.state.get(EOI_IN_FLIGHT); }
+  private set eoiInFlight(value: number) { this.state.set(EOI_IN_FLIGHT, value); }
+  private get serviceInFlight() { return this.state.get(SERVICE_IN_FLIGHT); }
+  private set serviceInFlight(value: number) { this.state.set(SERVICE_IN_FLIGHT, value); }
   private redirectionLow(pin: number) { return this.state.get(REDIRECTION_LOW + pin) ^ IOREDTBL_MASKED; }
   private setRedirectionLow(pin: number, value: number) { this.state.set(REDIRECTION_LOW + pin, value ^ IOREDTBL_MASKED); }
   private redirectionHigh(pin: number) { return this.state.get(REDIRECTION_HIGH + pin) >>> 0; }

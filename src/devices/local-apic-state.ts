@@ -28,6 +28,11 @@ const WORDS_PER_APIC = 24;
  * vector), or that a timer could not raise because it was serviced periods late.
  */
 const COALESCED_WORDS_PER_APIC = 256;
+/**
+ * After the coalesced counts, one more statistic that survives resets: the messages on the
+ * APIC bus (from the IO APIC, or an ICR) that no Local APIC accepted.
+ */
+const UNDELIVERED_WORDS = 1;
 
 /** IA32_APIC_BASE bit 11: the APIC is globally enabled (SDM 10.4.3). */
 export const ENABLE_GLOBAL = 1 << 0;
@@ -56,6 +61,7 @@ export const DFR_MODEL_MASK = 0xf000_0000 | 0;
 export class LocalApicStates {
   private readonly words: Int32Array;
   private readonly coalesced: Int32Array;
+  private readonly undelivered: Int32Array;
 
   constructor(
     readonly vcpuCount: number,
@@ -63,11 +69,12 @@ export class LocalApicStates {
   ) {
     this.words = new Int32Array(buffer, 0, vcpuCount * WORDS_PER_APIC);
     this.coalesced = new Int32Array(buffer, vcpuCount * WORDS_PER_APIC * 4, vcpuCount * COALESCED_WORDS_PER_APIC);
+    this.undelivered = new Int32Array(buffer, vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) * 4, UNDELIVERED_WORDS);
   }
 
   /** A fresh block for `vcpuCount` APICs in their power-up state: APIC ID = vCPU index, flat model, software-disabled. */
   static create(vcpuCount: number): SharedArrayBuffer {
-    const buffer = new SharedArrayBuffer(vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) * 4);
+    const buffer = new SharedArrayBuffer((vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) + UNDELIVERED_WORDS) * 4);
     const states = new LocalApicStates(vcpuCount, buffer);
     for (let id = 0; id < vcpuCount; id++) states.reset(id);
     return buffer;
@@ -156,6 +163,16 @@ export class LocalApicStates {
   /** The vector of the latched start-up IPI (read after taking ATTENTION_STARTUP). */
   startupVector(id: number): number {
     return Atomics.load(this.words, id * WORDS_PER_APIC + STARTUP_VECTOR);
+  }
+
+  /** A message on the APIC bus that no Local APIC accepted. */
+  countUndelivered(): void {
+    Atomics.add(this.undelivered, 0, 1);
+  }
+
+  /** How many messages no Local APIC accepted so far, on any thread. */
+  undeliveredCount(): number {
+    return Atomics.load(this.undelivered, 0) >>> 0;
   }
 
   raise(id: number, attention: number): void {

@@ -136,6 +136,14 @@ export interface LocalApicOptions {
   readonly now: () => number;
   /** The EOI of a level-triggered interrupt, broadcast to the IO APIC (SDM 10.8.5). */
   readonly onLevelEoi: (vector: number) => void;
+  /**
+   * This APIC became able to accept messages it could not before, after its enable bits were
+   * published: a global enable puts it back on the bus (NMI, INIT and start-up reach it), a
+   * software enable lets fixed and lowest-priority interrupts in too (SDM 10.4.3 and 10.4.7.2).
+   * The IO APIC then sends again the level interrupts that found nobody to accept them. Called
+   * on this vCPU's thread, with no lock held.
+   */
+  readonly onAcceptingInterrupts: () => void;
   /** Moves this APIC's MMIO window (IA32_APIC_BASE); false when the new range is taken. */
   readonly relocate: (base: number) => boolean;
   /** Something the user should hear about (a non-architectural access, a refused relocation). */
@@ -455,7 +463,7 @@ export class LocalApic implements BusDevice {
   private writeSpuriousVector(value: number): void {
     this.spuriousVector = value & SVR_WRITABLE;
     const enabled = (value & SVR_SOFTWARE_ENABLE) !== 0;
-    this.states.setEnableBits(this.id, ENABLE_GLOBAL | (enabled ? ENABLE_SOFTWARE : 0));
+    this.setEnableBits(ENABLE_GLOBAL | (enabled ? ENABLE_SOFTWARE : 0));
     // Software-disabling masks every LVT entry (SDM 10.4.7.2).
     if (!enabled) for (const offset of LVT_OFFSETS) this.lvt.set(offset, (this.lvt.get(offset) as number) | LVT_MASKED);
   }
@@ -607,10 +615,11 @@ export class LocalApic implements BusDevice {
     if (wasEnabled && !enabled) {
       // Globally disabled: the APIC is gone until re-enabled, then starts from its power-up state (SDM 10.4.3).
       this.states.clearAllRequests(this.id);
-      this.states.setEnableBits(this.id, 0);
+      this.setEnableBits(0);
       this.stopTimer();
     } else if (!wasEnabled && enabled) {
       this.reset();
+      this.options.onAcceptingInterrupts(); // back on the bus: NMI, INIT and start-up reach it again
     }
     return true;
   }
@@ -641,7 +650,14 @@ export class LocalApic implements BusDevice {
     this.divideConfiguration = 0;
     this.initialCount = 0;
     this.stopTimer();
-    if (!this.globallyEnabled) this.states.setEnableBits(this.id, 0);
+    if (!this.globallyEnabled) this.setEnableBits(0);
     this.publishPriority();
+  }
+
+  /** Publishes the enable bits (ENABLE_*) for the bus to see, and tells onAcceptingInterrupts when one was newly set. */
+  private setEnableBits(bits: number): void {
+    const before = this.states.enableBits(this.id);
+    this.states.setEnableBits(this.id, bits);
+    if (bits & ~before) this.options.onAcceptingInterrupts();
   }
 }

@@ -6,6 +6,11 @@
  * An interrupt for another vCPU kicks it (out of KVM_RUN, or awake from HLT); one for the
  * calling thread's own vCPU needs nothing, since a vCPU looks at its APIC before it next
  * enters the guest.
+ *
+ * What a Local APIC tells the IO APIC goes through here too: the EOI of a level-triggered
+ * interrupt, and that the APIC now accepts interrupts, so that a level pin asserted before
+ * any APIC could take it is delivered once one can (the IO APIC leaves Remote IRR clear when
+ * nobody accepted its message).
  */
 import type { DeviceSpec } from '../config/vm-spec.js';
 import { ApicBus } from '../devices/apic-bus.js';
@@ -41,6 +46,10 @@ export interface InterruptWiring {
   readonly ioApic: IoApic | undefined;
   /** IO APIC input pin `pin`, as a line a device drives. */
   line(pin: number): InterruptLine;
+  /** A Local APIC's EOI of level-triggered `vector`, broadcast to the IO APIC (SDM 10.8.5). */
+  readonly levelEoi: (vector: number) => void;
+  /** A Local APIC became able to accept interrupts: the IO APIC retries its asserted level pins. */
+  readonly localApicAccepting: () => void;
 }
 
 export function wireInterrupts(cpuCount: number, devices: readonly DeviceSpec[], state: InterruptState, effects: InterruptEffects): InterruptWiring {
@@ -60,5 +69,7 @@ export function wireInterrupts(cpuCount: number, devices: readonly DeviceSpec[],
     apicBus,
     ioApic,
     line: (pin) => (ioApic ? ioApic.line(pin) : UNCONNECTED_LINE),
+    levelEoi: (vector) => ioApic?.endOfInterrupt(vector),
+    localApicAccepting: () => ioApic?.retryAssertedLevelPins(),
   };
 }

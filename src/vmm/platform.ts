@@ -118,14 +118,14 @@ function attachments(spec: PlatformSpec): Attachment[] {
     'acpi-pm1-control': ({ state, effects }) => new AcpiPm1Control(effects.onPowerOff, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)),
     'io-apic': ({ cpu }) => cpu.interrupts.ioApic as BusDevice,
     'local-apic': ({ cpu, effects, mmioBus }) => {
-      const ioApic = cpu.interrupts.ioApic;
       const apic: LocalApic = new LocalApic({
         id: cpu.id,
         states: cpu.interrupts.localApics,
         ipis: cpu.interrupts.apicBus,
         taskPriority: cpu.taskPriority,
         now: monotonicNanos,
-        onLevelEoi: (vector) => ioApic?.endOfInterrupt(vector),
+        onLevelEoi: cpu.interrupts.levelEoi,
+        onAcceptingInterrupts: cpu.interrupts.localApicAccepting,
         relocate: (base) => mmioBus.move(apic, base),
         report: effects.report,
         base: localApicBase,

@@ -23,15 +23,21 @@ export interface VmStats {
 
 /**
  * Interrupts that did not each reach the guest, none of them lost without a count: a request
- * that found its vector already pending in IRR (SDM 10.8.4: one request per vector), and the
- * periods of a periodic timer serviced late, which fire once. A guest counting timer ticks can
- * only rely on ticks plus these.
+ * that found its vector already pending in IRR (SDM 10.8.4: one request per vector), the
+ * periods of a periodic timer serviced late, which fire once, and messages no Local APIC
+ * accepted. A guest counting timer ticks can only rely on ticks plus these.
  */
 export interface InterruptStats {
   /** By vCPU and vector, only those with a count. */
   readonly coalesced: readonly { readonly vcpu: number; readonly vector: number; readonly count: number }[];
   /** HPET periods that coalesced into one interrupt, by timer, only those with a count. */
   readonly hpetPeriodsCoalesced: readonly { readonly timer: number; readonly count: number }[];
+  /**
+   * Messages on the APIC bus, from the IO APIC or an ICR, that no Local APIC accepted: none
+   * addressed, or those addressed software- or globally disabled. An edge interrupt among them
+   * is lost, as on hardware; a level one is sent again once an APIC can take it.
+   */
+  readonly undelivered: number;
 }
 
 export function readInterruptStats(localApics: LocalApicStates, hpetState: SharedState | undefined): InterruptStats {
@@ -47,7 +53,7 @@ export function readInterruptStats(localApics: LocalApicStates, hpetState: Share
     const count = hpetPeriodsCoalesced(hpetState, timer);
     if (count > 0) hpet.push({ timer, count });
   }
-  return { coalesced, hpetPeriodsCoalesced: hpet };
+  return { coalesced, hpetPeriodsCoalesced: hpet, undelivered: localApics.undeliveredCount() };
 }
 
 export interface StatsLayout {

@@ -319,6 +319,68 @@ describe('lowest-priority delivery (SDM 10.6.2.4)', () => {
   });
 });
 
+describe('acceptance count and undelivered messages', () => {
+  beforeEach(() => ALL.forEach((id) => setLogicalId(id, 1 << id)));
+  const lowest = (destination: number) => logical(destination, { deliveryMode: DeliveryMode.lowestPriority });
+
+  it('send returns how many APICs accepted a fixed or lowest-priority message', () => {
+    expect(bus.send(physical(2))).toBe(1);
+    expect(bus.send(physical(0xff))).toBe(4);
+    expect(bus.send(logical(0x0b))).toBe(3);
+    expect(bus.send(lowest(0x0f))).toBe(1);
+    softwareDisable(1);
+    globallyDisable(3);
+    expect(bus.send(physical(0xff))).toBe(2);
+    expect(states.undeliveredCount()).toBe(0);
+  });
+
+  it('returns 0 and counts the message when none accepts: no destination, all disabled, or lowest priority with no taker', () => {
+    expect(bus.send(physical(9))).toBe(0);
+    expect(bus.send(logical(0))).toBe(0);
+    softwareDisable(2);
+    expect(bus.send(physical(2))).toBe(0);
+    expect(bus.send(lowest(0x04))).toBe(0);
+    globallyDisable(3);
+    expect(bus.send(physical(3, { levelTriggered: true }))).toBe(0);
+    expect(requested()).toEqual([]);
+    expect(states.undeliveredCount()).toBe(5);
+  });
+
+  it('a fixed vector below 16 is not accepted: the target records the error and no EOI will follow', () => {
+    expect(bus.send(physical(1, { vector: 0x0f, levelTriggered: true }))).toBe(0);
+    expect(states.takeAttention(1)).toBe(ATTENTION_ILLEGAL_VECTOR);
+    expect(states.undeliveredCount()).toBe(1);
+  });
+
+  it('NMI, INIT and start-up are accepted by every target on the bus, software-disabled or not; SMI and ExtINT by none', () => {
+    softwareDisable(0);
+    expect(bus.send(physical(0xff, { deliveryMode: DeliveryMode.nmi }))).toBe(4);
+    expect(bus.send(physical(0, { deliveryMode: DeliveryMode.init }))).toBe(1);
+    expect(bus.send(physical(0xff, { deliveryMode: DeliveryMode.startup, vector: 0x9a }))).toBe(4);
+    expect(states.undeliveredCount()).toBe(0);
+    expect(bus.send(physical(0, { deliveryMode: DeliveryMode.smi }))).toBe(0);
+    expect(bus.send(physical(0, { deliveryMode: DeliveryMode.extInt }))).toBe(0);
+    expect(states.undeliveredCount()).toBe(2);
+  });
+
+  it('counts IPIs no APIC accepted, whatever the shorthand', () => {
+    softwareDisable(2);
+    bus.sendIpi(2, physical(0), SHORTHAND_SELF);
+    ALL.forEach(softwareDisable);
+    bus.sendIpi(0, physical(0), SHORTHAND_ALL_INCLUDING_SELF);
+    bus.sendIpi(0, physical(1), SHORTHAND_NONE);
+    bus.sendIpi(0, physical(0, { deliveryMode: DeliveryMode.nmi }), SHORTHAND_ALL_EXCLUDING_SELF); // NMI: still taken
+    expect(states.undeliveredCount()).toBe(3);
+  });
+
+  it('keeps the count across resets of the APICs', () => {
+    bus.send(physical(9));
+    ALL.forEach((id) => states.reset(id));
+    expect(states.undeliveredCount()).toBe(1);
+    expect(new LocalApicStates(VCPUS, states.buffer).undeliveredCount()).toBe(1); // and every thread sees it
+  });
+});
+
 describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
   it('NMI raises the targets\' NMI attention and notifies them', () => {
     bus.send(logical(0xff, { deliveryMode: DeliveryMode.nmi }));
@@ -341,6 +403,7 @@ describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
       taskPriority: { cr8: 0 },
       now: () => 0,
       onLevelEoi: () => {},
+      onAcceptingInterrupts: () => {},
       relocate: () => true,
       report: () => {},
     });
@@ -397,6 +460,7 @@ describe('end to end: a Local APIC\'s ICR over the bus', () => {
       taskPriority: { cr8: 0 },
       now: () => 0,
       onLevelEoi: () => {},
+      onAcceptingInterrupts: () => {},
       relocate: () => true,
       report: () => {},
     });

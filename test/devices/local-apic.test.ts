@@ -54,6 +54,8 @@ class Harness {
   readonly taskPriority = { cr8: 0 };
   readonly ipis: SentIpi[] = [];
   readonly levelEois: number[] = [];
+  /** Each time the APIC said it became able to accept interrupts: whether the bus saw it accepting then. */
+  readonly acceptingNotices: boolean[] = [];
   readonly relocations: number[] = [];
   relocateAnswer = true;
   readonly reports: string[] = [];
@@ -74,6 +76,7 @@ class Harness {
       taskPriority: this.taskPriority,
       now: () => this.t,
       onLevelEoi: (vector) => this.levelEois.push(vector),
+      onAcceptingInterrupts: () => this.acceptingNotices.push(states.accepting(id)),
       relocate: (base) => {
         this.relocations.push(base);
         return this.relocateAnswer;
@@ -339,6 +342,24 @@ describe('SVR (0xf0) and software enable, SDM 10.9 and 10.4.7.2', () => {
     request(0x40);
     write(APIC_SVR, 0xff);
     expect(apic.deliverableVector()).toBe(-1);
+  });
+
+  it('setting bit 8 tells onAcceptingInterrupts once per enable, after the bus sees it accepting', () => {
+    enable();
+    expect(h.acceptingNotices).toEqual([true]); // true: a message the IO APIC sends again lands
+    write(APIC_SVR, 0x1f0); // enabled already: no news
+    expect(h.acceptingNotices).toEqual([true]);
+    write(APIC_SVR, 0x0ff);
+    expect(h.acceptingNotices).toEqual([true]);
+    enable();
+    expect(h.acceptingNotices).toEqual([true, true]);
+  });
+
+  it('power-up, INIT, reset and software-disable never tell onAcceptingInterrupts', () => {
+    apic.init();
+    apic.reset();
+    write(APIC_SVR, 0xff);
+    expect(h.acceptingNotices).toEqual([]);
   });
 });
 
@@ -1042,6 +1063,18 @@ describe('IA32_APIC_BASE (MSR 0x1b), SDM 10.4.3 and 10.4.4', () => {
     expect(read(APIC_LVT_TIMER)).toBe(LVT_MASKED);
     expect(apic.nextDeadline).toBe(Infinity);
     expect(states.enableBits(0)).toBe(ENABLE_GLOBAL);
+  });
+
+  it('a global enable puts it back on the bus (NMI, INIT, SIPI: onAcceptingInterrupts), fixed interrupts only after the software enable', () => {
+    enable();
+    apic.writeApicBase(0xfee0_0100n);
+    const before = h.acceptingNotices.length;
+    apic.writeApicBase(0xfee0_0900n); // back in the power-up state: software-disabled (SDM 10.4.7.1)
+    expect(h.acceptingNotices).toHaveLength(before + 1);
+    expect(states.accepting(0)).toBe(false);
+    enable();
+    expect(h.acceptingNotices).toHaveLength(before + 2);
+    expect(states.accepting(0)).toBe(true);
   });
 
   it('relocates with the new base', () => {

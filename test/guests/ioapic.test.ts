@@ -1,7 +1,8 @@
 /**
  * The ioapic test kernel (guests/ioapic) under `tsvisor run`, on real KVM: the IO APIC's
  * registers, then COM1's interrupts through pin 4 (THR-empty as edge and level, a masked
- * edge, received data for the line this test sends once the kernel asks for it).
+ * edge, a level asserted while the Local APIC is software-disabled and delivered once it is
+ * enabled, received data for the line this test sends once the kernel asks for it).
  */
 import { expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
@@ -20,9 +21,11 @@ edge: latched edge delivered once on unmask: ok
 level: Remote IRR set in the handler: ok
 level: one interrupt, Remote IRR clear after EOI: ok
 level: still-asserted line delivered again after each EOI: ok
+level armed before APIC enable: nothing accepted, Remote IRR clear: ok
+level armed before APIC enable: delivered once it is enabled: ok
 ${PROMPT}received: ping
 received-data interrupts: ok
-12 passed, 0 failed
+14 passed, 0 failed
 `;
 
 describeKvm('the ioapic test kernel', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceSpec } from '../../src/config/vm-spec.js';
 import { DeliveryMode } from '../../src/devices/apic-message.js';
 import { ATTENTION_STARTUP, ENABLE_GLOBAL, ENABLE_SOFTWARE } from '../../src/devices/local-apic-state.js';
-import { IOREDTBL_FIRST, IOREGSEL, IOWIN } from '../../src/devices/io-apic.js';
+import { IOREDTBL_FIRST, IOREDTBL_LEVEL_TRIGGERED, IOREDTBL_REMOTE_IRR, IOREGSEL, IOWIN, type IoApic } from '../../src/devices/io-apic.js';
 import { createInterruptState, wireInterrupts } from '../../src/vmm/interrupts.js';
 import { VmControl } from '../../src/vmm/vm-control.js';
 
@@ -20,6 +20,21 @@ function wiring(devices: readonly DeviceSpec[], currentVcpu: number) {
 
 const fixed = (destination: number, vector: number) => ({ vector, deliveryMode: DeliveryMode.fixed, logical: false, destination, levelTriggered: false });
 const word = (value: number) => new Uint8Array(new Uint32Array([value]).buffer);
+
+/** Pin `pin`'s entry, low half `low`, destination APIC ID `destination`, as an OS writes it. */
+function route(ioApic: IoApic, pin: number, low: number, destination: number): void {
+  ioApic.write(IOREGSEL, word(IOREDTBL_FIRST + 2 * pin + 1));
+  ioApic.write(IOWIN, word(destination << 24));
+  ioApic.write(IOREGSEL, word(IOREDTBL_FIRST + 2 * pin));
+  ioApic.write(IOWIN, word(low));
+}
+
+function remoteIrr(ioApic: IoApic, pin: number): number {
+  const data = new Uint8Array(4);
+  ioApic.write(IOREGSEL, word(IOREDTBL_FIRST + 2 * pin));
+  ioApic.read(IOWIN, data);
+  return new DataView(data.buffer).getUint32(0, true) & IOREDTBL_REMOTE_IRR;
+}
 
 describe('wireInterrupts', () => {
   it('kicks the vCPU an interrupt is for, but not the calling thread\'s own vCPU', () => {
@@ -57,12 +72,37 @@ describe('wireInterrupts', () => {
     const { wired, kicked } = wiring([IO_APIC], -1);
     const ioApic = wired.ioApic;
     if (!ioApic) throw new Error('the IO APIC is listed');
-    ioApic.write(IOREGSEL, word(IOREDTBL_FIRST + 2 * 4 + 1));
-    ioApic.write(IOWIN, word(1 << 24)); // pin 4 to APIC ID 1
-    ioApic.write(IOREGSEL, word(IOREDTBL_FIRST + 2 * 4));
-    ioApic.write(IOWIN, word(0x34)); // vector 0x34, fixed, edge, unmasked
+    route(ioApic, 4, 0x34, 1); // vector 0x34, fixed, edge, unmasked, to APIC ID 1
     wired.line(4).setLevel(true);
     expect(kicked).toEqual([1]);
     expect(wired.localApics.irrWord(1, 1)).toBe(1 << (0x34 - 32));
+  });
+
+  it('passes a Local APIC\'s level EOI and its start of accepting interrupts to the IO APIC', () => {
+    const { wired, kicked } = wiring([IO_APIC], -1);
+    const ioApic = wired.ioApic;
+    if (!ioApic) throw new Error('the IO APIC is listed');
+    wired.localApics.setEnableBits(1, ENABLE_GLOBAL); // software-disabled
+    route(ioApic, 5, IOREDTBL_LEVEL_TRIGGERED | 0x35, 1);
+    wired.line(5).setLevel(true);
+    expect(kicked).toEqual([]);
+    expect(remoteIrr(ioApic, 5)).toBe(0);
+    expect(wired.localApics.undeliveredCount()).toBe(1);
+    wired.localApics.setEnableBits(1, ENABLE_GLOBAL | ENABLE_SOFTWARE); // what SVR bit 8 does, then the Local APIC tells
+    wired.localApicAccepting();
+    expect(kicked).toEqual([1]);
+    expect(remoteIrr(ioApic, 5)).toBe(IOREDTBL_REMOTE_IRR);
+    wired.line(5).setLevel(false);
+    wired.levelEoi(0x35);
+    expect(remoteIrr(ioApic, 5)).toBe(0);
+  });
+
+  it('without an IO APIC, a Local APIC\'s level EOI and its enable go nowhere', () => {
+    const { wired, kicked } = wiring([], 0);
+    expect(() => {
+      wired.levelEoi(0x35);
+      wired.localApicAccepting();
+    }).not.toThrow();
+    expect(kicked).toEqual([]);
   });
 });

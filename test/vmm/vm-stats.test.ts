@@ -6,7 +6,7 @@ import { KVM_EXIT_HLT, KVM_EXIT_IO } from '../../src/kvm/index.js';
 import { readInterruptStats, StatsBuffer } from '../../src/vmm/vm-stats.js';
 
 describe('VM statistics', () => {
-  it('sum exits by vCPU and reason, accesses by device, and list coalesced interrupts by vCPU and vector', () => {
+  it('sum exits by vCPU and reason, accesses by device, and list coalesced interrupts by vCPU and vector, and undelivered messages', () => {
     const buffer = new StatsBuffer({ vcpuCount: 2, ioSlots: 2, mmioSlots: 1 }, false);
     buffer.exitCounters(0).counts[KVM_EXIT_IO] = 5;
     buffer.exitCounters(1).counts[KVM_EXIT_HLT] = 2;
@@ -16,6 +16,9 @@ describe('VM statistics', () => {
     apics.request(1, 0x41, false);
     apics.request(1, 0x41, false); // still pending: coalesced
     apics.countCoalesced(0, 0x40, 7);
+    apics.countUndelivered();
+    apics.countUndelivered();
+    apics.reset(0); // the statistics survive resets
     const stats = buffer.read({ io: ['COM1', 'debug-exit'], mmio: ['Local APIC'] }, readInterruptStats(apics, undefined));
     expect(stats.exits).toEqual([
       { vcpu: 0, reason: 'KVM_EXIT_IO', count: 5, milliseconds: 0 },
@@ -28,6 +31,7 @@ describe('VM statistics', () => {
         { vcpu: 1, vector: 0x41, count: 1 },
       ],
       hpetPeriodsCoalesced: [],
+      undelivered: 2,
     });
     expect(formatStats(stats).split('\n')).toEqual([
       'tsvisor: statistics',
@@ -42,13 +46,27 @@ describe('VM statistics', () => {
       '  source              count',
       '  vCPU 0 vector 0x40      7',
       '  vCPU 1 vector 0x41      1',
+      'Interrupt messages no Local APIC accepted (none addressed, or all disabled): 2',
       '',
     ]);
   });
 
-  it('print no coalescing table when nothing coalesced', () => {
+  it('print no coalescing table when nothing coalesced, and no undelivered line when every message was accepted', () => {
     const buffer = new StatsBuffer({ vcpuCount: 1, ioSlots: 0, mmioSlots: 0 }, true);
     const stats = buffer.read({ io: [], mmio: [] }, readInterruptStats(new LocalApicStates(1), undefined));
+    expect(stats.interrupts.undelivered).toBe(0);
     expect(formatStats(stats)).not.toContain('coalesced');
+    expect(formatStats(stats)).not.toContain('accepted');
+  });
+
+  it('print the undelivered messages alone when nothing coalesced', () => {
+    const apics = new LocalApicStates(1);
+    apics.countUndelivered();
+    const stats = new StatsBuffer({ vcpuCount: 1, ioSlots: 0, mmioSlots: 0 }, false).read({ io: [], mmio: [] }, readInterruptStats(apics, undefined));
+    expect(formatStats(stats).split('\n').slice(-3)).toEqual([
+      '  device  reads  writes  time',
+      'Interrupt messages no Local APIC accepted (none addressed, or all disabled): 1',
+      '',
+    ]);
   });
 });

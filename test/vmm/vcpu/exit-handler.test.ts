@@ -73,6 +73,7 @@ beforeEach(() => {
     taskPriority: { cr8: 0 },
     now: () => 1_000,
     onLevelEoi: () => {},
+    onAcceptingInterrupts: () => {},
     relocate: () => true,
     report: () => {},
   });

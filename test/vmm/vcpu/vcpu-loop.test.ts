@@ -33,6 +33,7 @@ function vcpuWithLoop(id: number) {
     taskPriority: vcpu.kvmRun,
     now: monotonicNanos,
     onLevelEoi: () => {},
+    onAcceptingInterrupts: () => {},
     relocate: () => true,
     report: () => {},
   });
