@@ -125,7 +125,7 @@ static bool init_sipi(void (*entry)(uint32_t apic_id)) {
     ap_start_prepare(entry, ap_stack + sizeof ap_stack);
     bool sent = apic_send_ipi(AP_APIC_ID, APIC_ICR_INIT | APIC_ICR_LEVEL_TRIGGER | APIC_ICR_ASSERT);
     sent &= apic_send_ipi(AP_APIC_ID, APIC_ICR_STARTUP | AP_START_VECTOR);
-    return ap_start_wait(AP_APIC_ID, 1000 * MS) && sent;
+    return ap_start_wait(AP_APIC_ID, 5000 * MS) && sent;
 }
 
 static void check_init_sipi_without_delay(void) {

@@ -32,11 +32,13 @@ export interface ApicBusEffects {
   /** vCPU `id` has something new in its APIC: make it look before it next runs the guest. */
   notify(id: number): void;
   /**
-   * Brackets an NMI, INIT or start-up IPI from before it is raised until its target is notified:
-   * such an event may end a halt with interrupts disabled or a wait for a SIPI, and the VMM
-   * counts it as a vCPU able to run while it is on its way (VmControl.holdAlive).
+   * Brackets the sending of an NMI, INIT or start-up IPI, which may end a halt with interrupts
+   * disabled or a wait for a SIPI: the VMM holds the VM alive meanwhile (VmControl.holdAlive),
+   * and each target, once the event is raised, is revived (counted as able to run until it has
+   * looked at the event) before it is notified.
    */
   beforeEvent(): void;
+  revive(id: number): void;
   afterEvent(): void;
 }
 
@@ -138,6 +140,7 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
         effects.beforeEvent();
         for (const id of targets) {
           states.latchStartup(id, message.vector);
+          effects.revive(id);
           effects.notify(id);
         }
         effects.afterEvent();
@@ -167,6 +170,7 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
     effects.beforeEvent();
     for (const id of this.targets) {
       states.raise(id, attention);
+      effects.revive(id);
       effects.notify(id);
     }
     effects.afterEvent();

@@ -36,7 +36,7 @@ export interface InterruptEffects {
   /** Makes vCPU `id` look at its APIC now: a kick out of KVM_RUN, or a wake from HLT. */
   readonly kick: (id: number) => void;
   /** The VM's control block: an NMI, INIT or SIPI on its way holds the VM alive (VmControl.holdAlive). */
-  readonly control: Pick<VmControl, 'holdAlive' | 'releaseAlive'>;
+  readonly control: Pick<VmControl, 'holdAlive' | 'revive' | 'releaseAlive'>;
 }
 
 export interface InterruptWiring {
@@ -59,6 +59,7 @@ export function wireInterrupts(cpuCount: number, devices: readonly DeviceSpec[],
       if (id !== effects.currentVcpu) effects.kick(id);
     },
     beforeEvent: () => effects.control.holdAlive(),
+    revive: (id) => effects.control.revive(id),
     afterEvent: () => effects.control.releaseAlive(),
   });
   const ioApic = devices.some((device) => device.kind === 'io-apic')

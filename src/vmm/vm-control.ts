@@ -37,8 +37,9 @@ export type VcpuStateValue = (typeof VcpuState)[keyof typeof VcpuState];
 const VM_STATE = 0;
 const EXIT_CLAIMED = 1;
 /**
- * How many vCPUs can still run (not halted with interrupts disabled, not waiting for a SIPI),
- * plus one for each NMI, INIT or SIPI on its way (holdAlive).
+ * How many vCPUs can still run (not halted with interrupts disabled, not waiting for a SIPI, or
+ * stuck but with an event raised for them that they have not looked at yet), plus one for each
+ * sender of such an event in the middle of sending it (holdAlive).
  */
 const LIVE_VCPUS = 2;
 /** Bumped to wake the platform timer thread (a deadline moved, or the VM's state changed). */
@@ -48,9 +49,13 @@ const VM_WORDS = 4;
 const STATE = 0;
 const WAKE = 1;
 const TID = 2;
-/** 1 while the vCPU cannot run by itself (halted with interrupts disabled, or waiting for a SIPI). */
+/** Whether the vCPU cannot run by itself (halted with interrupts disabled, or waiting for a SIPI): STUCK_*. */
 const STUCK = 3;
 const VCPU_WORDS = 4;
+const STUCK_NO = 0;
+const STUCK_YES = 1;
+/** Stuck, with an NMI, INIT or SIPI raised for it and counted in LIVE_VCPUS until it looks. */
+const STUCK_REVIVED = 2;
 // Timestamps (process.hrtime.bigint(), nanoseconds), by id * TIMESTAMPS.
 const KICK_HANDLED = 0;
 const WOKEN = 1;
@@ -73,7 +78,7 @@ export class VmControl {
   static create(vcpuCount: number): VmControl {
     const control = new VmControl(vcpuCount);
     Atomics.store(control.words, LIVE_VCPUS, 1);
-    for (let id = 1; id < vcpuCount; id++) Atomics.store(control.words, control.at(id, STUCK), 1);
+    for (let id = 1; id < vcpuCount; id++) Atomics.store(control.words, control.at(id, STUCK), STUCK_YES);
     return control;
   }
 
@@ -135,23 +140,32 @@ export class VmControl {
 
   /**
    * vCPU `id` cannot run by itself from now on: it halted with interrupts disabled, or waits for
-   * a SIPI. It then sleeps until an event may change that, and ends the VM if noVcpuCanRun()
-   * while no such event waits for it: two vCPUs doing this at the same moment cannot both miss
-   * it, the count being one atomic word.
+   * a SIPI, or an event that revived it did not change that (it gives the count back). It then
+   * sleeps until an event may change that, and ends the VM if noVcpuCanRun() while no such event
+   * waits for it: two vCPUs doing this at the same moment cannot both miss it, the count being
+   * one atomic word.
    */
   becomeStuck(id: number): void {
-    if (Atomics.exchange(this.words, this.at(id, STUCK), 1) === 0) Atomics.sub(this.words, LIVE_VCPUS, 1);
+    if (Atomics.exchange(this.words, this.at(id, STUCK), STUCK_YES) !== STUCK_YES) Atomics.sub(this.words, LIVE_VCPUS, 1);
   }
 
   /** vCPU `id` runs again (an event ended its halt or its wait for a SIPI). */
   becomeLive(id: number): void {
-    if (Atomics.exchange(this.words, this.at(id, STUCK), 0) === 1) Atomics.add(this.words, LIVE_VCPUS, 1);
+    if (Atomics.exchange(this.words, this.at(id, STUCK), STUCK_NO) === STUCK_YES) Atomics.add(this.words, LIVE_VCPUS, 1);
+  }
+
+  /**
+   * An NMI, INIT or SIPI was raised for vCPU `id`: if it is stuck, it counts as able to run until
+   * it has looked at the event (and either runs, or gives the count back with becomeStuck).
+   */
+  revive(id: number): void {
+    if (Atomics.compareExchange(this.words, this.at(id, STUCK), STUCK_YES, STUCK_REVIVED) === STUCK_YES) Atomics.add(this.words, LIVE_VCPUS, 1);
   }
 
   /**
    * Whoever sends an NMI, INIT or SIPI holds the VM alive from before the event is raised until
-   * after its target is notified: a stuck target that looks in between sees either the event or
-   * a count above zero, never "nothing can run" with the event on its way.
+   * its targets are revived and notified: the count never reads zero in between, even when the
+   * sender is not a vCPU (the main thread, the platform timer thread).
    */
   holdAlive(): void {
     Atomics.add(this.words, LIVE_VCPUS, 1);

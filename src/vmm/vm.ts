@@ -224,6 +224,7 @@ export class Vm {
   startVcpu(id: number, vector: number): void {
     this.control.holdAlive();
     this.interrupts.localApics.latchStartup(id, vector);
+    this.control.revive(id);
     this.kicker.kick(id);
     this.control.releaseAlive();
   }

@@ -28,6 +28,8 @@ let notified: number[];
 /** How many NMI, INIT or SIPI deliveries hold the VM alive right now, and what each notify saw of it. */
 let holds: number;
 let notifiedHeld: { id: number; held: number }[];
+/** Each revive of a target: whether its event was raised by then (it must be), and the holds then. */
+let revived: { id: number; raised: boolean; held: number }[];
 let bus: ApicBus;
 
 beforeEach(() => {
@@ -35,12 +37,14 @@ beforeEach(() => {
   notified = [];
   holds = 0;
   notifiedHeld = [];
+  revived = [];
   bus = new ApicBus(states, {
     notify: (id) => {
       notified.push(id);
       notifiedHeld.push({ id, held: holds });
     },
     beforeEvent: () => holds++,
+    revive: (id) => revived.push({ id, raised: states.attention(id) !== 0, held: holds }),
     afterEvent: () => holds--,
   });
   for (const id of ALL) softwareEnable(id);
@@ -422,7 +426,7 @@ describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
     expect(notified).toEqual(ALL);
   });
 
-  it('holds the VM alive while an NMI, INIT or SIPI is raised and its target notified, and only then', () => {
+  it('holds the VM alive while an NMI, INIT or SIPI is sent, and revives each target after raising its event, before notifying it', () => {
     bus.send(physical(1, { deliveryMode: DeliveryMode.nmi }));
     bus.send(physical(2, { deliveryMode: DeliveryMode.init }));
     bus.send(physical(3, { deliveryMode: DeliveryMode.startup, vector: 0x10 }));
@@ -432,6 +436,11 @@ describe('NMI, INIT, start-up, SMI and ExtINT (SDM 10.6.1)', () => {
       { id: 2, held: 1 },
       { id: 3, held: 1 },
       { id: 0, held: 0 },
+    ]);
+    expect(revived).toEqual([
+      { id: 1, raised: true, held: 1 },
+      { id: 2, raised: true, held: 1 },
+      { id: 3, raised: true, held: 1 },
     ]);
     expect(holds).toBe(0);
   });

@@ -596,7 +596,7 @@ describe('pins', () => {
  */
 class Machine {
   readonly states = new LocalApicStates(2);
-  readonly bus = new ApicBus(this.states, { notify: () => {}, beforeEvent: () => {}, afterEvent: () => {} });
+  readonly bus = new ApicBus(this.states, { notify: () => {}, beforeEvent: () => {}, revive: () => {}, afterEvent: () => {} });
   /** Each message the IO APIC sent, with how many APICs accepted it. */
   readonly deliveries: { message: ApicMessage; accepted: number }[] = [];
   readonly ioApic = new IoApic({

@@ -323,7 +323,7 @@ describe('SVR (0xf0) and software enable, SDM 10.9 and 10.4.7.2', () => {
 
   it('a disabled APIC accepts no fixed interrupt through the bus, but still NMI and INIT', () => {
     const notified: number[] = [];
-    const bus = new ApicBus(states, { notify: (id) => notified.push(id), beforeEvent: () => {}, afterEvent: () => {} });
+    const bus = new ApicBus(states, { notify: (id) => notified.push(id), beforeEvent: () => {}, revive: () => {}, afterEvent: () => {} });
     const message = { vector: 0x40, deliveryMode: DeliveryMode.fixed, logical: false, destination: 0, levelTriggered: false };
     bus.send(message);
     bus.send({ ...message, deliveryMode: DeliveryMode.lowestPriority });
@@ -581,7 +581,7 @@ describe('ESR (0x280), SDM 10.5.3', () => {
 
   it('receive illegal vector: a fixed interrupt below 16 from the bus, seen at takeAttention', () => {
     enable();
-    const bus = new ApicBus(states, { notify: () => {}, beforeEvent: () => {}, afterEvent: () => {} });
+    const bus = new ApicBus(states, { notify: () => {}, beforeEvent: () => {}, revive: () => {}, afterEvent: () => {} });
     bus.send({ vector: 3, deliveryMode: DeliveryMode.fixed, logical: false, destination: 0, levelTriggered: false });
     expect(apic.hasRequests).toBe(false);
     expect(readEsr()).toBe(0);
@@ -1040,7 +1040,7 @@ describe('IA32_APIC_BASE (MSR 0x1b), SDM 10.4.3 and 10.4.4', () => {
   });
 
   it('a globally disabled APIC is not on the bus', () => {
-    const bus = new ApicBus(states, { notify: () => {}, beforeEvent: () => {}, afterEvent: () => {} });
+    const bus = new ApicBus(states, { notify: () => {}, beforeEvent: () => {}, revive: () => {}, afterEvent: () => {} });
     enable();
     apic.writeApicBase(0xfee0_0100n);
     bus.send({ vector: 0x40, deliveryMode: DeliveryMode.fixed, logical: false, destination: 0, levelTriggered: false });

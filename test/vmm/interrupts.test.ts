@@ -54,10 +54,9 @@ describe('wireInterrupts', () => {
 
   it('latches a start-up IPI in its target\'s APIC and kicks the target, holding the VM alive meanwhile', () => {
     const { wired, kicked, control } = wiring([], 0);
-    control.becomeStuck(0); // the sender halts with IF = 0 right after: vCPU 1 is still waiting
-    expect(control.noVcpuCanRun()).toBe(true);
     wired.apicBus.sendIpi(0, { ...fixed(1, 0x07), deliveryMode: DeliveryMode.startup }, 0);
-    expect(control.noVcpuCanRun()).toBe(true); // the hold is released once the target is notified
+    control.becomeStuck(0); // the sender halts with IF = 0 right after...
+    expect(control.noVcpuCanRun()).toBe(false); // ...but vCPU 1 has a SIPI to look at
     expect(kicked).toEqual([1]);
     expect(wired.localApics.attention(1) & ATTENTION_STARTUP).toBe(ATTENTION_STARTUP);
     expect(wired.localApics.startupVector(1)).toBe(0x07);

@@ -21,15 +21,44 @@ describe('VmControl: can any vCPU still run?', () => {
     expect(control.noVcpuCanRun()).toBe(true);
   });
 
-  it('counts an NMI, INIT or SIPI on its way as able to run, from before it is raised until its target is notified', () => {
+  it('counts a stuck vCPU an event was raised for as able to run until it has looked at it (a SIPI, then the sender halts)', () => {
     const control = VmControl.create(2);
-    control.holdAlive(); // vCPU 0 raises an NMI for the stuck vCPU 1...
-    control.becomeStuck(0); // ...and halts with IF = 0 meanwhile
+    control.becomeLive(1);
+    control.becomeStuck(0); // vCPU 0 waits for a SIPI
+    control.holdAlive(); // vCPU 1 sends it one...
+    control.revive(0);
+    control.releaseAlive();
+    control.becomeStuck(1); // ...and halts with IF = 0 before vCPU 0 has looked
     expect(control.noVcpuCanRun()).toBe(false);
-    control.releaseAlive(); // vCPU 1 is notified: it sees the NMI
+    control.becomeLive(0); // vCPU 0 starts: counted once, not twice
+    control.becomeStuck(0);
     expect(control.noVcpuCanRun()).toBe(true);
-    control.becomeLive(1); // it runs, and counts again
+  });
+
+  it('takes the count back from a revived vCPU whose event leaves it stuck (an INIT to a processor waiting for a SIPI)', () => {
+    const control = VmControl.create(2);
+    control.becomeStuck(0);
+    control.revive(1); // vCPU 1 waits for a SIPI; an INIT is raised for it
     expect(control.noVcpuCanRun()).toBe(false);
+    control.becomeStuck(1); // it looked: still waiting
+    expect(control.noVcpuCanRun()).toBe(true);
+  });
+
+  it('never reads zero while a sender that is not a vCPU is between raising an event and reviving its target', () => {
+    const control = VmControl.create(1);
+    control.becomeStuck(0);
+    control.holdAlive(); // the platform timer thread sends an NMI through the IO APIC
+    expect(control.noVcpuCanRun()).toBe(false);
+    control.revive(0);
+    control.releaseAlive();
+    expect(control.noVcpuCanRun()).toBe(false);
+  });
+
+  it('does not count a revive for a vCPU that is running', () => {
+    const control = VmControl.create(2);
+    control.revive(0);
+    control.becomeStuck(0);
+    expect(control.noVcpuCanRun()).toBe(true);
   });
 
   it('counts a vCPU once, however often it becomes stuck or live', () => {

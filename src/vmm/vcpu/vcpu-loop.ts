@@ -109,6 +109,8 @@ export class VcpuLoop {
     const vcpu = this.vcpu;
     const apic = this.apic;
     const lifecycle = this.lifecycle;
+    // Its state from the first loop, whether or not the VM already runs (a pause waits for it).
+    lifecycle.setState(this.waitingForStartup ? VcpuState.parked : VcpuState.running);
     for (;;) {
       if (!lifecycle.running && !lifecycle.obey(this.waitingForStartup ? VcpuState.parked : VcpuState.running)) return 'stop';
       if (this.waitingForStartup) {
@@ -227,6 +229,7 @@ export class VcpuLoop {
         const outcome = this.prepareEntry();
         if (outcome || !this.waitingForStartup) return outcome;
       }
+      control.becomeStuck(this.id); // an event that revived it did not start it: the count goes back
       if (control.noVcpuCanRun() && !apic.hasAttention) {
         return this.options.exits.failure(
           `vCPU ${this.id} waits for a start-up IPI, and no other vCPU is running or can be woken to send one: the VM can never continue.`,
@@ -252,6 +255,7 @@ export class VcpuLoop {
       if (!lifecycle.running && !lifecycle.obey(haltedState)) return 'stop';
       this.serviceTimers();
       if (this.haltEnds(interruptible)) break;
+      if (!interruptible) control.becomeStuck(id); // an event that revived it did not end the halt (a SIPI)
       if (!interruptible && control.noVcpuCanRun() && !this.haltEnds(interruptible)) {
         return this.options.exits.failure(
           `vCPU ${id} halted with interrupts disabled (HLT after CLI), and no other vCPU is running or can be woken to wake it: the VM can never continue. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.`,
