@@ -161,7 +161,7 @@ function hostDescription(): BenchReport['host'] {
  * is many times slower than on a real machine and says nothing about one.
  */
 export function emulatedCpuNote(model: string): string | undefined {
-  if (!/\bTCG\b/.test(model)) return undefined;
+  if (!kvm.emulatedByQemu(model)) return undefined;
   return `This machine's CPU is emulated by QEMU in software ("${model}"): it is the test VM of a host without /dev/kvm, or another TCG guest. These timings are not performance figures; run the bench on a host with /dev/kvm.`;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The --stats table: exits per vCPU and reason, accesses per device, the time spent on each,
- * then, when there are any, coalesced interrupts and interrupt messages no Local APIC accepted.
+ * then, when there are any, coalesced interrupts, interrupt messages no Local APIC accepted and
+ * the HLTs tsvisor completed for a host CPU that ignores STI's shadow.
  */
 import type { VmStats } from '../vmm/vm-stats.js';
 
@@ -32,5 +33,10 @@ export function formatStats(stats: VmStats): string {
   }
   const { undelivered } = stats.interrupts;
   if (undelivered > 0) lines.push(`Interrupt messages no Local APIC accepted (none addressed, or all disabled): ${undelivered}`);
+  if (stats.stiShadowHalts > 0) {
+    lines.push(
+      `HLTs completed because the host CPU opened an interrupt window inside STI's shadow (QEMU's software SVM before 9.1; hardware never does): ${stats.stiShadowHalts}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

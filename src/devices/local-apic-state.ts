@@ -81,14 +81,19 @@ export class LocalApicStates {
   }
 
   /**
-   * The power-up state of vCPU `id`'s shared registers (SDM 10.4.7.1), with its initial APIC ID.
-   * Events on their way (the attention word, a latched SIPI) are not registers and survive: a
-   * SIPI sent right behind the INIT that resets this APIC must still find it.
+   * The power-up state of vCPU `id`'s shared registers (SDM 10.4.7.1), with the APIC ID register
+   * `idRegister` (the initial one at power-up; INIT keeps the current one, 10.4.7.3). Events on
+   * their way (the attention word, a latched SIPI) are not registers and survive: a SIPI sent
+   * right behind the INIT that resets this APIC must still find it. For the same reason the
+   * words a sender matches (the ID, the enable bits) go straight to their new values, never
+   * through 0: another vCPU addressing this APIC during the reset must not find it off the bus.
    */
-  reset(id: number): void {
+  reset(id: number, idRegister = id << 24): void {
     const base = id * WORDS_PER_APIC;
-    for (let word = 0; word < WORDS_PER_APIC; word++) if (word !== ATTENTION && word !== STARTUP_VECTOR) Atomics.store(this.words, base + word, 0);
-    Atomics.store(this.words, base + ID, id << 24);
+    for (let word = 0; word < WORDS_PER_APIC; word++) {
+      if (word !== ATTENTION && word !== STARTUP_VECTOR && word !== ID && word !== DFR && word !== ENABLE) Atomics.store(this.words, base + word, 0);
+    }
+    Atomics.store(this.words, base + ID, idRegister);
     Atomics.store(this.words, base + DFR, DFR_FLAT);
     Atomics.store(this.words, base + ENABLE, ENABLE_GLOBAL);
   }

@@ -632,9 +632,8 @@ export class LocalApic implements BusDevice {
 
   /** INIT: the power-up state, except that the APIC ID survives (SDM 10.4.7.3). */
   init(): void {
-    const id = this.states.idRegister(this.id);
-    this.reset();
-    this.states.setIdRegister(this.id, id);
+    this.states.reset(this.id, this.states.idRegister(this.id));
+    this.resetRegisters();
   }
 
   private resetRegisters(): void {

@@ -7,6 +7,10 @@
  *     intercept), so the registers read afterwards are the INIT state, not the guest's; on VMX
  *     the guest's state at the fault is kept.
  * The side follows the host CPU's vendor, which KVM reports in CPUID leaf 0.
+ *
+ * When the host CPU is itself emulated by QEMU in software (TCG: the test VM of a machine
+ * without /dev/kvm), KVM runs on QEMU's model of SVM, which has a flaw a VMM must work around;
+ * see dropsStiShadowOnEntry().
  */
 import type { KvmCpuidEntry2 } from './structs.js';
 
@@ -29,4 +33,21 @@ export function kvmSide(supported: readonly KvmCpuidEntry2[]): KvmSide {
 /** On a shutdown exit, KVM has replaced the guest's registers with the INIT state. */
 export function shutdownResetsVcpu(side: KvmSide): boolean {
   return side === 'svm';
+}
+
+/** A CPU QEMU emulates in software (TCG) names itself "QEMU TCG CPU ..." in its model string (/proc/cpuinfo). */
+export function emulatedByQemu(model: string): boolean {
+  return /\bQEMU TCG\b/.test(model);
+}
+
+/**
+ * QEMU's software SVM before QEMU 9.1 does not load the interrupt shadow from the VMCB on VMRUN
+ * (fixed by QEMU's "target/i386: fix INHIBIT_IRQ/TF/RF handling for VMRUN", June 2024). After
+ * an exit between STI and HLT (a timer signal), KVM enters again asking for an interrupt window,
+ * and the emulated CPU opens it at once, inside STI's shadow, with RIP on the HLT: the interrupt
+ * handler then returns to a HLT that nothing may end. Hardware never does this (SDM vol. 2B,
+ * "STI"), so the exit handler repairs it only on such a host (ExitHandler, completeHaltInStiShadow).
+ */
+export function dropsStiShadowOnEntry(side: KvmSide, hostCpuModel: string): boolean {
+  return side === 'svm' && emulatedByQemu(hostCpuModel);
 }

@@ -51,6 +51,8 @@ export interface VcpuWorkerSetup {
   readonly affinity: readonly number[] | undefined;
   /** Which of KVM's x86 sides runs the guest (they differ in what a shutdown exit leaves). */
   readonly kvmSide: kvm.KvmSide;
+  /** The host CPU opens interrupt windows inside STI's shadow (kvm.dropsStiShadowOnEntry). */
+  readonly dropsStiShadow: boolean;
 }
 
 /** What the main thread sends the thread that runs the platform timers (platform-timers.ts). */
@@ -142,6 +144,7 @@ function runVcpu(setup: VcpuWorkerSetup): void {
     tscKhz: vcpu.getTscKhz(),
     shutdownResetsVcpu: kvm.shutdownResetsVcpu(setup.kvmSide),
     exitCounts: counts,
+    stiShadowHalts: setup.dropsStiShadow ? stats.stiShadowHalts(setup.id) : undefined,
   });
   const loop = new VcpuLoop({
     vcpu, control, exits, local, localApic: platform.localApic,

@@ -17,6 +17,8 @@ export interface VmStats {
   readonly exits: readonly { readonly vcpu: number; readonly reason: string; readonly count: number; readonly milliseconds: number }[];
   readonly devices: readonly { readonly device: string; readonly reads: number; readonly writes: number; readonly milliseconds: number }[];
   readonly interrupts: InterruptStats;
+  /** HLTs completed for an interrupt window the host CPU opened inside STI's shadow (kvm.dropsStiShadowOnEntry). */
+  readonly stiShadowHalts: number;
   /** Whether the times were measured (tsvisor run --stats). */
   readonly timed: boolean;
 }
@@ -74,7 +76,7 @@ export class StatsBuffer {
   }
 
   private static doublesPerVcpu(layout: StatsLayout): number {
-    return 2 * EXIT_REASON_SLOTS + 3 * (layout.ioSlots + layout.mmioSlots);
+    return 2 * EXIT_REASON_SLOTS + 3 * (layout.ioSlots + layout.mmioSlots) + 1;
   }
 
   /** Counts, then nanoseconds, by exit reason. */
@@ -93,6 +95,11 @@ export class StatsBuffer {
       return view;
     };
     return { reads: next(), writes: next(), nanos: next(), timed: this.timed };
+  }
+
+  /** One counter: HLTs this vCPU's exit handler completed inside STI's shadow. */
+  stiShadowHalts(vcpu: number): Float64Array {
+    return this.view((vcpu + 1) * this.perVcpu - 1, 1);
   }
 
   /** Sums over every vCPU: exits by vCPU and reason, accesses by device; with the interrupt statistics kept elsewhere. */
@@ -119,7 +126,9 @@ export class StatsBuffer {
         if (total.reads + total.writes > 0) devices.push(total);
       });
     }
-    return { exits, devices, interrupts, timed: this.timed };
+    let stiShadowHalts = 0;
+    for (let vcpu = 0; vcpu < this.layout.vcpuCount; vcpu++) stiShadowHalts += this.stiShadowHalts(vcpu)[0] as number;
+    return { exits, devices, interrupts, stiShadowHalts, timed: this.timed };
   }
 
   private view(doubleOffset: number, length: number): Float64Array {

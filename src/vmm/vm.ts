@@ -8,6 +8,7 @@
  * the VM runs; the others stay parked until started, as with INIT/SIPI.
  */
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { vcpuCpuid } from '../boot/cpuid.js';
 import { initialCpuState } from '../boot/cpu-state.js';
@@ -130,6 +131,7 @@ export class Vm {
 
       const supported = kvmSystem.getSupportedCpuid();
       const kvmSide = kvm.kvmSide(supported);
+      const dropsStiShadow = kvm.dropsStiShadowOnEntry(kvmSide, cpus()[0]?.model ?? '');
       const vcpus: kvm.Vcpu[] = [];
       for (let id = 0; id < spec.cpuCount; id++) {
         const vcpu = kvmVm.createVcpu(id);
@@ -176,6 +178,7 @@ export class Vm {
               traceUnassigned: options.onUnassigned !== undefined,
               affinity: spec.vcpuAffinity?.[id],
               kvmSide,
+              dropsStiShadow,
             },
       );
       return vm;

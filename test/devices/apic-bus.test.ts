@@ -3,7 +3,7 @@
  * 10.6.1 "Interrupt Command Register" and 10.6.2 "Determining IPI destination"), over the
  * shared LocalApicStates, without KVM.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApicBus } from '../../src/devices/apic-bus.js';
 import { DeliveryMode, type ApicMessage } from '../../src/devices/apic-message.js';
 import * as lapic from '../../src/devices/local-apic.js';
@@ -527,5 +527,31 @@ describe('end to end: a Local APIC\'s ICR over the bus', () => {
     expect(startups()).toEqual([[1, 0x08]]);
     expect(apics[1]!.takeAttention()).toBe(ATTENTION_INIT | ATTENTION_STARTUP);
     expect(apics[1]!.startupVector).toBe(0x08);
+  });
+});
+
+describe('an APIC that INIT resets stays on the bus (SDM 10.4.7.3: INIT keeps the APIC ID)', () => {
+  it('at every step of its reset, a SIPI to its ID still reaches it, also for an ID software gave it', () => {
+    states.setIdRegister(2, 7 << 24);
+    const seen: { enable: number; apicId: number }[] = [];
+    const original = Atomics.store;
+    const store = vi.spyOn(Atomics, 'store').mockImplementation((...args: Parameters<typeof Atomics.store>) => {
+      const result = original(...args);
+      seen.push({ enable: states.enableBits(2), apicId: states.apicId(2) });
+      return result;
+    });
+    try {
+      states.reset(2, states.idRegister(2));
+    } finally {
+      store.mockRestore();
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    for (const step of seen) {
+      expect(step.enable & ENABLE_GLOBAL).toBe(ENABLE_GLOBAL);
+      expect(step.apicId).toBe(7);
+    }
+    bus.sendIpi(0, message({ deliveryMode: DeliveryMode.startup, vector: 0x08, destination: 7 }), SHORTHAND_NONE);
+    expect(states.attention(2) & ATTENTION_STARTUP).toBe(ATTENTION_STARTUP);
+    expect(states.startupVector(2)).toBe(0x08);
   });
 });

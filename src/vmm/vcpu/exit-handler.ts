@@ -50,9 +50,16 @@ export interface ExitHandlerOptions {
   readonly exitCounts: Float64Array;
   /** Where the kvm_pvm module would be, whose emulation limits an internal error may be. */
   readonly pvmModule?: string;
+  /**
+   * Given on a host CPU that opens interrupt windows inside STI's shadow (kvm.dropsStiShadowOnEntry):
+   * the counter of HLTs completed for it (see completeHaltInStiShadow).
+   */
+  readonly stiShadowHalts?: Float64Array | undefined;
 }
 
 const INSTRUCTION_BYTES = 15;
+const OPCODE_STI = 0xfb;
+const OPCODE_HLT = 0xf4;
 const IA32_TIME_STAMP_COUNTER = 0x10;
 const PVM_MODULE = '/sys/module/kvm_pvm';
 
@@ -98,6 +105,8 @@ export class ExitHandler {
         this.inFlight = false;
         return ExitAction.interrupted;
       case kvm.KVM_EXIT_IRQ_WINDOW_OPEN:
+        if (this.options.stiShadowHalts && kvmRun.ifFlag) this.completeHaltInStiShadow(this.options.stiShadowHalts);
+        return ExitAction.interruptWindow;
       case kvm.KVM_EXIT_SET_TPR:
         return ExitAction.interruptWindow;
       case kvm.KVM_EXIT_X86_RDMSR:
@@ -281,6 +290,35 @@ export class ExitHandler {
     } catch (error) {
       return `(the registers could not be read: ${(error as Error).message})`;
     }
+  }
+
+  /**
+   * An interrupt window that opened with RIP on a HLT right after an STI opened inside STI's
+   * shadow, where a CPU takes no interrupt (SDM vol. 2B, "STI"): only a host CPU with the flaw
+   * kvm.dropsStiShadowOnEntry describes does that. On hardware the HLT runs and the interrupt
+   * ends it, returning past it; RIP moves past the HLT so the interrupt about to be injected
+   * does the same, instead of returning to a HLT nothing may end.
+   */
+  private completeHaltInStiShadow(counter: Float64Array): void {
+    const vcpu = this.options.vcpu;
+    const regs = vcpu.getRegs();
+    const sregs = vcpu.getSregs();
+    const rip = instructionPointer(regs, sregs);
+    const paging = pagingEnabled(sregs);
+    if (this.guestByte(rip, paging) !== OPCODE_HLT || this.guestByte(rip - 1n, paging) !== OPCODE_STI) return;
+    vcpu.setRegs({ ...regs, rip: regs.rip + 1n });
+    counter[0] = (counter[0] as number) + 1;
+  }
+
+  /** The guest's byte at a linear address, or -1 when it is not mapped or not in RAM. */
+  private guestByte(linear: bigint, paging: boolean): number {
+    let gpa = Number(linear);
+    if (paging) {
+      const translation = this.options.vcpu.translate(linear);
+      if (!translation.valid) return -1;
+      gpa = Number(translation.physicalAddress);
+    }
+    return this.options.memory.contains(gpa, 1) ? (this.options.memory.read(gpa, 1)[0] as number) : -1;
   }
 
   private codeAtRip(linear: bigint, paging: boolean): CodeBytes {

@@ -41,12 +41,13 @@ let mmio: RecordingDevice;
 let apic: LocalApic;
 let exits: ExitHandler;
 
-function handler(options: { shutdownResetsVcpu?: boolean; exitCounts?: Float64Array } = {}): ExitHandler {
+function handler(options: { shutdownResetsVcpu?: boolean; exitCounts?: Float64Array; stiShadowHalts?: Float64Array; memory?: typeof RAM } = {}): ExitHandler {
   return new ExitHandler({
     vcpu,
     ioBus,
     mmioBus,
-    memory: RAM,
+    memory: options.memory ?? RAM,
+    stiShadowHalts: options.stiShadowHalts,
     localApic: apic,
     tscKhz: TSC_KHZ,
     shutdownResetsVcpu: options.shutdownResetsVcpu ?? false,
@@ -134,6 +135,48 @@ describe('exits the vCPU loop acts on', () => {
     expect(handle(bareExit(kvm.KVM_EXIT_IRQ_WINDOW_OPEN))).toBe(ExitAction.interruptWindow);
     expect(handle(bareExit(kvm.KVM_EXIT_SET_TPR))).toBe(ExitAction.interruptWindow);
     expect(handle(hltExit(true))).toBe(ExitAction.halt);
+  });
+});
+
+describe('an interrupt window inside STI\'s shadow (a host CPU with kvm.dropsStiShadowOnEntry\'s flaw)', () => {
+  /** Guest RAM holding `code` at 0x8000 (the synthetic vCPU's flat, unpaged real mode). */
+  const ramWith = (code: readonly number[]) => {
+    const bytes = new Uint8Array(0x10000);
+    bytes.set(code, 0x8000);
+    return { contains: (gpa: number, length: number) => gpa + length <= bytes.length, read: (gpa: number, length: number) => bytes.slice(gpa, gpa + length) };
+  };
+  const STI_HLT_CLI = [0xfb, 0xf4, 0xfa];
+
+  it('completes the HLT an STI shadows: RIP moves past it, and the repair is counted', () => {
+    const counter = new Float64Array(1);
+    exits = handler({ stiShadowHalts: counter, memory: ramWith(STI_HLT_CLI) });
+    vcpu.regs = { ...vcpu.regs, rip: 0x8001n };
+    vcpu.readiness(true, true);
+    expect(handle(bareExit(kvm.KVM_EXIT_IRQ_WINDOW_OPEN))).toBe(ExitAction.interruptWindow);
+    expect(vcpu.regs.rip).toBe(0x8002n);
+    expect(counter[0]).toBe(1);
+  });
+
+  it('leaves RIP alone on any other instruction, with IF = 0, or on a host without the flaw', () => {
+    const counter = new Float64Array(1);
+    exits = handler({ stiShadowHalts: counter, memory: ramWith([0x90, 0xf4, 0xfb, 0x90]) });
+    vcpu.readiness(true, true);
+    for (const rip of [0x8001n, 0x8003n]) {
+      vcpu.regs = { ...vcpu.regs, rip };
+      handle(bareExit(kvm.KVM_EXIT_IRQ_WINDOW_OPEN));
+      expect(vcpu.regs.rip).toBe(rip);
+    }
+    exits = handler({ stiShadowHalts: counter, memory: ramWith(STI_HLT_CLI) });
+    vcpu.regs = { ...vcpu.regs, rip: 0x8001n };
+    vcpu.readiness(true, false);
+    handle(bareExit(kvm.KVM_EXIT_IRQ_WINDOW_OPEN));
+    expect(vcpu.regs.rip).toBe(0x8001n);
+    expect(counter[0]).toBe(0);
+
+    exits = handler({ memory: ramWith(STI_HLT_CLI) });
+    vcpu.readiness(true, true);
+    handle(bareExit(kvm.KVM_EXIT_IRQ_WINDOW_OPEN));
+    expect(vcpu.regs.rip).toBe(0x8001n);
   });
 });
 
