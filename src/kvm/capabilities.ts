@@ -1,12 +1,16 @@
 /** The KVM capabilities tsvisor needs, each with the reason, checked before any VM is made. */
 import {
+  KVM_CAP_DEBUGREGS,
   KVM_CAP_EXT_CPUID,
   KVM_CAP_GET_TSC_KHZ,
   KVM_CAP_IMMEDIATE_EXIT,
   KVM_CAP_SET_TSS_ADDR,
   KVM_CAP_USER_MEMORY,
+  KVM_CAP_VCPU_EVENTS,
   KVM_CAP_X86_MSR_FILTER,
   KVM_CAP_X86_USER_SPACE_MSR,
+  KVM_CAP_XCRS,
+  KVM_CAP_XSAVE,
 } from './constants.js';
 
 export interface Capability {
@@ -23,4 +27,9 @@ export const REQUIRED_CAPABILITIES: readonly Capability[] = [
   { cap: KVM_CAP_IMMEDIATE_EXIT, name: 'KVM_CAP_IMMEDIATE_EXIT', why: 'a vCPU is kicked out of KVM_RUN without losing the kick (kvm_run.immediate_exit)' },
   { cap: KVM_CAP_X86_USER_SPACE_MSR, name: 'KVM_CAP_X86_USER_SPACE_MSR', why: 'the Local APIC\'s MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE) exit to tsvisor' },
   { cap: KVM_CAP_X86_MSR_FILTER, name: 'KVM_CAP_X86_MSR_FILTER', why: 'an MSR filter picks which MSR accesses exit to tsvisor' },
+  // The architectural reset of a vCPU (src/boot/cpu-reset.ts), at power-on and on INIT.
+  { cap: KVM_CAP_VCPU_EVENTS, name: 'KVM_CAP_VCPU_EVENTS', why: 'a reset drops the interrupt, NMI or exception a vCPU had pending (KVM_SET_VCPU_EVENTS)' },
+  { cap: KVM_CAP_DEBUGREGS, name: 'KVM_CAP_DEBUGREGS', why: 'a reset sets the debug registers DR0-DR3, DR6 and DR7 (KVM_SET_DEBUGREGS)' },
+  { cap: KVM_CAP_XSAVE, name: 'KVM_CAP_XSAVE', why: 'a power-on reset sets the x87, SSE and AVX state with MXCSR (KVM_SET_XSAVE: KVM_SET_FPU ignores MXCSR)' },
+  { cap: KVM_CAP_XCRS, name: 'KVM_CAP_XCRS', why: 'a power-on reset sets XCR0 (KVM_SET_XCRS; KVM offers it where the host CPU has XSAVE)' },
 ];

@@ -72,12 +72,29 @@ export const KVM_MP_STATE_INIT_RECEIVED = 2;
 export const KVM_MP_STATE_HALTED = 3;
 export const KVM_MP_STATE_SIPI_RECEIVED = 4;
 
+/** kvm_vcpu_events.flags: which optional members KVM_SET_VCPU_EVENTS is to apply. */
+export const KVM_VCPUEVENT_VALID_NMI_PENDING = 0x1;
+export const KVM_VCPUEVENT_VALID_SHADOW = 0x4;
+
+/** The size of kvm_xcrs.xcrs. */
+export const KVM_MAX_XCRS = 16;
+
+/**
+ * How many CPUID entries a vCPU can hold (the kernel's KVM_MAX_CPUID_ENTRIES, which is not in
+ * the uapi headers): the buffer size for KVM_GET_SUPPORTED_CPUID and KVM_GET_CPUID2.
+ */
+export const MAX_CPUID_ENTRIES = 256;
+
 /** KVM_CHECK_EXTENSION capabilities tsvisor asks about. */
 export const KVM_CAP_USER_MEMORY = 3;
 export const KVM_CAP_SET_TSS_ADDR = 4;
 export const KVM_CAP_EXT_CPUID = 7;
 export const KVM_CAP_NR_MEMSLOTS = 10;
 export const KVM_CAP_MP_STATE = 14;
+export const KVM_CAP_VCPU_EVENTS = 41;
+export const KVM_CAP_DEBUGREGS = 50;
+export const KVM_CAP_XSAVE = 55;
+export const KVM_CAP_XCRS = 56;
 export const KVM_CAP_MAX_VCPUS = 66;
 export const KVM_CAP_GET_TSC_KHZ = 61;
 export const KVM_CAP_TSC_DEADLINE_TIMER = 72;

@@ -4,6 +4,6 @@ export * from './errors.js';
 export { cpuVendor, dropsStiShadowOnEntry, emulatedByQemu, kvmSide, shutdownResetsVcpu, type KvmSide } from './host-side.js';
 export { Kvm, KVM_DEVICE, kvmDevicePath } from './kvm.js';
 export { KvmRun, KVM_RUN_IMMEDIATE_EXIT_OFFSET } from './kvm-run.js';
-export type { KvmCpuidEntry2, KvmRegs, KvmSegment, KvmSregs } from './structs.js';
+export type { KvmCpuidEntry2, KvmDebugregs, KvmRegs, KvmSegment, KvmSregs, KvmVcpuEvents, KvmXcr } from './structs.js';
 export { Vcpu } from './vcpu.js';
 export { Vm } from './vm.js';

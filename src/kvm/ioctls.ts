@@ -6,6 +6,7 @@
 import type { Type } from './layout.js';
 import {
   kvm_cpuid2,
+  kvm_debugregs,
   kvm_enable_cap,
   kvm_interrupt,
   kvm_mp_state,
@@ -15,6 +16,9 @@ import {
   kvm_sregs,
   kvm_translation,
   kvm_userspace_memory_region,
+  kvm_vcpu_events,
+  kvm_xcrs,
+  kvm_xsave,
 } from './structs.js';
 
 const IOC_NRSHIFT = 0;
@@ -66,9 +70,18 @@ export const KVM_INTERRUPT = _IOW(KVMIO, 0x86, kvm_interrupt);
 export const KVM_GET_MSRS = _IOWR(KVMIO, 0x88, kvm_msrs);
 export const KVM_SET_MSRS = _IOW(KVMIO, 0x89, kvm_msrs);
 export const KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, kvm_cpuid2);
+export const KVM_GET_CPUID2 = _IOWR(KVMIO, 0x91, kvm_cpuid2);
 export const KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, kvm_mp_state);
 export const KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, kvm_mp_state);
 export const KVM_NMI = _IO(KVMIO, 0x9a);
+export const KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, kvm_vcpu_events);
+export const KVM_SET_VCPU_EVENTS = _IOW(KVMIO, 0xa0, kvm_vcpu_events);
+export const KVM_GET_DEBUGREGS = _IOR(KVMIO, 0xa1, kvm_debugregs);
+export const KVM_SET_DEBUGREGS = _IOW(KVMIO, 0xa2, kvm_debugregs);
+export const KVM_GET_XSAVE = _IOR(KVMIO, 0xa4, kvm_xsave);
+export const KVM_SET_XSAVE = _IOW(KVMIO, 0xa5, kvm_xsave);
+export const KVM_GET_XCRS = _IOR(KVMIO, 0xa6, kvm_xcrs);
+export const KVM_SET_XCRS = _IOW(KVMIO, 0xa7, kvm_xcrs);
 
 /** Request number -> name, for error messages. */
 export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map(
@@ -76,7 +89,8 @@ export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map(
     KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
     KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_GET_TSC_KHZ, KVM_X86_SET_MSR_FILTER,
     KVM_ENABLE_CAP, KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_TRANSLATE,
-    KVM_INTERRUPT, KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
-    KVM_NMI,
+    KVM_INTERRUPT, KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_GET_CPUID2, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
+    KVM_NMI, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_XSAVE, KVM_SET_XSAVE,
+    KVM_GET_XCRS, KVM_SET_XCRS,
   }).map(([name, request]) => [request, name]),
 );

@@ -12,9 +12,8 @@ import {
   KVM_GET_SUPPORTED_CPUID,
   KVM_GET_VCPU_MMAP_SIZE,
 } from './ioctls.js';
-import { checked } from './ioctl.js';
-import { decode } from './layout.js';
-import { kvm_cpuid2, kvm_cpuid_entry2, type KvmCpuidEntry2 } from './structs.js';
+import { checked, ioctlReadCpuid2 } from './ioctl.js';
+import type { KvmCpuidEntry2 } from './structs.js';
 import { Vm } from './vm.js';
 
 export const KVM_DEVICE = '/dev/kvm';
@@ -23,9 +22,6 @@ export const KVM_DEVICE = '/dev/kvm';
 export function kvmDevicePath(): string {
   return process.env.TSVISOR_KVM_DEVICE || KVM_DEVICE;
 }
-
-/** KVM returns at most this many CPUID entries (KVM_MAX_CPUID_ENTRIES). */
-const MAX_CPUID_ENTRIES = 256;
 
 export class Kvm {
   private constructor(
@@ -71,14 +67,7 @@ export class Kvm {
   }
 
   getSupportedCpuid(): KvmCpuidEntry2[] {
-    const buffer = new Uint8Array(kvm_cpuid2.size + MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size);
-    const view = new DataView(buffer.buffer);
-    view.setUint32(kvm_cpuid2.offsets.nent, MAX_CPUID_ENTRIES, true);
-    checked(libc.ioctlBuffer(this.fd, KVM_GET_SUPPORTED_CPUID, buffer), KVM_GET_SUPPORTED_CPUID);
-    const count = view.getUint32(kvm_cpuid2.offsets.nent, true);
-    return Array.from({ length: count }, (_, i) =>
-      decode(kvm_cpuid_entry2, view, kvm_cpuid2.offsets.entries + i * kvm_cpuid_entry2.size),
-    );
+    return ioctlReadCpuid2(this.fd, KVM_GET_SUPPORTED_CPUID);
   }
 
   createVm(): Vm {

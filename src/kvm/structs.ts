@@ -2,6 +2,7 @@
  * The KVM structs tsvisor exchanges with the kernel, with the member names of
  * <linux/kvm.h> and <asm/kvm.h> (x86_64). Anonymous C members are named `_...` here.
  */
+import { KVM_MAX_XCRS } from './constants.js';
 import { array, flexibleArray, struct, u16, u32, u64, u8, union, type Value } from './layout.js';
 
 export const kvm_regs = struct('kvm_regs', {
@@ -155,9 +156,50 @@ export type KvmMsrFilterRange = Value<typeof kvm_msr_filter_range>;
 /** KVM_MSR_FILTER_MAX_RANGES is 16. */
 export const kvm_msr_filter = struct('kvm_msr_filter', { flags: u32, ranges: array(kvm_msr_filter_range, 16) });
 
+/** KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS: the events pending or being delivered, and the NMI mask and interrupt shadow. */
+export const kvm_vcpu_events = struct('kvm_vcpu_events', {
+  exception: struct('', { injected: u8, nr: u8, has_error_code: u8, pending: u8, error_code: u32 }),
+  interrupt: struct('', { injected: u8, nr: u8, soft: u8, shadow: u8 }),
+  nmi: struct('', { injected: u8, pending: u8, masked: u8, pad: u8 }),
+  sipi_vector: u32,
+  flags: u32,
+  smi: struct('', { smm: u8, pending: u8, smm_inside_nmi: u8, latched_init: u8 }),
+  triple_fault: struct('', { pending: u8 }),
+  reserved: array(u8, 26),
+  exception_has_payload: u8,
+  exception_payload: u64,
+});
+export type KvmVcpuEvents = Value<typeof kvm_vcpu_events>;
+
+/** KVM_GET_DEBUGREGS / KVM_SET_DEBUGREGS: DR0-DR3 (`db`), DR6 and DR7. */
+export const kvm_debugregs = struct('kvm_debugregs', {
+  db: array(u64, 4),
+  dr6: u64,
+  dr7: u64,
+  flags: u64,
+  reserved: array(u64, 9),
+});
+export type KvmDebugregs = Value<typeof kvm_debugregs>;
+
+/**
+ * KVM_GET_XSAVE / KVM_SET_XSAVE: the guest's x87, SSE, AVX... state as the XSAVE instruction
+ * stores it (standard, not compacted, format). tsvisor passes `region` as raw bytes.
+ */
+export const kvm_xsave = struct('kvm_xsave', { region: array(u32, 1024), extra: flexibleArray(u32) });
+
+/** KVM_GET_XCRS / KVM_SET_XCRS: the extended control registers (XCR0 is the only one). */
+export const kvm_xcr = struct('kvm_xcr', { xcr: u32, reserved: u32, value: u64 });
+export type KvmXcr = Value<typeof kvm_xcr>;
+export const kvm_xcrs = struct('kvm_xcrs', {
+  nr_xcrs: u32,
+  flags: u32,
+  xcrs: array(kvm_xcr, KVM_MAX_XCRS),
+  padding: array(u64, 16),
+});
+
 /** Every struct above, for the ABI test. */
 export const ALL_STRUCTS = [
   kvm_regs, kvm_segment, kvm_dtable, kvm_sregs, kvm_userspace_memory_region, kvm_cpuid_entry2, kvm_cpuid2,
   kvm_interrupt, kvm_msr_entry, kvm_msrs, kvm_mp_state, kvm_enable_cap, kvm_translation, kvm_debug_exit_arch,
-  kvm_msr_filter_range, kvm_msr_filter, kvm_run,
+  kvm_msr_filter_range, kvm_msr_filter, kvm_run, kvm_vcpu_events, kvm_debugregs, kvm_xsave, kvm_xcr, kvm_xcrs,
 ];

@@ -2,23 +2,32 @@
 import { hex } from '../errors.js';
 import { Errno, describeErrno } from '../host/errno.js';
 import * as libc from '../host/libc.js';
-import { KVM_EXIT_INTR } from './constants.js';
+import { KVM_EXIT_INTR, KVM_MAX_XCRS } from './constants.js';
 import { KvmError, KvmIoctlError } from './errors.js';
-import { checked, ioctlRead, ioctlWrite } from './ioctl.js';
+import { checked, ioctlRead, ioctlReadCpuid2, ioctlWrite } from './ioctl.js';
 import {
+  KVM_GET_CPUID2,
+  KVM_GET_DEBUGREGS,
   KVM_GET_MP_STATE,
   KVM_GET_MSRS,
   KVM_GET_REGS,
   KVM_GET_TSC_KHZ,
   KVM_GET_SREGS,
+  KVM_GET_VCPU_EVENTS,
+  KVM_GET_XCRS,
+  KVM_GET_XSAVE,
   KVM_INTERRUPT,
   KVM_NMI,
   KVM_RUN,
   KVM_SET_CPUID2,
+  KVM_SET_DEBUGREGS,
   KVM_SET_MP_STATE,
   KVM_SET_MSRS,
   KVM_SET_REGS,
   KVM_SET_SREGS,
+  KVM_SET_VCPU_EVENTS,
+  KVM_SET_XCRS,
+  KVM_SET_XSAVE,
   KVM_TRANSLATE,
 } from './ioctls.js';
 import { KvmRun } from './kvm-run.js';
@@ -26,6 +35,7 @@ import { decode, encode } from './layout.js';
 import {
   kvm_cpuid2,
   kvm_cpuid_entry2,
+  kvm_debugregs,
   kvm_interrupt,
   kvm_mp_state,
   kvm_msr_entry,
@@ -33,10 +43,16 @@ import {
   kvm_regs,
   kvm_sregs,
   kvm_translation,
+  kvm_vcpu_events,
+  kvm_xcrs,
+  kvm_xsave,
   type KvmCpuidEntry2,
+  type KvmDebugregs,
   type KvmMsrEntry,
   type KvmRegs,
   type KvmSregs,
+  type KvmVcpuEvents,
+  type KvmXcr,
 } from './structs.js';
 
 export class Vcpu {
@@ -127,6 +143,11 @@ export class Vcpu {
     checked(libc.ioctlBuffer(this.fd, KVM_SET_CPUID2, buffer), KVM_SET_CPUID2, this.context);
   }
 
+  /** KVM_GET_CPUID2: the CPUID entries KVM_SET_CPUID2 gave this vCPU. */
+  getCpuid2(): KvmCpuidEntry2[] {
+    return ioctlReadCpuid2(this.fd, KVM_GET_CPUID2, this.context);
+  }
+
   /** KVM_GET_MSRS for the given MSR indices; returns index -> value. */
   getMsrs(indices: readonly number[]): Map<number, bigint> {
     const buffer = new Uint8Array(kvm_msrs.size + indices.length * kvm_msr_entry.size);
@@ -188,6 +209,49 @@ export class Vcpu {
     const read = checked(libc.ioctlBuffer(this.fd, KVM_GET_MSRS, this.msrBuffer), KVM_GET_MSRS, this.context);
     if (read !== 1) throw new KvmError(`KVM_GET_MSRS on vCPU ${this.id} could not read MSR ${hex(index)}.`);
     return view.getBigUint64(kvm_msrs.offsets.entries + kvm_msr_entry.offsets.data, true);
+  }
+
+  getVcpuEvents(): KvmVcpuEvents {
+    return ioctlRead(this.fd, KVM_GET_VCPU_EVENTS, kvm_vcpu_events, this.context);
+  }
+
+  /** KVM_SET_VCPU_EVENTS: `flags` says which of the optional members (pending NMI, interrupt shadow, ...) apply. */
+  setVcpuEvents(events: KvmVcpuEvents): void {
+    ioctlWrite(this.fd, KVM_SET_VCPU_EVENTS, kvm_vcpu_events, events, this.context);
+  }
+
+  getDebugregs(): KvmDebugregs {
+    return ioctlRead(this.fd, KVM_GET_DEBUGREGS, kvm_debugregs, this.context);
+  }
+
+  setDebugregs(debugregs: KvmDebugregs): void {
+    ioctlWrite(this.fd, KVM_SET_DEBUGREGS, kvm_debugregs, debugregs, this.context);
+  }
+
+  /** KVM_GET_XSAVE: the guest's XSAVE image (struct kvm_xsave's region, 4096 bytes). */
+  getXsave(): Uint8Array {
+    const region = new Uint8Array(kvm_xsave.size);
+    checked(libc.ioctlBuffer(this.fd, KVM_GET_XSAVE, region), KVM_GET_XSAVE, this.context);
+    return region;
+  }
+
+  /** KVM_SET_XSAVE: loads an XSAVE image (standard format; the components XSTATE_BV leaves out take their initial state). */
+  setXsave(region: Uint8Array): void {
+    if (region.length !== kvm_xsave.size) throw new RangeError(`an XSAVE image for KVM_SET_XSAVE is ${kvm_xsave.size} bytes, not ${region.length}`);
+    checked(libc.ioctlBuffer(this.fd, KVM_SET_XSAVE, region), KVM_SET_XSAVE, this.context);
+  }
+
+  /** KVM_GET_XCRS: the extended control registers KVM reports (XCR0). */
+  getXcrs(): KvmXcr[] {
+    const { nr_xcrs, xcrs } = ioctlRead(this.fd, KVM_GET_XCRS, kvm_xcrs, this.context);
+    return xcrs.slice(0, nr_xcrs);
+  }
+
+  setXcrs(xcrs: readonly Pick<KvmXcr, 'xcr' | 'value'>[]): void {
+    if (xcrs.length > KVM_MAX_XCRS) throw new RangeError(`KVM_SET_XCRS takes at most ${KVM_MAX_XCRS} registers`);
+    const empty: KvmXcr = { xcr: 0, reserved: 0, value: 0n };
+    const entries = Array.from({ length: KVM_MAX_XCRS }, (_, i) => (i < xcrs.length ? { ...empty, ...xcrs[i] } : empty));
+    ioctlWrite(this.fd, KVM_SET_XCRS, kvm_xcrs, { nr_xcrs: xcrs.length, flags: 0, xcrs: entries, padding: new Array<bigint>(16).fill(0n) }, this.context);
   }
 
   /** KVM_TRANSLATE: a linear address through the guest's current page tables. */

@@ -87,6 +87,20 @@ describe('the KVM ABI in src/kvm matches <linux/kvm.h>', () => {
     expect(kernel.size).toBe(list.length);
   });
 
+  it('checks what the architectural reset uses: vCPU events, debug registers, XSAVE, XCRs, the vCPU\'s CPUID', () => {
+    const keys = new Set(list.map((entry) => entry.key));
+    for (const struct of ['kvm_vcpu_events', 'kvm_debugregs', 'kvm_xsave', 'kvm_xcr', 'kvm_xcrs']) expect(keys).toContain(`sizeof(struct ${struct})`);
+    for (const member of ['exception.pending', 'interrupt.shadow', 'nmi.masked', 'sipi_vector', 'flags', 'triple_fault.pending', 'exception_payload']) {
+      expect(keys).toContain(`offsetof(struct kvm_vcpu_events, ${member})`);
+    }
+    const names = [
+      'KVM_GET_VCPU_EVENTS', 'KVM_SET_VCPU_EVENTS', 'KVM_GET_DEBUGREGS', 'KVM_SET_DEBUGREGS', 'KVM_GET_XSAVE', 'KVM_SET_XSAVE',
+      'KVM_GET_XCRS', 'KVM_SET_XCRS', 'KVM_GET_CPUID2', 'KVM_CAP_VCPU_EVENTS', 'KVM_CAP_DEBUGREGS', 'KVM_CAP_XSAVE', 'KVM_CAP_XCRS',
+      'KVM_VCPUEVENT_VALID_NMI_PENDING', 'KVM_VCPUEVENT_VALID_SHADOW', 'KVM_MAX_XCRS',
+    ];
+    for (const name of names) expect(keys).toContain(name);
+  });
+
   it.each(groups)('%s', (group) => {
     const entries = list.filter((entry) => entry.group === group);
     const ours = Object.fromEntries(entries.map((entry) => [entry.key, entry.ours]));
