@@ -1,16 +1,17 @@
 /**
- * vCPU 0's registers at boot, for each way a kernel can be entered:
- *   - real mode at the entry point (AxVisor's reset state, real-mode.ts);
+ * vCPU 0's registers at boot, on top of the reset state (cpu-reset.ts), for each way a kernel
+ * can be entered:
+ *   - real mode at the entry point (AxVisor's start, real-mode.ts);
  *   - 32-bit protected mode, paging off, flat segments (Multiboot 0.6.96 section 3.2, and
  *     ELF32): EAX = 0x2BADB002 and EBX = the multiboot information for a multiboot kernel;
  *   - 64-bit long mode with tsvisor's identity page tables (ELF64).
- * Interrupts are off in every case (RFLAGS = 0x2: only the always-set bit 1).
+ * Everything else is the reset's: interrupts off (RFLAGS = 0x2), EDX the processor signature.
  */
 import type { KvmRegs, KvmSegment, KvmSregs } from '../kvm/index.js';
 import type { BootSpec } from './boot-plan.js';
 import { BOOT_CS32, BOOT_CS64, BOOT_DS, GDT_ADDRESS, GDT_LIMIT, PML4_ADDRESS } from './boot-tables.js';
 import { MULTIBOOT_BOOTLOADER_MAGIC } from './multiboot-header.js';
-import { RFLAGS_RESERVED, realModeRegs, realModeSregs } from './real-mode.js';
+import { realModeSregs, realModeStart } from './real-mode.js';
 
 // Control-register bits (Intel SDM vol. 3A, 2.5 "Control Registers", 2.2.1 "Extended Feature Enable Register").
 const CR0_PE = 1n << 0n;
@@ -36,14 +37,17 @@ export interface CpuState {
   readonly sregs: KvmSregs;
 }
 
-/** The state vCPU 0 starts in, from KVM's reset segment state. */
-export function initialCpuState(boot: BootSpec, reset: KvmSregs): CpuState {
-  if (boot.cpuMode === 'real') return { regs: realModeRegs(boot.entryPoint), sregs: realModeSregs(reset, boot.entryPoint) };
+/** The state vCPU 0 starts in, from the state its reset left. */
+export function initialCpuState(boot: BootSpec, reset: CpuState): CpuState {
+  if (boot.cpuMode === 'real') {
+    const { ip } = realModeStart(boot.entryPoint);
+    return { regs: { ...reset.regs, rip: BigInt(ip) }, sregs: realModeSregs(reset.sregs, boot.entryPoint) };
+  }
 
   const long = boot.cpuMode === 'long';
   const data = flatSegment(BOOT_DS, TYPE_DATA, false);
   const sregs: KvmSregs = {
-    ...reset,
+    ...reset.sregs,
     cs: flatSegment(long ? BOOT_CS64 : BOOT_CS32, TYPE_CODE, long),
     ds: data, es: data, fs: data, gs: data, ss: data,
     gdt: { base: BigInt(GDT_ADDRESS), limit: GDT_LIMIT, padding: [0, 0, 0] },
@@ -52,7 +56,7 @@ export function initialCpuState(boot: BootSpec, reset: KvmSregs): CpuState {
     cr4: long ? CR4_PAE : 0n,
     efer: long ? EFER_LME | EFER_LMA : 0n,
   };
-  const regs: KvmRegs = { ...realModeRegs(0), rip: BigInt(boot.entryPoint), rflags: RFLAGS_RESERVED };
+  const regs: KvmRegs = { ...reset.regs, rip: BigInt(boot.entryPoint) };
   if (boot.kernelFormat === 'multiboot' && boot.multibootInfo) {
     return { sregs, regs: { ...regs, rax: BigInt(MULTIBOOT_BOOTLOADER_MAGIC), rbx: BigInt(boot.multibootInfo.base) } };
   }

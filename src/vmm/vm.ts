@@ -16,6 +16,7 @@ import { loadImages } from '../boot/load-images.js';
 import { multibootInputsOf } from '../boot/multiboot-info.js';
 import { writeBootData } from '../boot/prepare-boot.js';
 import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
+import { resetVcpu } from '../boot/reset-vcpu.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from '../devices/local-apic.js';
@@ -137,10 +138,12 @@ export class Vm {
         const vcpu = kvmVm.createVcpu(id);
         cleanup.push(() => vcpu.close());
         vcpu.setCpuid2(vcpuCpuid(supported, { apicId: id, tscKhz: vcpu.getTscKhz() }).entries);
+        // Every vCPU powers on in the architectural reset state; the others wait there for a start-up IPI.
+        resetVcpu(vcpu, 'power-on');
         vcpus.push(vcpu);
       }
       const bsp = vcpus[0] as kvm.Vcpu;
-      const state = initialCpuState(spec.boot, bsp.getSregs());
+      const state = initialCpuState(spec.boot, { regs: bsp.getRegs(), sregs: bsp.getSregs() });
       bsp.setSregs(state.sregs);
       bsp.setRegs(state.regs);
 

@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { BOOT_CS32, BOOT_CS64, BOOT_DS, bootTablesRange, buildBootTables } from '../../src/boot/boot-tables.js';
 import type { BootSpec } from '../../src/boot/boot-plan.js';
+import { resetState } from '../../src/boot/cpu-reset.js';
 import { initialCpuState } from '../../src/boot/cpu-state.js';
-import type { KvmSegment, KvmSregs } from '../../src/kvm/index.js';
+import type { KvmSregs } from '../../src/kvm/index.js';
 
 const GiB = 2 ** 30;
 
@@ -28,14 +29,8 @@ describe('boot tables', () => {
   });
 });
 
-const segment = (selector: number): KvmSegment => ({
-  base: 0n, limit: 0xffff, selector, type: 3, present: 1, dpl: 0, db: 0, s: 1, l: 0, g: 0, avl: 0, unusable: 0, padding: 0,
-});
-const RESET = {
-  cs: segment(0xf000), ds: segment(0), es: segment(0), fs: segment(0), gs: segment(0), ss: segment(0), tr: segment(0), ldt: segment(0),
-  gdt: { base: 0n, limit: 0xffff, padding: [0, 0, 0] }, idt: { base: 0n, limit: 0xffff, padding: [0, 0, 0] },
-  cr0: 0x60000010n, cr2: 0n, cr3: 0n, cr4: 0n, cr8: 0n, efer: 0n, apic_base: 0xfee00900n, interrupt_bitmap: [0n, 0n, 0n, 0n],
-} satisfies KvmSregs;
+const SIGNATURE = 0x60fb1;
+const RESET = resetState('power-on', { signature: SIGNATURE, previous: { apic_base: 0xfee00900n } as KvmSregs });
 
 const boot = (overrides: Partial<BootSpec>): BootSpec => ({
   method: 'direct', firmware: 'none', kernelFormat: 'elf64', cpuMode: 'long', entryPoint: 0x200000, kernelEntry: 0x200000,
@@ -53,7 +48,8 @@ describe('initialCpuState', () => {
 
   it('enters an ELF64 kernel in long mode with paging on tsvisor\'s tables', () => {
     const { regs, sregs } = initialCpuState(boot({}), RESET);
-    expect([regs.rip, regs.rax, regs.rsp]).toEqual([0x200000n, 0n, 0n]);
+    expect([regs.rip, regs.rax, regs.rsp, regs.rflags]).toEqual([0x200000n, 0n, 0n, 2n]);
+    expect(regs.rdx).toBe(BigInt(SIGNATURE)); // the reset's, which the boot leaves alone
     expect(sregs.cs).toMatchObject({ selector: BOOT_CS64, l: 1, db: 0 });
     expect([sregs.cr0 & 0x80000001n, sregs.cr3, sregs.cr4, sregs.efer]).toEqual([0x80000001n, 0x2000n, 0x20n, 0x500n]);
   });
@@ -61,5 +57,7 @@ describe('initialCpuState', () => {
   it('starts a flat image in real mode at the entry point', () => {
     const { regs, sregs } = initialCpuState(boot({ kernelFormat: 'flat', cpuMode: 'real', entryPoint: 0x8000, bootTables: undefined }), RESET);
     expect([regs.rip, sregs.cs.selector, sregs.cs.base, sregs.cr0]).toEqual([0x8000n, 0, 0n, 0x60000010n]);
+    expect({ ...regs, rip: RESET.regs.rip }).toEqual(RESET.regs);
+    expect({ ...sregs, cs: RESET.sregs.cs }).toEqual(RESET.sregs);
   });
 });

@@ -88,6 +88,22 @@ export class SyntheticVcpu implements VcpuPort {
   setSregs(value: kvm.KvmSregs): void {
     this.sregs = value;
   }
+  /** The processor signature CPUID.1:EAX reports (RDX after a reset). */
+  signature = 0x000906ea;
+  /** What the last reset wrote besides the registers: the pending events, the debug registers. */
+  events: kvm.KvmVcpuEvents | undefined;
+  debugregs: kvm.KvmDebugregs | undefined;
+  getCpuid2(): kvm.KvmCpuidEntry2[] {
+    return [{ function: 1, index: 0, flags: 0, eax: this.signature, ebx: 0, ecx: 0, edx: 0, padding: [0, 0, 0] }];
+  }
+  setDebugregs(value: kvm.KvmDebugregs): void {
+    this.debugregs = value;
+  }
+  setVcpuEvents(value: kvm.KvmVcpuEvents): void {
+    this.events = value;
+  }
+  setXsave(): void {}
+  setXcrs(): void {}
   translate(linearAddress: bigint): { physicalAddress: bigint; valid: boolean } {
     return { physicalAddress: linearAddress, valid: true };
   }

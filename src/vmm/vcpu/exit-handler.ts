@@ -7,6 +7,7 @@
  * its name: nothing loops silently. The I/O and MMIO paths allocate nothing.
  */
 import { existsSync } from 'node:fs';
+import type { ResettableVcpu } from '../../boot/reset-vcpu.js';
 import type { Bus } from '../../devices/bus.js';
 import { IA32_APIC_BASE, IA32_TSC_DEADLINE, type LocalApic } from '../../devices/local-apic.js';
 import { hex } from '../../errors.js';
@@ -18,7 +19,8 @@ import type { VmExit } from '../vm-exit.js';
 import { tscDeadlineToHostNanos } from './tsc-deadline.js';
 
 /** What the exit handler needs of a vCPU: a subset of kvm.Vcpu, so a test can bring a fake. */
-export type VcpuPort = Pick<kvm.Vcpu, 'id' | 'kvmRun' | 'run' | 'interrupt' | 'nmi' | 'readMsr' | 'setMsrs' | 'getRegs' | 'getSregs' | 'setRegs' | 'setSregs' | 'translate'>;
+export type VcpuPort = Pick<kvm.Vcpu, 'id' | 'kvmRun' | 'run' | 'interrupt' | 'nmi' | 'readMsr' | 'getRegs' | 'getSregs' | 'setRegs' | 'setSregs' | 'translate'> &
+  ResettableVcpu;
 
 /** What the vCPU loop does after an exit. */
 export const ExitAction = {

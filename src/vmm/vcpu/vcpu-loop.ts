@@ -18,6 +18,7 @@
  *
  * The hot path (an I/O or MMIO exit with no interrupt pending) allocates nothing.
  */
+import { resetVcpu, startupVcpu } from '../../boot/reset-vcpu.js';
 import { ATTENTION_INIT, ATTENTION_NMI, ATTENTION_STARTUP } from '../../devices/local-apic-state.js';
 import type { LocalApic } from '../../devices/local-apic.js';
 import { monotonicNanos } from '../../host/clock.js';
@@ -28,7 +29,6 @@ import { EXIT_REASON_SLOTS } from '../vm-stats.js';
 import { ExitAction, type ExitHandler, type VcpuPort } from './exit-handler.js';
 import { decidePending } from './injection.js';
 import { VcpuLifecycle } from './lifecycle.js';
-import { enterResetVector, enterStartup } from './processor-reset.js';
 import { TimerSources, type TimerSource } from './timer-sources.js';
 
 /** What the vCPU's own devices decided: a device that ends the VM (debug-exit, power-off) sets `exit`. */
@@ -189,19 +189,24 @@ export class VcpuLoop {
     return undefined;
   }
 
-  /** INIT (SDM vol. 3A, 9.1): the Local APIC and the registers reset; the BSP runs from the reset vector. */
+  /**
+   * INIT (SDM vol. 3A, 9.1): the Local APIC and the processor reset (cpu-reset.ts), with any
+   * vector or NMI KVM still held for injection dropped; the BSP then runs from the reset
+   * vector, where the reset leaves it. KVM first finishes an in-flight I/O or MMIO instruction,
+   * which would otherwise write its registers over the reset on the next entry.
+   */
   private init(): void {
     this.completeInFlight();
     this.apic.init();
     this.interruptsPending = false;
     this.taskPriorityPoll = Infinity;
     this.vcpu.kvmRun.requestInterruptWindow = false;
-    if (this.apic.bootstrapProcessor) enterResetVector(this.vcpu);
+    resetVcpu(this.vcpu, 'init');
   }
 
   /** A start-up IPI for a processor that waits for one: real mode at vector << 12. */
   private start(vector: number): void {
-    enterStartup(this.vcpu, vector);
+    startupVcpu(this.vcpu, vector);
     this.waitingForStartup = false;
     this.control.becomeLive(this.id);
     this.lifecycle.setState(VcpuState.running);

@@ -100,7 +100,7 @@ describe('INIT and SIPI latched in the target\'s APIC (SDM vol. 3A, 8.4.4.1)', (
     expect(ap.loop.run()).toEqual({ kind: 'debug-exit', value: 0 });
   });
 
-  it('INIT sends the bootstrap processor to the reset vector, and resets its Local APIC', () => {
+  it('INIT resets the bootstrap processor to the reset vector (RDX the signature, nothing pending), and its Local APIC', () => {
     const bsp = vcpuWithLoop(0);
     enable(bsp.apic);
     bsp.vcpu.script = [
@@ -110,7 +110,10 @@ describe('INIT and SIPI latched in the target\'s APIC (SDM vol. 3A, 8.4.4.1)', (
       },
       bsp.finish(() => {
         expect(bsp.vcpu.sregs.cs).toMatchObject({ selector: 0xf000, base: 0xffff_0000n });
-        expect(bsp.vcpu.regs.rip).toBe(0xfff0n);
+        expect(bsp.vcpu.regs).toMatchObject({ rip: 0xfff0n, rdx: BigInt(bsp.vcpu.signature), rflags: 0x2n });
+        // A vector queued with KVM_INTERRUPT or an NMI does not survive INIT.
+        expect(bsp.vcpu.events).toMatchObject({ interrupt: { injected: 0 }, nmi: { injected: 0, pending: 0 } });
+        expect(bsp.vcpu.debugregs).toMatchObject({ dr6: 0xffff0ff0n, dr7: 0x400n });
         expect(states.accepting(0)).toBe(false); // SVR back to its reset value: software-disabled
       }),
     ];
