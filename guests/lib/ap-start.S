@@ -5,7 +5,7 @@
  * 9.4.3 "MP Initialization Protocol Algorithm for MP Systems"), so ap_start() copies the
  * bytes from ap_start_trampoline to ap_start_trampoline_end to AP_START_PAGE, whose page
  * number is the vector; every address inside the copy is AT(label). There the AP notes the
- * CS and IP it started at, for ap_start_cs_ip(), turns caching back on (INIT leaves CR0.CD
+ * EDX, CS and IP it started with, for ap_start_cs_ip(), turns caching back on (INIT leaves CR0.CD
  * and CR0.NW set, 9.1.1 Table 9-1) and far-jumps to _start, the real-mode entry of the kernel
  * image (lib/boot/realmode.S): from there it boots as the BSP did, through the boot GDT and
  * long-mode.S, which goes on at long_mode_next, pointed at ap_start_long_mode by ap_start().
@@ -17,10 +17,11 @@
 
     .section .rodata.ap_start, "a"
     .code16
-    .globl ap_start_trampoline, ap_start_trampoline_end, ap_start_entry_cs, ap_start_entry_ip
+    .globl ap_start_trampoline, ap_start_trampoline_end, ap_start_entry_cs, ap_start_entry_ip, ap_start_entry_edx
 ap_start_trampoline:
     xorw    %ax, %ax
     movw    %ax, %ds
+    movl    %edx, AT(ap_start_entry_edx)
     movw    %ax, %ss
     movw    $AP_START_PAGE, %sp         /* a stack for the call: below the page, free */
     movw    %cs, AT(ap_start_entry_cs)
@@ -33,8 +34,10 @@ ap_start_trampoline:
     movl    %eax, %cr0
     ljmp    $0, $_start
 
-    .balign 2
-ap_start_entry_cs:                      /* written by the AP: where it started */
+    .balign 4
+ap_start_entry_edx:                     /* written by the AP: what it started with */
+    .long   0
+ap_start_entry_cs:
     .word   0
 ap_start_entry_ip:
     .word   0

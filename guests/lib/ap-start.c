@@ -13,7 +13,7 @@
 
 /* ap-start.S: the trampoline, its fields, and its 64-bit continuation in the image. */
 extern const uint8_t ap_start_trampoline[], ap_start_trampoline_end[];
-extern const uint8_t ap_start_entry_cs[], ap_start_entry_ip[];
+extern const uint8_t ap_start_entry_cs[], ap_start_entry_ip[], ap_start_entry_edx[];
 void ap_start_long_mode(void);
 /* lib/boot/long-mode.S: where an AP goes on once in long mode. */
 extern void (*long_mode_next)(void);
@@ -45,7 +45,8 @@ void ap_start_main(void) {
 void ap_start_check_in(void) { __atomic_store_n(&checked_in, initial_apic_id(), __ATOMIC_SEQ_CST); }
 
 struct ap_start_cs_ip ap_start_cs_ip(void) {
-    return (struct ap_start_cs_ip){.cs = *in_page(ap_start_entry_cs), .ip = *in_page(ap_start_entry_ip)};
+    volatile uint32_t *edx = (volatile uint32_t *)(uintptr_t)(AP_START_PAGE + (ap_start_entry_edx - ap_start_trampoline));
+    return (struct ap_start_cs_ip){.cs = *in_page(ap_start_entry_cs), .ip = *in_page(ap_start_entry_ip), .edx = *edx};
 }
 
 void ap_start_prepare(void (*entry)(uint32_t apic_id), void *stack_top) {

@@ -44,10 +44,12 @@ bool ap_start_wait(uint32_t apic_id, uint64_t timeout_ns);
 void ap_start_check_in(void);
 
 /* On the AP, in its entry before ap_start_check_in() (the next ap_start() overwrites it):
- * the real-mode CS and IP at which this AP began, as the trampoline noted them; the SDM's
- * start is CS = AP_START_VECTOR << 8, IP = 0. */
+ * the real-mode CS and IP at which this AP began, as the trampoline noted them, and the EDX
+ * it began with; the SDM's start is CS = AP_START_VECTOR << 8, IP = 0, and EDX the processor
+ * signature, CPUID.01H:EAX (9.1.1 Table 9-1). */
 struct ap_start_cs_ip {
     uint16_t cs, ip;
+    uint32_t edx;
 };
 struct ap_start_cs_ip ap_start_cs_ip(void);
 #endif

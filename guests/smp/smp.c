@@ -9,7 +9,8 @@
  * order comes with a wake-up IPI). Then: fixed IPIs BSP -> each AP and each AP -> BSP
  * (physical), a logical flat-model IPI, broadcasts (all excluding self, all including
  * self), a lowest-priority IPI (exactly one CPU takes it), logical cluster-model IPIs and
- * a SIPI to a running AP (ignored). At the end the APs
+ * a SIPI to a running AP (ignored); then an INIT to a running AP resets it, and INIT-SIPI-SIPI
+ * starts it again as from power-on. At the end the APs
  * park (cli; hlt) and the BSP prints the summary and ends the VM while it still runs (a
  * last running vCPU halting with IF = 0 would be an error to tsvisor). */
 #include "ap-start.h"
@@ -34,6 +35,7 @@
 #define VECTOR_AFTER_SIPI  0x64
 #define VECTOR_CLUSTER_LOW 0x65
 #define VECTOR_CLUSTER_LAST 0x66
+#define VECTOR_AFTER_INIT  0x67
 #define VECTOR_WAKE        0x70 /* wakes an AP from hlt to look at its command */
 
 #define MS 1000000ull /* nanoseconds */
@@ -50,6 +52,7 @@ static volatile uint32_t ap_apic_id_register[MAX_CPUS];
 static volatile uint64_t ap_apic_base[MAX_CPUS];
 static volatile uint32_t ap_svr_at_start[MAX_CPUS];
 static volatile uint16_t ap_entry_cs[MAX_CPUS], ap_entry_ip[MAX_CPUS];
+static volatile uint32_t ap_entry_edx[MAX_CPUS];
 static volatile uint32_t command[MAX_CPUS];
 static volatile unsigned ipi_count[MAX_CPUS][256];
 static volatile unsigned error_count, spurious_count;
@@ -103,14 +106,17 @@ static void ap_main(uint32_t id) {
     struct ap_start_cs_ip entry = ap_start_cs_ip();
     ap_entry_cs[id] = entry.cs;
     ap_entry_ip[id] = entry.ip;
+    ap_entry_edx[id] = entry.edx;
     ap_svr_at_start[id] = apic_read(APIC_SVR);
     ap_apic_id_register[id] = apic_read(APIC_ID);
     ap_apic_base[id] = rdmsr(MSR_IA32_APIC_BASE);
     apic_setup(id);
 
-    lock(&print_lock);
-    serial_printf("cpu %u online\n", id);
-    unlock(&print_lock);
+    if (boot_count[id] == 1) { /* a restart (INIT-SIPI-SIPI again) is checked, not printed */
+        lock(&print_lock);
+        serial_printf("cpu %u online\n", id);
+        unlock(&print_lock);
+    }
     ap_start_check_in();
 
     /* Wait in hlt, not spinning: the host has fewer CPUs than this VM may have vCPUs. Looking
@@ -179,6 +185,21 @@ static bool exactly_once_on(uint32_t mask, uint8_t vector) {
     return ok;
 }
 
+/* CPUID.01H:EAX: the processor signature, which reset leaves in EDX (SDM vol. 3A, 9.1.1 Table 9-1). */
+static uint32_t processor_signature(void) {
+    uint32_t eax, ebx, ecx, edx;
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    return eax;
+}
+
+/* AP `id` began at the SIPI's page, CS:IP = 0x0700:0000, with EDX = the processor signature. */
+static bool started_at_sipi_page(uint32_t id) {
+    bool ok = expect_equal("AP entry CS", ap_entry_cs[id], AP_START_VECTOR << 8);
+    ok &= expect_equal("AP entry IP", ap_entry_ip[id], 0);
+    ok &= expect_equal("AP entry EDX", ap_entry_edx[id], processor_signature());
+    return ok;
+}
+
 static uint32_t all_cpus_mask(void) { return (1u << cpu_count) - 1; }
 static uint32_t ap_mask(void) { return all_cpus_mask() & ~1u; }
 
@@ -215,11 +236,8 @@ int kmain(void) {
     if (!all_started) return test_summary();
 
     bool ok = true;
-    for (uint32_t id = 1; id < cpu_count; id++) {
-        ok &= expect_equal("AP entry CS", ap_entry_cs[id], AP_START_VECTOR << 8);
-        ok &= expect_equal("AP entry IP", ap_entry_ip[id], 0);
-    }
-    report("each AP started in real mode at CS:IP = 0x0700:0000 (SIPI vector 0x07)", ok);
+    for (uint32_t id = 1; id < cpu_count; id++) ok &= started_at_sipi_page(id);
+    report("each AP started in real mode at CS:IP = 0x0700:0000 (SIPI vector 0x07), EDX = CPUID.01H:EAX", ok);
 
     delay_ns(10 * MS); /* time for a wrongly honoured second SIPI to show */
     ok = true;
@@ -299,6 +317,17 @@ int kmain(void) {
     ok = exactly_once_on(ap_mask(), VECTOR_AFTER_SIPI);
     for (uint32_t id = 1; id < cpu_count; id++) ok &= expect_equal("boot count", boot_count[id], 1);
     report("a SIPI to a running AP is ignored", ok);
+
+    /* INIT to a running AP (SDM vol. 3A, 9.1 and Table 9-1): it resets, APIC included, and
+     * waits for a SIPI; INIT-SIPI-SIPI starts it again from the SIPI's page, as the first time. */
+    ok = ap_start(1, ap_main, &ap_stacks[1][AP_STACK_SIZE], 3000 * MS);
+    ok &= expect_equal("boot count after the restart", boot_count[1], 2);
+    ok &= started_at_sipi_page(1);
+    ok &= expect_equal("AP SVR after INIT", ap_svr_at_start[1], 0xff);
+    apic_send_ipi(1, APIC_ICR_ASSERT | APIC_ICR_FIXED | VECTOR_AFTER_INIT);
+    wait_count(2, VECTOR_AFTER_INIT, 1, 1000 * MS, 10 * MS);
+    ok &= exactly_once_on(2, VECTOR_AFTER_INIT);
+    report("INIT resets a running AP: INIT-SIPI-SIPI starts it again at 0x0700:0000, EDX = CPUID.01H:EAX, APIC reset", ok);
 
     apic_write(APIC_ESR, 0);
     ok = expect_equal("BSP ESR", apic_read(APIC_ESR), 0);
