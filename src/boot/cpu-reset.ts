@@ -20,7 +20,7 @@ import { KVM_VCPUEVENT_VALID_NMI_PENDING, KVM_VCPUEVENT_VALID_SHADOW } from '../
 export type ResetKind = 'power-on' | 'init';
 
 /** RFLAGS bit 1 is reserved and always 1: RFLAGS = 00000002H (Table 9-1). */
-export const RFLAGS_FIXED = 0x2n;
+const RFLAGS_FIXED = 0x2n;
 
 // CR0 (SDM vol. 3A, 2.5): ET is 1, and CD and NW (caching off) are set at power-up.
 const CR0_ET = 1n << 4n;
@@ -32,7 +32,7 @@ const CR0_POWER_ON = CR0_CD | CR0_NW | CR0_ET;
 /** RIP = 0000FFF0H, in the segment F000H based at FFFF0000H: the first instruction is at FFFFFFF0H (9.1.4). */
 const RESET_RIP = 0xfff0n;
 
-/** The state both kinds of reset give a vCPU. */
+/** The state a reset gives a vCPU. */
 export interface ResetState {
   readonly regs: KvmRegs;
   readonly sregs: KvmSregs;
