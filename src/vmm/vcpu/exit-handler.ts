@@ -312,24 +312,22 @@ export class ExitHandler {
     counter[0] = (counter[0] as number) + 1;
   }
 
+  /** The guest physical address of a linear one, or undefined when the guest's page tables do not map it. */
+  private physicalAddress(linear: bigint, paging: boolean): number | undefined {
+    if (!paging) return Number(linear);
+    const translation = this.options.vcpu.translate(linear);
+    return translation.valid ? Number(translation.physicalAddress) : undefined;
+  }
+
   /** The guest's byte at a linear address, or -1 when it is not mapped or not in RAM. */
   private guestByte(linear: bigint, paging: boolean): number {
-    let gpa = Number(linear);
-    if (paging) {
-      const translation = this.options.vcpu.translate(linear);
-      if (!translation.valid) return -1;
-      gpa = Number(translation.physicalAddress);
-    }
-    return this.options.memory.contains(gpa, 1) ? (this.options.memory.read(gpa, 1)[0] as number) : -1;
+    const gpa = this.physicalAddress(linear, paging);
+    return gpa !== undefined && this.options.memory.contains(gpa, 1) ? (this.options.memory.read(gpa, 1)[0] as number) : -1;
   }
 
   private codeAtRip(linear: bigint, paging: boolean): CodeBytes {
-    let gpa = Number(linear);
-    if (paging) {
-      const translation = this.options.vcpu.translate(linear);
-      if (!translation.valid) return { gpa: undefined, bytes: `(RIP ${hex(linear)} is not mapped by the guest's page tables)` };
-      gpa = Number(translation.physicalAddress);
-    }
+    const gpa = this.physicalAddress(linear, paging);
+    if (gpa === undefined) return { gpa: undefined, bytes: `(RIP ${hex(linear)} is not mapped by the guest's page tables)` };
     const memory = this.options.memory;
     for (let length = INSTRUCTION_BYTES; length > 0; length--) {
       if (memory.contains(gpa, length)) return { gpa, bytes: memory.read(gpa, length) };
