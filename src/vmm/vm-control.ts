@@ -56,6 +56,12 @@ const STUCK_NO = 0;
 const STUCK_YES = 1;
 /** Stuck, with an NMI, INIT or SIPI raised for it and counted in LIVE_VCPUS until it looks. */
 const STUCK_REVIVED = 2;
+/**
+ * Not stuck, and an NMI, INIT or SIPI was raised for it since it last became stuck: should it
+ * become stuck before it has looked at that event (it took an INIT, and the SIPI behind it
+ * came while it reset), it is revived at once instead of leaving the count.
+ */
+const STUCK_NO_EVENT_RAISED = 3;
 // Timestamps (process.hrtime.bigint(), nanoseconds), by id * TIMESTAMPS.
 const KICK_HANDLED = 0;
 const WOKEN = 1;
@@ -145,8 +151,21 @@ export class VmControl {
    * waits for it: two vCPUs doing this at the same moment cannot both miss it, the count being
    * one atomic word.
    */
-  becomeStuck(id: number): void {
-    if (Atomics.exchange(this.words, this.at(id, STUCK), STUCK_YES) !== STUCK_YES) Atomics.sub(this.words, LIVE_VCPUS, 1);
+  /**
+   * Returns false when an event raised while it ran is still to be looked at: it then stays
+   * counted (revived), and must look at its events and call becomeStuck again before it sleeps.
+   */
+  becomeStuck(id: number): boolean {
+    const at = this.at(id, STUCK);
+    for (;;) {
+      const current = Atomics.load(this.words, at);
+      if (current === STUCK_YES) return true;
+      const next = current === STUCK_NO_EVENT_RAISED ? STUCK_REVIVED : STUCK_YES;
+      if (Atomics.compareExchange(this.words, at, current, next) !== current) continue; // an event came meanwhile
+      if (next === STUCK_REVIVED) return false;
+      Atomics.sub(this.words, LIVE_VCPUS, 1);
+      return true;
+    }
   }
 
   /** vCPU `id` runs again (an event ended its halt or its wait for a SIPI). */
@@ -156,10 +175,20 @@ export class VmControl {
 
   /**
    * An NMI, INIT or SIPI was raised for vCPU `id`: if it is stuck, it counts as able to run until
-   * it has looked at the event (and either runs, or gives the count back with becomeStuck).
+   * it has looked at the event (and either runs, or gives the count back with becomeStuck); if
+   * it runs, the event is noted, so that becoming stuck before looking at it does not drop it
+   * from the count.
    */
   revive(id: number): void {
-    if (Atomics.compareExchange(this.words, this.at(id, STUCK), STUCK_YES, STUCK_REVIVED) === STUCK_YES) Atomics.add(this.words, LIVE_VCPUS, 1);
+    const at = this.at(id, STUCK);
+    for (;;) {
+      const current = Atomics.load(this.words, at);
+      if (current === STUCK_REVIVED || current === STUCK_NO_EVENT_RAISED) return;
+      const next = current === STUCK_YES ? STUCK_REVIVED : STUCK_NO_EVENT_RAISED;
+      if (Atomics.compareExchange(this.words, at, current, next) !== current) continue;
+      if (next === STUCK_REVIVED) Atomics.add(this.words, LIVE_VCPUS, 1);
+      return;
+    }
   }
 
   /**

@@ -54,10 +54,28 @@ describe('VmControl: can any vCPU still run?', () => {
     expect(control.noVcpuCanRun()).toBe(false);
   });
 
-  it('does not count a revive for a vCPU that is running', () => {
+  it('keeps a vCPU an event was raised for while it ran counted when it becomes stuck, until it has looked at it', () => {
+    // vCPU 0 took an INIT; the SIPI behind it was raised while it reset, before it parked.
     const control = VmControl.create(2);
+    control.becomeLive(1);
+    control.holdAlive();
+    control.revive(0); // running: not counted twice...
+    control.releaseAlive();
+    expect(control.becomeStuck(1)).toBe(true); // the sender halts with IF = 0
+    expect(control.noVcpuCanRun()).toBe(false);
+    expect(control.becomeStuck(0)).toBe(false); // ...and parking does not drop it: it must look first
+    expect(control.noVcpuCanRun()).toBe(false);
+    expect(control.becomeStuck(0)).toBe(true); // it looked, and found nothing that starts it
+    expect(control.noVcpuCanRun()).toBe(true);
+  });
+
+  it('forgets a raised event once the vCPU has been stuck and looked', () => {
+    const control = VmControl.create(1);
     control.revive(0);
-    control.becomeStuck(0);
+    expect(control.becomeStuck(0)).toBe(false);
+    expect(control.becomeStuck(0)).toBe(true);
+    control.becomeLive(0);
+    expect(control.becomeStuck(0)).toBe(true);
     expect(control.noVcpuCanRun()).toBe(true);
   });
 

@@ -216,7 +216,7 @@ export class VcpuLoop {
   private park(): Outcome {
     this.waitingForStartup = true;
     this.lifecycle.setState(VcpuState.parked);
-    this.control.becomeStuck(this.id);
+    this.control.becomeStuck(this.id); // whatever it says, awaitStartup looks at the events next
     return undefined;
   }
 
@@ -234,7 +234,9 @@ export class VcpuLoop {
         const outcome = this.prepareEntry();
         if (outcome || !this.waitingForStartup) return outcome;
       }
-      control.becomeStuck(this.id); // an event that revived it did not start it: the count goes back
+      // An event that revived it did not start it: the count goes back (or, for an event raised
+      // before it parked, it looks once more first).
+      if (!control.becomeStuck(this.id)) continue;
       if (control.noVcpuCanRun() && !apic.hasAttention) {
         return this.options.exits.failure(
           `vCPU ${this.id} waits for a start-up IPI, and no other vCPU is running or can be woken to send one: the VM can never continue.`,
@@ -260,7 +262,8 @@ export class VcpuLoop {
       if (!lifecycle.running && !lifecycle.obey(haltedState)) return 'stop';
       this.serviceTimers();
       if (this.haltEnds(interruptible)) break;
-      if (!interruptible) control.becomeStuck(id); // an event that revived it did not end the halt (a SIPI)
+      // An event that revived it did not end the halt (a SIPI): the count goes back, or it looks again.
+      if (!interruptible && !control.becomeStuck(id)) continue;
       if (!interruptible && control.noVcpuCanRun() && !this.haltEnds(interruptible)) {
         return this.options.exits.failure(
           `vCPU ${id} halted with interrupts disabled (HLT after CLI), and no other vCPU is running or can be woken to wake it: the VM can never continue. End the guest through the debug-exit port (a write to I/O port 0xf4) or the power-off register (0x2000 to port 0x604) to choose how tsvisor exits.`,
