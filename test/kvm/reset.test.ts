@@ -12,7 +12,6 @@ import { GuestMemory } from '../../src/memory/guest-memory.js';
 import { describeKvm } from '../helpers/kvm.js';
 
 const CODE = 0x8000;
-const DATA = 0x9000;
 const INTERRUPT_HANDLER = 0x9100;
 const NMI_HANDLER = 0x9200;
 const VECTOR = 0x20;
@@ -23,7 +22,7 @@ const CHANGE_EVERYTHING = [
   0x66, 0x25, 0xff, 0xff, 0xff, 0x9f, //  and eax, 0x9fffffff      ; caches on: CD = NW = 0
   0x0f, 0x22, 0xc0, //                    mov cr0, eax
   0x0f, 0x20, 0xe0, //                    mov eax, cr4
-  0x66, 0x0d, 0x00, 0x02, 0x00, 0x00, //  or eax, 0x200            ; OSFXSR, for LDMXCSR
+  0x66, 0x0d, 0x00, 0x02, 0x00, 0x00, //  or eax, 0x200            ; OSFXSR
   0x0f, 0x22, 0xe0, //                    mov cr4, eax
   0x66, 0x31, 0xd2, //                    xor edx, edx
   0x66, 0xb9, 0x74, 0x01, 0x00, 0x00, //  mov ecx, 0x174           ; IA32_SYSENTER_CS = 0x10
@@ -39,8 +38,6 @@ const CHANGE_EVERYTHING = [
   0x66, 0xb8, 0x06, 0x06, 0x06, 0x06, //  mov eax, 0x06060606
   0x66, 0xba, 0x06, 0x06, 0x06, 0x06, //  mov edx, 0x06060606
   0x0f, 0x30, //                          wrmsr
-  0x0f, 0xae, 0x16, 0x00, 0x90, //        ldmxcsr [0x9000]         ; 0x7f80: round toward zero
-  0xd9, 0x2e, 0x04, 0x90, //              fldcw [0x9004]           ; 0x027f: 53-bit precision
   0x66, 0xb8, 0x34, 0x12, 0x00, 0x00, //  mov eax, 0x1234
   0x0f, 0x23, 0xc0, //                    mov dr0, eax
   0x66, 0xb8, 0x00, 0x07, 0x00, 0x00, //  mov eax, 0x700           ; DR7.LE, GE
@@ -49,14 +46,17 @@ const CHANGE_EVERYTHING = [
   0x8e, 0xe0, //                          mov fs, ax               ; FS.base = 0x12340
   0xf4, //                                hlt
 ];
-const GUEST_MXCSR = 0x7f80;
-const GUEST_FCW = 0x027f;
 /**
- * XCR0 = x87 | SSE, as the guest's XSETBV would set it. The guest cannot do it here: QEMU's
- * emulator (the test VM) runs a nested guest's XSETBV without the VM exit SVM and VMX make of
- * it, so KVM never sees the value. KVM_SET_XCRS is what KVM's handling of that exit does.
+ * What a guest's XSETBV, LDMXCSR and FLDCW would set, set from outside after it halts: XCR0 =
+ * x87 | SSE, MXCSR 0x7f80 (round toward zero), FCW 0x027f (53-bit precision). The guest cannot
+ * do it on every host: QEMU's emulator (the test VM) runs a nested guest's XSETBV without the VM
+ * exit SVM and VMX make of it, so KVM never sees the value; kvm_pvm runs real-mode code in
+ * KVM's instruction emulator, which has no LDMXCSR or FLDCW (an emulation failure). KVM_SET_XCRS
+ * and KVM_SET_XSAVE put the values where the instructions would.
  */
 const GUEST_XCR0 = 3n;
+const GUEST_MXCSR = 0x7f80;
+const GUEST_FCW = 0x027f;
 
 const IA32_SYSENTER_CS = 0x174;
 const IA32_LSTAR = 0xc000_0082;
@@ -78,8 +78,6 @@ describeKvm('the architectural reset on a KVM vCPU', () => {
     vm.setTssAddr(KVM_TSS_ADDRESS);
     memory.registerWith(vm);
     memory.write(CODE, Uint8Array.from(code));
-    memory.write32(DATA, GUEST_MXCSR);
-    memory.write32(DATA + 4, GUEST_FCW);
     // Real-mode interrupt vectors: the interrupt and the NMI each report themselves on a port.
     memory.write(INTERRUPT_HANDLER, Uint8Array.from([0xe6, 0x11, 0xf4])); // out 0x11, al; hlt
     memory.write(NMI_HANDLER, Uint8Array.from([0xe6, 0x12, 0xf4])); //      out 0x12, al; hlt
@@ -114,6 +112,12 @@ describeKvm('the architectural reset on a KVM vCPU', () => {
     const { vcpu, signature } = guest(CHANGE_EVERYTHING);
     expect(vcpu.run()).toBe(kvm.KVM_EXIT_HLT);
     vcpu.setXcrs([{ xcr: 0, value: GUEST_XCR0 }]);
+    const xsave = vcpu.getXsave();
+    const fpu = new DataView(xsave.buffer, xsave.byteOffset);
+    fpu.setUint16(0, GUEST_FCW, true); // the legacy region's FCW and MXCSR (SDM vol. 1, 10.5.1)
+    fpu.setUint32(24, GUEST_MXCSR, true);
+    fpu.setBigUint64(512, fpu.getBigUint64(512, true) | 3n, true); // XSTATE_BV: x87 and SSE state from this image
+    vcpu.setXsave(xsave);
     const changed = readBack(vcpu);
     // The guest did change all of it.
     expect(changed.sregs).toMatchObject({ cr0: 0x10n, cr4: 0x200n, efer: 1n });
