@@ -1,20 +1,32 @@
 /**
- * Which of KVM's two x86 implementations runs the guest: AMD's SVM (kvm-amd) or Intel's VMX
- * (kvm-intel, and kvm_pvm on Intel hosts). They differ in ways a VMM can see, and tsvisor
- * handles each difference here or in the vCPU runner:
+ * Which of KVM's x86 implementations runs the guest: AMD's SVM (kvm_amd), Intel's VMX
+ * (kvm_intel), or PVM (kvm_pvm: a guest run in the host's user mode, for hosts that are
+ * themselves virtual machines without SVM or VMX, on either vendor's CPU). They differ in ways
+ * a VMM can see, and tsvisor handles each difference here or in the vCPU runner:
  *   - KVM_EXIT_SHUTDOWN (a triple fault): on SVM, KVM re-initialises the vCPU before it returns
  *     (arch/x86/kvm/svm/svm.c, shutdown_interception: the VMCB is undefined after a shutdown
- *     intercept), so the registers read afterwards are the INIT state, not the guest's; on VMX
- *     the guest's state at the fault is kept.
- * The side follows the host CPU's vendor, which KVM reports in CPUID leaf 0.
+ *     intercept), so the registers read afterwards are the INIT state, not the guest's; VMX and
+ *     PVM keep the guest's state at the fault.
+ * The side is kvm_pvm when that module is loaded and neither of the others is; otherwise it
+ * follows the host CPU's vendor, which KVM reports in CPUID leaf 0.
  *
  * When the host CPU is itself emulated by QEMU in software (TCG: the test VM of a machine
  * without /dev/kvm), KVM runs on QEMU's model of SVM, which has a flaw a VMM must work around;
  * see dropsStiShadowOnEntry().
  */
+import { existsSync } from 'node:fs';
 import type { KvmCpuidEntry2 } from './structs.js';
 
-export type KvmSide = 'svm' | 'vmx';
+export type KvmSide = 'svm' | 'vmx' | 'pvm';
+
+/** The kernel modules that implement KVM's x86 side, by the names /sys/module gives them. */
+const VENDOR_MODULES = ['kvm_amd', 'kvm_intel', 'kvm_pvm'] as const;
+export type KvmVendorModule = (typeof VENDOR_MODULES)[number];
+
+/** Which of KVM's vendor modules this host has loaded. */
+export function loadedKvmModules(sysModule = '/sys/module'): KvmVendorModule[] {
+  return VENDOR_MODULES.filter((module) => existsSync(`${sysModule}/${module}`));
+}
 
 /** CPUID leaf 0's vendor string (EBX, EDX, ECX) of the host, as KVM reports it. */
 export function cpuVendor(supported: readonly KvmCpuidEntry2[]): string {
@@ -24,8 +36,9 @@ export function cpuVendor(supported: readonly KvmCpuidEntry2[]): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** AMD and Hygon processors virtualise with SVM; Intel, Zhaoxin and Centaur with VMX. */
-export function kvmSide(supported: readonly KvmCpuidEntry2[]): KvmSide {
+/** kvm_pvm alone means PVM; otherwise AMD and Hygon processors virtualise with SVM, Intel, Zhaoxin and Centaur with VMX. */
+export function kvmSide(supported: readonly KvmCpuidEntry2[], modules: readonly KvmVendorModule[] = []): KvmSide {
+  if (modules.includes('kvm_pvm') && !modules.includes('kvm_amd') && !modules.includes('kvm_intel')) return 'pvm';
   const vendor = cpuVendor(supported);
   return vendor === 'AuthenticAMD' || vendor === 'HygonGenuine' ? 'svm' : 'vmx';
 }

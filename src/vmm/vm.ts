@@ -131,7 +131,7 @@ export class Vm {
       writeBootData(memory, spec.boot, multibootInputsOf(spec));
 
       const supported = kvmSystem.getSupportedCpuid();
-      const kvmSide = kvm.kvmSide(supported);
+      const kvmSide = kvm.kvmSide(supported, kvm.loadedKvmModules());
       const dropsStiShadow = kvm.dropsStiShadowOnEntry(kvmSide, cpus()[0]?.model ?? '');
       const vcpus: kvm.Vcpu[] = [];
       for (let id = 0; id < spec.cpuCount; id++) {

@@ -13,7 +13,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { Kvm, KVM_DEVICE, kvmSide, type KvmSide } from '../../src/kvm/index.js';
+import { Kvm, KVM_DEVICE, kvmSide, loadedKvmModules, type KvmSide } from '../../src/kvm/index.js';
 import { KVM_FENCE } from './kvm-fence.js';
 
 function kvmProblem(): string | undefined {
@@ -49,11 +49,11 @@ export function describeKvm(name: string, body: () => void): void {
   });
 }
 
-/** Which of KVM's x86 sides this host runs (AMD SVM or Intel VMX), for tests of behaviour that differs between them. */
+/** Which of KVM's x86 sides this host runs (AMD SVM, Intel VMX or PVM), for tests of behaviour that differs between them. */
 export function hostKvmSide(): KvmSide {
   const system = Kvm.open();
   try {
-    return kvmSide(system.getSupportedCpuid());
+    return kvmSide(system.getSupportedCpuid(), loadedKvmModules());
   } finally {
     system.close();
   }
