@@ -13,7 +13,15 @@
 // signal reaches that very thread, in or out of KVM_RUN. JavaScript can do none
 // of this (a native signal handler, a thread's kernel tid, a thread-directed
 // POSIX timer), so these functions live here.
+//
+// The main thread writes COM1's output without blocking; when the output (a
+// pipe, a socket, a terminal) is full, it waits for it to become writable in
+// the event loop, so that signals and input are still handled meanwhile. Node.js
+// offers that wait only inside its own stream classes, which would take over
+// the descriptor; WritableWatch is the wait alone, a uv_poll handle on the
+// event loop.
 #include <napi.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <csignal>
@@ -147,6 +155,91 @@ Napi::Value ReleaseThread(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// new WritableWatch(fd): arm(callback) calls `callback` once, from the event
+// loop, when `fd` is writable (or has failed: the next write says how); close()
+// stops the wait for good. While armed, the handle keeps the event loop alive.
+class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "WritableWatch",
+                       {InstanceMethod<&WritableWatch::Arm>("arm"), InstanceMethod<&WritableWatch::Close>("close")});
+  }
+
+  explicit WritableWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WritableWatch>(info) {
+    Napi::Env env = info.Env();
+    if (!NumberArgument(info, "new WritableWatch(fd: number)")) return;
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      Napi::Error::New(env, "napi_get_uv_event_loop failed").ThrowAsJavaScriptException();
+      return;
+    }
+    auto* poll = new uv_poll_t;
+    int status = uv_poll_init(loop, poll, info[0].As<Napi::Number>().Int32Value());
+    if (status != 0) {
+      delete poll;
+      Napi::Error::New(env, std::string("uv_poll_init failed: ") + uv_err_name(status)).ThrowAsJavaScriptException();
+      return;
+    }
+    poll->data = this;
+    poll_ = poll;
+  }
+
+  ~WritableWatch() override { Release(); }
+
+ private:
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsFunction()) {
+      Napi::TypeError::New(env, "arm(callback: () => void)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (poll_ == nullptr) {
+      Napi::Error::New(env, "arm() after close()").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    int status = uv_poll_start(poll_, UV_WRITABLE, OnPoll);
+    if (status != 0) {
+      callback_.Reset();
+      Napi::Error::New(env, std::string("uv_poll_start failed: ") + uv_err_name(status)).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  static void OnPoll(uv_poll_t* poll, int, int) {
+    auto* self = static_cast<WritableWatch*>(poll->data);
+    uv_poll_stop(poll);  // one call per arm()
+    if (self == nullptr || self->callback_.IsEmpty()) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    // The callback's own reference goes first: it may arm again.
+    Napi::Function callback = self->callback_.Value();
+    self->callback_.Reset();
+    try {
+      callback.MakeCallback(env.Global(), {});
+    } catch (const Napi::Error& error) {
+      napi_fatal_exception(env, error.Value());  // as for any callback: 'uncaughtException'
+    }
+  }
+
+  // Stops the wait and frees the handle once libuv is done with it.
+  void Release() {
+    callback_.Reset();
+    if (poll_ == nullptr) return;
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    poll_ = nullptr;
+  }
+
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("installKickHandler", Napi::Function::New(env, InstallKickHandler));
   exports.Set("currentThreadId", Napi::Function::New(env, CurrentThreadId));
@@ -154,6 +247,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setImmediateExitByte", Napi::Function::New(env, SetImmediateExitByte));
   exports.Set("armDeadlineTimer", Napi::Function::New(env, ArmDeadlineTimer));
   exports.Set("releaseThread", Napi::Function::New(env, ReleaseThread));
+  exports.Set("WritableWatch", WritableWatch::Define(env));
   return exports;
 }
 

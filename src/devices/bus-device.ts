@@ -22,9 +22,17 @@ export interface InterruptLine {
 /** A line not wired to any interrupt controller: its level goes nowhere. */
 export const UNCONNECTED_LINE: InterruptLine = { setLevel() {} };
 
-/** Where a device's output bytes go (a terminal, a file, a test's buffer). */
+/**
+ * The host end of a device's output line (the ring the main thread drains to a terminal or a
+ * file, a test's buffer). The device offers it bytes under its own lock, so a sink never waits
+ * and never makes a system call in offer(): it takes a byte while it has room and refuses it
+ * otherwise, leaving it with the device (a UART holds it in its transmitter, busy).
+ */
 export interface ByteSink {
-  write(bytes: Uint8Array): void;
+  /** Takes `byte`, or refuses it (false) for want of room; the device offers it again once told there is room. */
+  offer(byte: number): boolean;
+  /** Lets whoever empties the sink know that bytes may have arrived: the device calls it after releasing its lock. */
+  wakeDrainer(): void;
 }
 
 /** The little-endian value of an access's bytes (at most 8): what a register write carries. */

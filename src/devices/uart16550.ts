@@ -2,17 +2,29 @@
  * A 16550A UART (National Semiconductor PC16550D data sheet), as a state machine.
  *
  * Eight byte-wide registers; DLAB (LCR bit 7) swaps offsets 0 and 1 for the divisor latch.
- * Transmission is instantaneous: a byte written to THR reaches the output sink (or, in
- * loopback, the receive FIFO) at once, so THR and the transmitter always read empty. The
- * receive side is a 16-byte FIFO (a one-byte holding register while FIFOs are off), fed
- * by `receive()`. Interrupts are raised on an injected InterruptLine, by priority as the
- * data sheet's Table IV orders them. The FIFO's character-timeout condition is modelled
- * with a zero timeout: data below the trigger level is reported as a timeout at once,
- * so a driver always learns of it.
  *
- * The registers and the receive FIFO live in a SharedState, so that every vCPU thread (and
- * the main thread, which feeds host input) works on the same UART: each access takes its
- * lock, and transmitted bytes reach the output in the order the guest wrote them.
+ * Transmit side: a byte written to THR joins the transmit FIFO (16 bytes with FIFOs enabled,
+ * the one-byte holding register otherwise); the transmitter moves it into the shift register
+ * (TSR) and from there onto the line, the injected ByteSink: the host's output buffer. There
+ * is no baud-rate timing: a byte leaves as soon as the sink takes it. When the sink refuses
+ * (the host's output is full: a pipe nobody reads), the byte stays in TSR and the next ones in
+ * the FIFO, and LSR shows the transmitter busy (THRE and TEMT clear) as a line held by flow
+ * control would, until the host drains and calls `resumeTransmitter()`; the FIFO then
+ * empties and the THR-empty interrupt fires, so polled and interrupt-driven drivers both
+ * resume. Bytes leave in the order they were written; none is dropped unless the guest writes
+ * THR while LSR says it is full. In loopback the shift register feeds the receiver instead.
+ *
+ * Receive side: a 16-byte FIFO (a one-byte holding register while FIFOs are off), fed by
+ * `receive()`. Interrupts are raised on an injected InterruptLine, by priority as the data
+ * sheet's Table IV orders them. The FIFO's character-timeout condition is modelled with a zero
+ * timeout: data below the trigger level is reported as a timeout at once, so a driver always
+ * learns of it.
+ *
+ * The registers and both FIFOs live in a SharedState, so that every vCPU thread (and the main
+ * thread, which feeds host input and drains the output) works on the same UART: each access
+ * takes its lock. Under it the UART may take the interrupt controller's lock (the line's
+ * setLevel) and write into the sink (which never waits); nothing else. The sink's drainer is
+ * woken after the lock is released.
  */
 import type { BusDevice, ByteSink, InterruptLine } from './bus-device.js';
 import { SharedState } from './shared-state.js';
@@ -108,14 +120,19 @@ const LAST_RECEIVED = 10; // what RBR returns when nothing new has arrived
 const RX_HEAD = 11;
 const RX_COUNT = 12;
 const IRQ_ASSERTED = 13;
-const RX_FIFO = 14; // UART_FIFO_SIZE words, one byte each
+const TX_HEAD = 14;
+const TX_COUNT = 15;
+const TSR_FULL = 16; // the shift register holds TSR_BYTE, which the sink has not taken yet
+const TSR_BYTE = 17;
+const RX_FIFO = 18; // UART_FIFO_SIZE words, one byte each
+const TX_FIFO = RX_FIFO + UART_FIFO_SIZE; // likewise
 /** The number of words a UART's shared state holds. */
-export const UART_STATE_WORDS = RX_FIFO + 16;
+export const UART_STATE_WORDS = TX_FIFO + UART_FIFO_SIZE;
 
 export interface Uart16550Options {
   /** The UART's interrupt request line (IRQ 4 for COM1 on a PC). */
   readonly irq: InterruptLine;
-  /** Where transmitted bytes go. */
+  /** Where transmitted bytes go: the host's output buffer, shared by every thread's view of this UART. */
   readonly output: ByteSink;
   /** The state shared with the other threads' views of this UART (a fresh one when omitted). */
   readonly state?: SharedState;
@@ -125,7 +142,6 @@ export class Uart16550 implements BusDevice {
   private readonly irq: InterruptLine;
   private readonly output: ByteSink;
   private readonly state: SharedState;
-  private readonly oneByte = new Uint8Array(1);
 
   constructor(options: Uart16550Options) {
     this.irq = options.irq;
@@ -146,6 +162,19 @@ export class Uart16550 implements BusDevice {
   write(offset: number, data: Uint8Array): void {
     this.state.locked(() => {
       for (let i = 0; i < data.length; i++) this.writeRegister(offset + i, data[i] as number);
+    });
+    this.output.wakeDrainer();
+  }
+
+  /**
+   * The host's side of the line has room again (its drainer freed some): the transmitter sends
+   * what it holds, and THR-empty is raised once its FIFO has emptied. Called on the thread
+   * that drains the output.
+   */
+  resumeTransmitter(): void {
+    this.state.locked(() => {
+      this.transmit();
+      this.updateInterrupt();
     });
   }
 
@@ -205,7 +234,7 @@ export class Uart16550 implements BusDevice {
     switch (offset) {
       case UART_THR:
         if (dlab) this.divisorLatch = (this.divisorLatch & 0xff00) | value;
-        else this.transmit(value);
+        else this.writeThr(value);
         return;
       case UART_IER:
         if (dlab) this.divisorLatch = (this.divisorLatch & 0x00ff) | (value << 8);
@@ -228,6 +257,11 @@ export class Uart16550 implements BusDevice {
   }
 
   private get rxCapacity(): number {
+    return this.fifoEnabled ? UART_FIFO_SIZE : 1;
+  }
+
+  /** THR, or the transmit FIFO. */
+  private get txCapacity(): number {
     return this.fifoEnabled ? UART_FIFO_SIZE : 1;
   }
 
@@ -260,28 +294,73 @@ export class Uart16550 implements BusDevice {
   private set rxCount(value: number) { this.state.set(RX_COUNT, value); }
   private get irqAsserted() { return this.state.get(IRQ_ASSERTED) !== 0; }
   private set irqAsserted(value: boolean) { this.state.set(IRQ_ASSERTED, value ? 1 : 0); }
+  private get txHead() { return this.state.get(TX_HEAD); }
+  private set txHead(value: number) { this.state.set(TX_HEAD, value); }
+  private get txCount() { return this.state.get(TX_COUNT); }
+  private set txCount(value: number) { this.state.set(TX_COUNT, value); }
+  private get tsrFull() { return this.state.get(TSR_FULL) !== 0; }
+  private set tsrFull(value: boolean) { this.state.set(TSR_FULL, value ? 1 : 0); }
+  private get tsrByte() { return this.state.get(TSR_BYTE); }
+  private set tsrByte(value: number) { this.state.set(TSR_BYTE, value); }
 
-  private transmit(value: number): void {
-    // Writing THR clears the THR-empty interrupt; the byte leaves at once, THR empties
-    // again and the interrupt returns: an edge per byte, as drivers expect.
+  private writeThr(value: number): void {
+    // Writing THR clears the THR-empty interrupt (Table IV); the line drops now, so that the
+    // FIFO emptying again gives a new edge: one per byte while the host takes them at once.
     this.thrEmptyPending = false;
     this.updateInterrupt();
-    if (this.mcr & MCR_LOOPBACK) {
-      if (this.rxCount < this.rxCapacity) this.pushReceived(value);
-      else this.lsrErrors |= LSR_OVERRUN; // the byte in the shift register is lost
-    } else {
-      this.oneByte[0] = value;
-      this.output.write(this.oneByte);
+    // A byte written to a full FIFO is lost: the guest did not wait for THRE (LSR bit 5).
+    if (this.txCount < this.txCapacity) {
+      this.state.set(TX_FIFO + ((this.txHead + this.txCount) % UART_FIFO_SIZE), value);
+      this.txCount++;
     }
-    this.thrEmptyPending = true;
+    this.transmit();
     this.updateInterrupt();
+  }
+
+  /**
+   * The transmitter: FIFO -> TSR -> line, for as long as the line takes bytes. It stops at the
+   * first refusal with that byte kept in TSR, and raises THR-empty when it empties the FIFO
+   * (data sheet, "FIFO Interrupt Mode Operation": the THR interrupt occurs when the XMIT FIFO
+   * is empty).
+   */
+  private transmit(): void {
+    const held = this.txCount;
+    for (;;) {
+      if (this.tsrFull) {
+        if (!this.sendFromShiftRegister(this.tsrByte)) break;
+        this.tsrFull = false;
+      }
+      if (this.txCount === 0) break;
+      this.tsrByte = this.state.get(TX_FIFO + this.txHead);
+      this.tsrFull = true;
+      this.txHead = (this.txHead + 1) % UART_FIFO_SIZE;
+      this.txCount--;
+    }
+    if (held > 0 && this.txCount === 0) this.thrEmptyPending = true;
+  }
+
+  /** Puts the shift register's byte on the line; false when the host refuses it for now. */
+  private sendFromShiftRegister(value: number): boolean {
+    if (!(this.mcr & MCR_LOOPBACK)) return this.output.offer(value);
+    // Loopback (MCR bit 4): TSR's output enters the receiver; with the receive FIFO full it is
+    // lost, as an overrun.
+    if (this.rxCount < this.rxCapacity) this.pushReceived(value);
+    else this.lsrErrors |= LSR_OVERRUN;
+    return true;
+  }
+
+  /** FCR bit 2, or FCR bit 0 changing: the transmit FIFO's bytes are dropped; TSR keeps its own. */
+  private clearTransmitFifo(): void {
+    if (this.txCount > 0) this.thrEmptyPending = true; // THR empties: that is the interrupt's condition
+    this.txHead = 0;
+    this.txCount = 0;
   }
 
   private writeIer(value: number): void {
     const enablingThre = (value & IER_THRE) !== 0 && (this.ier & IER_THRE) === 0;
     this.ier = value & IER_MASK;
-    // Enabling the THR-empty interrupt while THR is empty raises it (the transmitter is always empty here).
-    if (enablingThre) this.thrEmptyPending = true;
+    // Enabling the THR-empty interrupt while THR is empty raises it.
+    if (enablingThre && this.txCount === 0) this.thrEmptyPending = true;
     this.updateInterrupt();
   }
 
@@ -291,18 +370,22 @@ export class Uart16550 implements BusDevice {
       // Switching the FIFOs on or off clears them.
       this.fifoEnabled = enable;
       this.clearReceived();
+      this.clearTransmitFifo();
     }
     if (enable) {
       if (value & FCR_CLEAR_RX) this.clearReceived();
+      if (value & FCR_CLEAR_TX) this.clearTransmitFifo();
       this.triggerLevel = TRIGGER_LEVELS[(value >> FCR_TRIGGER_SHIFT) & 3] as number;
     }
-    // FCR_CLEAR_TX: the transmit FIFO is always empty.
     this.updateInterrupt();
   }
 
   private writeMcr(value: number): void {
     const before = this.modemLines();
+    const loopbackBefore = this.mcr & MCR_LOOPBACK;
     this.mcr = value & MCR_MASK;
+    // Into loopback, what the transmitter held for the host goes to the receiver instead.
+    if ((this.mcr & MCR_LOOPBACK) !== loopbackBefore) this.transmit();
     const after = this.modemLines();
     const changed = before ^ after;
     if (changed & MSR_CTS) this.msrDeltas |= MSR_DCTS;
@@ -324,8 +407,10 @@ export class Uart16550 implements BusDevice {
   }
 
   private readLsr(): number {
-    let lsr = LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY | this.lsrErrors;
+    let lsr = this.lsrErrors;
     if (this.rxCount > 0) lsr |= LSR_DATA_READY;
+    // THRE: the FIFO (or THR) is empty; TEMT: so is TSR (LSR bits 5 and 6).
+    if (this.txCount === 0) lsr |= this.tsrFull ? LSR_THR_EMPTY : LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY;
     // Reading LSR clears the error bits (and the line-status interrupt with them).
     if (this.lsrErrors) {
       this.lsrErrors = 0;

@@ -66,6 +66,14 @@ export const prctl = libc.func('int prctl(int option, unsigned long arg2, unsign
 ) => number;
 export const PR_SET_TIMERSLACK = 29;
 
+/** fcntl(2) with an integer argument (F_GETFL, F_SETFL, F_SETPIPE_SZ, ...): variadic in C, bound fixed as ioctl is. */
+export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
+export const O_NONBLOCK = 0o4000;
+
 /** poll(2) on an array of struct pollfd { int fd; short events; short revents; }. */
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
   fds: Uint8Array,

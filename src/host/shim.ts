@@ -1,6 +1,6 @@
 /**
  * The native shim (native/src/shim.cc): the kick signal, the caller's kernel tid, tgkill,
- * and each vCPU thread's deadline timer.
+ * each vCPU thread's deadline timer, and an event-loop wait for a descriptor to be writable.
  * Loaded on first use, so commands that never run a vCPU never load it.
  */
 import { createRequire } from 'node:module';
@@ -21,6 +21,16 @@ export interface NativeShim {
   armDeadlineTimer(monotonicNanos: number): void;
   /** Deletes the calling thread's deadline timer and forgets its immediate_exit byte. */
   releaseThread(): void;
+  /** A wait, on the calling thread's event loop, for a descriptor to become writable. */
+  readonly WritableWatch: new (fd: number) => WritableWatch;
+}
+
+/** A uv_poll handle on a descriptor: the event loop stays alive while it is armed. */
+export interface WritableWatch {
+  /** Calls `callback` once, from the event loop, when the descriptor is writable or has failed (the next write says how). */
+  arm(callback: () => void): void;
+  /** Stops waiting, for good; the callback is not called. */
+  close(): void;
 }
 
 const addonPath = fileURLToPath(new URL('../../native/build/Release/tsvisor_shim.node', import.meta.url));

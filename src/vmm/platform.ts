@@ -5,18 +5,20 @@
  * registers live in shared state (PlatformState) made once on the main thread, so every
  * vCPU sees the same machine. The Local APIC is the exception that proves the rule: each
  * thread's bus holds its own vCPU's APIC at the same address, as on hardware. Devices reach
- * the VMM only through the callbacks given here.
+ * the VMM only through the callbacks given here, and COM1's output through a shared ring
+ * (devices/output-ring.ts) that the main thread drains (serial-output.ts).
  */
 import { MEMORY_AVAILABLE, guestMemoryMap } from '../boot/multiboot-info.js';
 import type { DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
 import { ACPI_PM1_STATE_WORDS, AcpiPm1Control } from '../devices/acpi-pm1-control.js';
 import { Bus, type BusCounters, type UnassignedAccess } from '../devices/bus.js';
-import type { BusDevice, ByteSink } from '../devices/bus-device.js';
+import type { BusDevice } from '../devices/bus-device.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { FW_CFG_STATE_WORDS, FwCfg } from '../devices/fw-cfg.js';
 import { GuardedRegion } from '../devices/guarded-region.js';
 import { HPET_STATE_WORDS, Hpet } from '../devices/hpet.js';
 import { LocalApic, type TaskPriority } from '../devices/local-apic.js';
+import { OutputRing } from '../devices/output-ring.js';
 import { SharedState } from '../devices/shared-state.js';
 import { UART_STATE_WORDS, Uart16550 } from '../devices/uart16550.js';
 import { monotonicNanos } from '../host/clock.js';
@@ -36,6 +38,8 @@ const COM1_DEFAULT_IRQ = 4;
 /** The shared state of the devices every vCPU can touch, made once, handed to every thread. */
 export interface PlatformState {
   readonly uart: SharedArrayBuffer;
+  /** COM1's output on its way to the host: an OutputRing, filled under the UART's lock, drained by the main thread. */
+  readonly uartOutput: SharedArrayBuffer;
   readonly fwCfg: SharedArrayBuffer;
   readonly pm1: SharedArrayBuffer;
   readonly hpet: SharedArrayBuffer;
@@ -46,6 +50,7 @@ export function createPlatformState(cpuCount: number): PlatformState {
   const words = (count: number) => new SharedState(count).buffer as SharedArrayBuffer;
   return {
     uart: words(UART_STATE_WORDS),
+    uartOutput: OutputRing.create().buffer,
     fwCfg: words(FW_CFG_STATE_WORDS),
     pm1: words(ACPI_PM1_STATE_WORDS),
     hpet: words(HPET_STATE_WORDS),
@@ -53,9 +58,12 @@ export function createPlatformState(cpuCount: number): PlatformState {
   };
 }
 
-/** COM1 over the shared state, for the thread that feeds it host input (the main thread). */
-export function consoleUart(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring): Uart16550 {
-  return new Uart16550({ irq: interrupts.line(com1Irq(spec)), output: { write() {} }, state: new SharedState(UART_STATE_WORDS, state.uart) });
+/**
+ * COM1 over the shared state, as one thread sees it: a vCPU's, or the main thread's, which
+ * feeds it host input and drains its output.
+ */
+export function com1Uart(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring): Uart16550 {
+  return new Uart16550({ irq: interrupts.line(com1Irq(spec)), output: new OutputRing(state.uartOutput), state: new SharedState(UART_STATE_WORDS, state.uart) });
 }
 
 function com1Irq(spec: PlatformSpec): number {
@@ -63,8 +71,6 @@ function com1Irq(spec: PlatformSpec): number {
 }
 
 export interface PlatformEffects {
-  /** Where COM1's output goes. */
-  readonly serialOutput: ByteSink;
   readonly onDebugExit: (value: number) => void;
   readonly onPowerOff: () => void;
   /** Tells the user something the guest did that they should know (a write to read-only memory, ...). */
@@ -112,8 +118,7 @@ function attachments(spec: PlatformSpec): Attachment[] {
   // IA32_APIC_BASE reads where the config put the Local APIC, the address its registers answer at.
   const localApicBase = spec.devices.find((device) => device.kind === 'local-apic')?.base;
   const makers: Record<DeviceSpec['kind'], Attachment['create']> = {
-    'uart-16550': ({ state, effects, cpu }) =>
-      new Uart16550({ irq: cpu.interrupts.line(com1Irq(spec)), output: effects.serialOutput, state: new SharedState(UART_STATE_WORDS, state.uart) }),
+    'uart-16550': ({ state, cpu }) => com1Uart(spec, state, cpu.interrupts),
     'debug-exit': ({ effects }) => new DebugExit(effects.onDebugExit),
     'acpi-pm1-control': ({ state, effects }) => new AcpiPm1Control(effects.onPowerOff, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)),
     'io-apic': ({ cpu }) => cpu.interrupts.ioApic as BusDevice,

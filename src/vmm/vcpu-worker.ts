@@ -6,6 +6,8 @@
  * host CPUs, and runs the exit loop (vcpu/vcpu-loop.ts) until the VM ends. Every exit is
  * handled here, with no round trip to the main thread; messages carry only what the user
  * must hear about (the VM's end, reports, traces) and the handshakes of start and stop.
+ * COM1's output is not written here: the UART puts it in a shared ring that the main thread
+ * drains (serial-output.ts), so a vCPU never waits on the terminal.
  *
  * The platform timer thread, when the VM has an HPET, fires its timers (platform-timers.ts).
  *
@@ -13,7 +15,6 @@
  * nothing of the last one kept, until it is dismissed. A thread whose run failed ('fatal')
  * ends instead: its state is not known to be clean.
  */
-import { writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { UnassignedAccess } from '../devices/bus.js';
 import * as libc from '../host/libc.js';
@@ -44,8 +45,6 @@ export interface VcpuWorkerSetup {
   readonly platformState: PlatformState;
   readonly control: SharedArrayBuffer;
   readonly stats: { readonly buffer: SharedArrayBuffer; readonly layout: StatsLayout; readonly timed: boolean };
-  /** Where COM1's output goes (the terminal, or a file the main thread opened). */
-  readonly outputFd: number;
   readonly traceUnassigned: boolean;
   /** The host CPUs this vCPU may run on, when pinned. */
   readonly affinity: readonly number[] | undefined;
@@ -127,7 +126,6 @@ function runVcpu(setup: VcpuWorkerSetup): void {
     memory,
     setup.platformState,
     {
-      serialOutput: { write: (bytes) => writeAll(setup.outputFd, bytes) },
       onDebugExit: (value) => (local.exit ??= { kind: 'debug-exit', value }),
       onPowerOff: () => (local.exit ??= { kind: 'power-off' }),
       report: (message) => send({ type: 'report', message }),
@@ -188,14 +186,3 @@ function runTimers(setup: PlatformTimerSetup): void {
   send({ type: 'stopped' });
 }
 
-/** Writes all of `bytes` to `fd`, waiting out a full non-blocking pipe. */
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(fd, bytes, written, bytes.length - written);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}

@@ -5,7 +5,8 @@
  * vCPU and the shared device state, then starts one worker per vCPU (vcpu-worker.ts), which
  * runs the exit loop. The main thread keeps the terminal and the lifecycle: run, pause,
  * resume, stop, and the start requests that wake application processors. vCPU 0 runs when
- * the VM runs; the others stay parked until started, as with INIT/SIPI.
+ * the VM runs; the others stay parked until started, as with INIT/SIPI. The main thread also
+ * drains COM1's output (serial-output.ts): a run the guest ends is over once its output is out.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,13 +25,16 @@ import { DeliveryMode } from '../devices/apic-message.js';
 import { HPET_STATE_WORDS } from '../devices/hpet.js';
 import { SharedState } from '../devices/shared-state.js';
 import type { Uart16550 } from '../devices/uart16550.js';
+import { OutputRing } from '../devices/output-ring.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
+import { openOutputWriter } from '../host/output-writer.js';
 import { nativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
 import { wireInterrupts, type InterruptWiring } from './interrupts.js';
-import { busSlotNames, consoleUart, createPlatformState, hasPlatformTimers, type PlatformState } from './platform.js';
+import { busSlotNames, com1Uart, createPlatformState, hasPlatformTimers, type PlatformState } from './platform.js';
+import { SerialOutput } from './serial-output.js';
 import { retireVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
 import type { VcpuWorkerMessage, WorkerSetup } from './vcpu-worker.js';
 import { VcpuState, VmControl, VmState, type VcpuStateValue } from './vm-control.js';
@@ -38,7 +42,7 @@ import type { VmExit } from './vm-exit.js';
 import { readInterruptStats, StatsBuffer, type VmStats } from './vm-stats.js';
 
 export interface VmOptions {
-  /** Where COM1's output goes: the terminal (1), or a file's descriptor. */
+  /** Where COM1's output goes: the terminal (1), or a file's descriptor. It stays open: the caller closes it. */
   readonly serialOutputFd: number;
   /** Tells the user what the guest did that they should know (a write to read-only memory, ...). */
   readonly report: (message: string) => void;
@@ -66,6 +70,8 @@ export class Vm {
   /** Each resolves (true) when its thread has left its vCPU loop and may serve another VM. */
   private readonly workerStops: Promise<boolean>[];
   private destroyed = false;
+  /** The signal that stopped the VM, once stop() was called. */
+  private stopSignal: 'SIGINT' | 'SIGTERM' | undefined;
   private report: (message: string) => void = () => {};
   /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
   readonly threadAffinities: (readonly number[])[] = [];
@@ -85,6 +91,7 @@ export class Vm {
     private readonly kicker: Kicker,
     private readonly platformState: PlatformState,
     private readonly interrupts: InterruptWiring,
+    private readonly serialOutput: SerialOutput,
   ) {
     this.ended = new Promise((resolve, reject) => {
       this.endWith = resolve;
@@ -160,8 +167,11 @@ export class Vm {
         kick: (id) => kicker.kick(id),
         control,
       });
-      const com1 = consoleUart(spec, platformState, interrupts);
-      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, com1, kicker, platformState, interrupts);
+      const com1 = com1Uart(spec, platformState, interrupts);
+      const serialOutput = new SerialOutput(new OutputRing(platformState.uartOutput), com1, openOutputWriter(options.serialOutputFd), options.report);
+      cleanup.push(() => serialOutput.close());
+      vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, com1, kicker, platformState, interrupts, serialOutput);
+      serialOutput.start();
       const platform = { cpuCount: spec.cpuCount, devices: spec.devices, memoryRegions: spec.memoryRegions };
       const runs = vcpus.map((vcpu) => vcpu.runMapping);
       await vm.startWorkers(options, (id) =>
@@ -177,7 +187,6 @@ export class Vm {
               platformState,
               control: control.buffer,
               stats: { buffer: statsBuffer.buffer, layout: statsBuffer.layout, timed: statsBuffer.timed },
-              outputFd: options.serialOutputFd,
               traceUnassigned: options.onUnassigned !== undefined,
               affinity: spec.vcpuAffinity?.[id],
               kvmSide,
@@ -193,10 +202,16 @@ export class Vm {
     }
   }
 
-  /** Runs the guest (vCPU 0 starts) until it ends, or the VM is stopped. */
-  run(): Promise<VmExit> {
+  /**
+   * Runs the guest (vCPU 0 starts) until it ends, or the VM is stopped. When the guest ends
+   * the VM, the run ends once its output has all been written; a stop() while that waits on a
+   * full output makes the run a stop.
+   */
+  async run(): Promise<VmExit> {
     this.control.setVmState(VmState.running);
-    return this.ended;
+    const exit = await this.ended;
+    if (!(await this.serialOutput.finish()) && exit.kind !== 'stopped') return { kind: 'stopped', signal: this.stopSignal };
+    return exit;
   }
 
   /** Stops every vCPU at an exit boundary, with in-flight I/O completed; resolves once all are paused. */
@@ -213,12 +228,18 @@ export class Vm {
     this.control.setVmState(VmState.running);
   }
 
-  /** Ends the VM from outside; run() resolves with { kind: 'stopped', signal }. */
+  /**
+   * Ends the VM from outside; run() resolves with { kind: 'stopped', signal }. Of the guest's
+   * output not yet written, what the output takes at once goes out; the rest is dropped (the
+   * output may be a pipe nobody reads).
+   */
   async stop(signal?: 'SIGINT' | 'SIGTERM'): Promise<void> {
+    this.stopSignal ??= signal;
     if (this.control.claimExit()) {
       await this.stopWorkers();
       this.endWith({ kind: 'stopped', signal });
     }
+    this.serialOutput.close();
     await this.ended.catch(() => {});
   }
 

@@ -1,5 +1,8 @@
 /** The 16550A model, register by register (PC16550D data sheet). */
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { ByteSink } from '../../src/devices/bus-device.js';
+import { SharedState } from '../../src/devices/shared-state.js';
 import * as uart from '../../src/devices/uart16550.js';
 
 class RecordingLine {
@@ -11,14 +14,34 @@ class RecordingLine {
   }
 }
 
+/** The host side of the line: takes `room` more bytes (all of them by default), then refuses, as a full output does. */
+class HostLine implements ByteSink {
+  readonly taken: number[] = [];
+  room = Infinity;
+  wakes = 0;
+  offer(byte: number): boolean {
+    if (this.room === 0) return false;
+    this.room--;
+    this.taken.push(byte);
+    return true;
+  }
+  wakeDrainer(): void {
+    this.wakes++;
+  }
+}
+
 let line: RecordingLine;
+let host: HostLine;
 let output: number[];
+let state: SharedState;
 let device: uart.Uart16550;
 
 beforeEach(() => {
   line = new RecordingLine();
-  output = [];
-  device = new uart.Uart16550({ irq: line, output: { write: (bytes) => output.push(...bytes) } });
+  host = new HostLine();
+  output = host.taken;
+  state = new SharedState(uart.UART_STATE_WORDS);
+  device = new uart.Uart16550({ irq: line, output: host, state });
 });
 
 const read = (offset: number) => device.readRegister(offset);
@@ -41,10 +64,137 @@ describe('reset state', () => {
 });
 
 describe('THR (offset 0, write)', () => {
-  it('sends each byte to the output sink at once', () => {
+  it('sends each byte to the output sink at once while the host takes them', () => {
     for (const byte of text('hi\n')) write(uart.UART_THR, byte);
     expect(output).toEqual([...text('hi\n')]);
-    expect(read(uart.UART_LSR) & uart.LSR_THR_EMPTY).toBe(uart.LSR_THR_EMPTY);
+    expect(read(uart.UART_LSR) & (uart.LSR_THR_EMPTY | uart.LSR_TRANSMITTER_EMPTY)).toBe(uart.LSR_THR_EMPTY | uart.LSR_TRANSMITTER_EMPTY);
+  });
+
+  it('wakes the host side\'s drainer after each bus write, with the lock released', () => {
+    const lockWord = new Int32Array(state.buffer, 0, 1);
+    const locksSeen: number[] = [];
+    host.wakeDrainer = () => locksSeen.push(Atomics.load(lockWord, 0));
+    device.write(uart.UART_THR, text('a'));
+    device.write(uart.UART_SCR, text('b'));
+    expect(locksSeen).toEqual([0, 0]);
+  });
+});
+
+const BUSY = 0; // LSR bits 5 and 6 both clear: the transmitter holds bytes in THR (or its FIFO) and TSR
+const SHIFTING = uart.LSR_THR_EMPTY; // THR empty, TSR still holds a byte
+const IDLE = uart.LSR_THR_EMPTY | uart.LSR_TRANSMITTER_EMPTY;
+const transmitterBits = () => read(uart.UART_LSR) & IDLE;
+
+describe('transmitter, with a host that refuses bytes (a full output)', () => {
+  beforeEach(() => {
+    host.room = 0;
+  });
+
+  it('with FIFOs off holds one byte in TSR and one in THR; LSR shows it; a third write is lost', () => {
+    expect(transmitterBits()).toBe(IDLE);
+    write(uart.UART_THR, 0x31);
+    expect(transmitterBits()).toBe(SHIFTING); // THR moved into TSR at once; TSR cannot shift out
+    write(uart.UART_THR, 0x32);
+    expect(transmitterBits()).toBe(BUSY);
+    write(uart.UART_THR, 0x33); // the guest did not wait for THRE
+    expect(output).toEqual([]);
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(output).toEqual([0x31, 0x32]);
+    expect(transmitterBits()).toBe(IDLE);
+  });
+
+  it('with FIFOs on holds sixteen bytes in the FIFO and one in TSR, and sends them in order', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    for (let i = 0; i < 20; i++) write(uart.UART_THR, 0x40 + i);
+    expect(transmitterBits()).toBe(BUSY);
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(output).toEqual(Array.from({ length: 17 }, (_, i) => 0x40 + i)); // 0x51..0x53 found the FIFO full
+    expect(transmitterBits()).toBe(IDLE);
+  });
+
+  it('sends as much as the host takes and keeps the rest, THRE clear until its FIFO is empty', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    for (let i = 0; i < 10; i++) write(uart.UART_THR, i);
+    host.room = 4;
+    device.resumeTransmitter();
+    expect(output).toEqual([0, 1, 2, 3]);
+    expect(transmitterBits()).toBe(BUSY);
+    host.room = 5;
+    device.resumeTransmitter(); // 4..8 leave; 9 moves into TSR and waits there
+    expect(transmitterBits()).toBe(SHIFTING);
+    host.room = 1;
+    device.resumeTransmitter();
+    expect(output).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(transmitterBits()).toBe(IDLE);
+  });
+
+  it('raises THR-empty only once the host drains the FIFO, so an interrupt-driven driver resumes', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    write(uart.UART_IER, uart.IER_THRE);
+    expect(read(uart.UART_IIR)).toBe(uart.IIR_THR_EMPTY | uart.IIR_FIFOS_ENABLED); // and the read clears it
+    write(uart.UART_THR, 0x61); // into TSR at once: the FIFO empties, THR-empty again (data sheet: XMIT FIFO empty)
+    expect(read(uart.UART_IIR)).toBe(uart.IIR_THR_EMPTY | uart.IIR_FIFOS_ENABLED);
+    for (let i = 0; i < 16; i++) write(uart.UART_THR, 0x62 + i); // what the driver loads on that interrupt
+    expect(line.level).toBe(false);
+    expect(read(uart.UART_IIR)).toBe(uart.IIR_NONE | uart.IIR_FIFOS_ENABLED);
+    host.room = 8;
+    device.resumeTransmitter();
+    expect(line.level).toBe(false); // the FIFO still holds bytes
+    line.changes.length = 0;
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(line.changes).toEqual([true]);
+    expect(read(uart.UART_IIR)).toBe(uart.IIR_THR_EMPTY | uart.IIR_FIFOS_ENABLED);
+    expect(output).toHaveLength(17);
+  });
+
+  it('does not raise THR-empty when IER.THRE is enabled while THR holds a byte, but when it empties', () => {
+    write(uart.UART_THR, 1);
+    write(uart.UART_THR, 2); // THR full (FIFOs off)
+    write(uart.UART_IER, uart.IER_THRE);
+    expect(read(uart.UART_IIR)).toBe(uart.IIR_NONE);
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(read(uart.UART_IIR)).toBe(uart.IIR_THR_EMPTY);
+  });
+
+  it('drops the FIFO\'s bytes on FCR bit 2 but not TSR\'s, and THR reads empty', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    for (const byte of text('abcd')) write(uart.UART_THR, byte);
+    write(uart.UART_FCR, uart.FCR_ENABLE | uart.FCR_CLEAR_TX);
+    expect(transmitterBits()).toBe(SHIFTING);
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(output).toEqual([...text('a')]);
+  });
+
+  it('drops the FIFO\'s bytes when FIFOs are switched off', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    for (const byte of text('abcd')) write(uart.UART_THR, byte);
+    write(uart.UART_FCR, 0);
+    expect(transmitterBits()).toBe(SHIFTING);
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(output).toEqual([...text('a')]);
+  });
+
+  it('sends what it held to the receiver when loopback is entered', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    for (const byte of text('xyz')) write(uart.UART_THR, byte);
+    write(uart.UART_MCR, uart.MCR_LOOPBACK);
+    expect(transmitterBits()).toBe(IDLE);
+    expect([read(uart.UART_RBR), read(uart.UART_RBR), read(uart.UART_RBR)]).toEqual([...text('xyz')]);
+    expect(output).toEqual([]);
+  });
+
+  it('holds at most seventeen bytes, however long the guest writes', () => {
+    write(uart.UART_FCR, uart.FCR_ENABLE);
+    for (let i = 0; i < 10_000; i++) write(uart.UART_THR, i & 0xff);
+    host.room = Infinity;
+    device.resumeTransmitter();
+    expect(output).toHaveLength(17);
   });
 });
 
@@ -245,5 +395,97 @@ describe('bus accesses', () => {
     device.read(6, data);
     expect(Array.from(data.subarray(2))).toEqual([0xff, 0xff]);
     expect(() => device.write(7, new Uint8Array(8))).not.toThrow();
+  });
+});
+
+describe('any sequence of accesses', () => {
+  /** What the guest does, one step at a time, and what the host's side does between steps. */
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('write' as const), offset: fc.constant(uart.UART_THR), value: fc.constant(0) }),
+    fc.record({ kind: fc.constant('write' as const), offset: fc.integer({ min: 0, max: 9 }), value: fc.integer({ min: 0, max: 0xff }) }),
+    fc.record({ kind: fc.constant('read' as const), offset: fc.integer({ min: 0, max: 9 }) }),
+    fc.record({ kind: fc.constant('wide' as const), offset: fc.integer({ min: 0, max: 7 }), bytes: fc.uint8Array({ minLength: 2, maxLength: 8 }), isWrite: fc.boolean() }),
+    fc.record({ kind: fc.constant('host' as const), room: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({ kind: fc.constant('receive' as const), bytes: fc.uint8Array({ maxLength: 20 }) }),
+  );
+
+  it('never throw, and send only bytes written to THR, each once, in the order written', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(step, { maxLength: 200, size: 'max' }), (fifos, steps) => {
+        line = new RecordingLine();
+        host = new HostLine();
+        output = host.taken;
+        device = new uart.Uart16550({ irq: line, output: host });
+        write(uart.UART_FCR, fifos ? uart.FCR_ENABLE : 0);
+        host.room = 0;
+        // THR bytes are numbered (at most 200 of them, so each value is unique): whatever reaches
+        // the host must then be an increasing run of them.
+        const written: number[] = [];
+        const writeByte = (offset: number, value: number) => {
+          if (offset === uart.UART_THR && !(read(uart.UART_LCR) & uart.LCR_DLAB)) {
+            value = written.length;
+            written.push(value);
+          }
+          write(offset, value);
+        };
+        for (const s of steps) {
+          if (s.kind === 'write') writeByte(s.offset, s.value);
+          else if (s.kind === 'read') read(s.offset);
+          else if (s.kind === 'wide') {
+            if (s.isWrite) for (let i = 0; i < s.bytes.length; i++) writeByte(s.offset + i, s.bytes[i] as number);
+            else device.read(s.offset, s.bytes);
+          } else if (s.kind === 'host') {
+            host.room = s.room;
+            device.resumeTransmitter();
+          } else device.receive(s.bytes);
+        }
+        host.room = Infinity;
+        device.resumeTransmitter();
+        for (let i = 1; i < output.length; i++) expect(output[i]).toBeGreaterThan(output[i - 1] as number);
+        expect(output.every((byte) => written.includes(byte))).toBe(true);
+        expect(transmitterBits()).toBe(IDLE); // with the host taking everything, nothing stays behind
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('lose nothing a driver that waits for THRE writes, whatever the host takes when', () => {
+    const driverStep = fc.oneof(
+      fc.constant({ kind: 'putc' as const }),
+      fc.record({ kind: fc.constant('host' as const), room: fc.integer({ min: 0, max: 20 }) }),
+      fc.record({ kind: fc.constant('poll' as const), offset: fc.constantFrom(uart.UART_IIR, uart.UART_LSR, uart.UART_MSR, uart.UART_SCR) }),
+      fc.record({ kind: fc.constant('ier' as const), value: fc.integer({ min: 0, max: 0x0f }) }),
+    );
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(driverStep, { maxLength: 400, size: 'max' }), (fifos, steps) => {
+        line = new RecordingLine();
+        host = new HostLine();
+        output = host.taken;
+        device = new uart.Uart16550({ irq: line, output: host });
+        write(uart.UART_FCR, fifos ? uart.FCR_ENABLE : 0);
+        host.room = 0;
+        const sent: number[] = [];
+        for (const s of steps) {
+          if (s.kind === 'putc') {
+            if (read(uart.UART_LSR) & uart.LSR_THR_EMPTY) {
+              // With THR empty the driver may load a whole FIFO's worth (the data sheet's 1 to 16 characters).
+              for (let i = 0; i < (fifos ? uart.UART_FIFO_SIZE : 1); i++) {
+                const byte = sent.length & 0xff;
+                sent.push(byte);
+                write(uart.UART_THR, byte);
+              }
+            }
+          } else if (s.kind === 'host') {
+            host.room = s.room;
+            device.resumeTransmitter();
+          } else if (s.kind === 'poll') read(s.offset);
+          else write(uart.UART_IER, s.value);
+        }
+        host.room = Infinity;
+        device.resumeTransmitter();
+        expect(output).toEqual(sent);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

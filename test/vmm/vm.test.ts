@@ -102,7 +102,7 @@ describeKvm('Vm, vCPUs on worker threads', () => {
       expect(vm.threadIds.filter((tid) => tid > 0)).toHaveLength(2); // two workers
       const ended = vm.run();
       await vm.waitForVcpuState(0, VcpuState.halted);
-      expect(output()).toBe('bsp\n');
+      await until(() => output() === 'bsp\n', "vCPU 0's line (the main thread writes COM1's output)");
       await sleep(50);
       expect(vm.vcpuState(1)).toBe(VcpuState.parked);
       vm.startVcpu(1, 0x08); // INIT + SIPI: start in real mode at 0x8000
