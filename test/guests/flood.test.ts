@@ -96,10 +96,11 @@ function floodIntoPipe(name: string) {
       }
     },
     output: () => Buffer.concat(chunks).toString('latin1'),
-    /** tsvisor's resident set in KiB, while it runs. */
+    /** tsvisor's resident set in KiB while it runs; undefined once it has ended (a zombie has no VmRSS line). */
     rssKiB(): number | undefined {
       try {
-        return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
+        const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+        return kib === undefined ? undefined : Number(kib);
       } catch {
         return undefined;
       }
