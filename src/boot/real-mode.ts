@@ -10,13 +10,32 @@ import type { KvmSregs } from '../kvm/index.js';
 export const REAL_MODE_LIMIT = 0x10_0000;
 
 /**
- * KVM on Intel runs real mode with the help of a three-page TSS and, below it, a one-page
- * identity page table, both in guest physical memory (KVM_SET_TSS_ADDR; the identity map
- * defaults to the page below). tsvisor puts them just below the 4 GiB BIOS area, where
- * QEMU and Firecracker put them; guest RAM must not overlap this range.
+ * KVM on Intel runs real mode with the help of a one-page identity page table and, above it,
+ * a three-page TSS, both in guest physical memory below 4 GiB (KVM_SET_IDENTITY_MAP_ADDR,
+ * KVM_SET_TSS_ADDR). They must not overlap RAM or a device, so tsvisor places them per VM:
+ * where Firecracker does (just below the BIOS area at 0xfffc0000), else where QEMU does (below
+ * 0xff000000), else in the highest free 16 KiB below 4 GiB. A config with firmware up to
+ * 0xffffffff (a UEFI flash window) thus loads, as under QEMU.
  */
-export const KVM_REAL_MODE_AREA = { base: 0xfffb_c000, size: 0x4000 } as const;
-export const KVM_TSS_ADDRESS = 0xfffb_d000;
+export const KVM_REAL_MODE_AREA_SIZE = 0x4000;
+/** The TSS's place in the area: after the identity map's page. */
+export const KVM_TSS_OFFSET = 0x1000;
+const PREFERRED_REAL_MODE_AREAS = [0xfffb_c000, 0xfeff_c000];
+const FOUR_GIB = 2 ** 32;
+
+/** The base of a KVM_REAL_MODE_AREA_SIZE window below 4 GiB that overlaps none of `occupied`, or undefined when there is none. */
+export function placeKvmRealModeArea(occupied: readonly { readonly gpa: number; readonly size: number }[]): number | undefined {
+  const clash = (base: number) => occupied.find((range) => range.gpa < base + KVM_REAL_MODE_AREA_SIZE && base < range.gpa + range.size);
+  const preferred = PREFERRED_REAL_MODE_AREAS.find((base) => !clash(base));
+  if (preferred !== undefined) return preferred;
+  // Down from 4 GiB, each time to just below what was in the way.
+  for (let base = FOUR_GIB - KVM_REAL_MODE_AREA_SIZE; base >= 0; ) {
+    const range = clash(base);
+    if (!range) return base;
+    base = Math.floor((range.gpa - KVM_REAL_MODE_AREA_SIZE) / KVM_REAL_MODE_AREA_SIZE) * KVM_REAL_MODE_AREA_SIZE;
+  }
+  return undefined;
+}
 
 export interface RealModeStart {
   readonly csSelector: number;

@@ -10,7 +10,6 @@ import { ACPI_PM1A_CONTROL_PORT, ACPI_PM1_CONTROL_WIDTH } from '../devices/acpi-
 import { DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH } from '../devices/debug-exit.js';
 import { FW_CFG_PORT, FW_CFG_PORT_COUNT } from '../devices/fw-cfg.js';
 import { UART_REGISTER_COUNT } from '../devices/uart16550.js';
-import { KVM_REAL_MODE_AREA } from '../boot/real-mode.js';
 import { hex } from '../errors.js';
 import type { ConfigSource, Table } from './config-source.js';
 import { overlaps, span } from './memory-regions.js';
@@ -178,9 +177,6 @@ function checkPlacement(source: ConfigSource, devices: readonly DeviceSpec[], re
     const region = regions.find((other) => overlaps(range, other));
     if (region) {
       throw source.error(where, `${device.name} at ${describeRange(device)} overlaps guest memory ${region.keyPath} (${span(region)}).`, 'Move the device, or end the memory region below it.');
-    }
-    if (overlaps(range, { gpa: KVM_REAL_MODE_AREA.base, size: KVM_REAL_MODE_AREA.size })) {
-      throw source.error(where, `${device.name} at ${describeRange(device)} overlaps 0xfffbc000-0xfffbffff, where KVM keeps what it needs to run real mode.`, 'Move the device.');
     }
   });
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TomlError, parse, type TomlTable } from 'smol-toml';
+import { placeKvmRealModeArea } from '../boot/real-mode.js';
 import { readHostFacts, type HostFacts } from '../host/cpu.js';
 import { readBase } from './base-section.js';
 import { readBoot } from './boot-section.js';
@@ -17,7 +18,7 @@ import { locateImages } from './images.js';
 import { readMemoryRegions } from './memory-regions.js';
 import { rejectFlatFormat, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
-import type { VmSpec } from './vm-spec.js';
+import type { DeviceSpec, MemoryRegionSpec, VmSpec } from './vm-spec.js';
 
 export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): VmSpec {
   const file = resolve(path);
@@ -31,7 +32,22 @@ export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): V
   const memoryRegions = readMemoryRegions(source, kernel, host);
   const { boot, images } = readBoot(source, kernel, locateImages(source, kernel), memoryRegions);
   const { devices, interruptMode } = readDevices(source, memoryRegions);
-  return { configPath: file, ...base, memoryRegions, images, boot, devices, interruptMode, warnings: source.warnings };
+  const kvmRealModeArea = placeRealModeArea(source, memoryRegions, devices);
+  return { configPath: file, ...base, memoryRegions, images, boot, devices, interruptMode, kvmRealModeArea, warnings: source.warnings };
+}
+
+/** 16 KiB below 4 GiB that no region and no MMIO device uses, for KVM's real-mode pages. */
+function placeRealModeArea(source: ConfigSource, regions: readonly MemoryRegionSpec[], devices: readonly DeviceSpec[]): number {
+  const mmio = devices.filter((device) => device.bus === 'mmio').map((device) => ({ gpa: device.base, size: device.length }));
+  const base = placeKvmRealModeArea([...regions, ...mmio]);
+  if (base === undefined) {
+    throw source.error(
+      'kernel.memory_regions',
+      'the regions and MMIO devices leave no 16 KiB free below 4 GiB, where KVM must keep the identity page table and TSS it runs real mode with.',
+      'Leave a 16 KiB gap below 4 GiB, say at 0xfeffc000.',
+    );
+  }
+  return base;
 }
 
 function readConfigText(path: string, file: string): string {

@@ -1,5 +1,4 @@
 /** kernel.memory_regions: [base_gpa, size, flags, map_type] entries, checked one by one and against each other. */
-import { KVM_REAL_MODE_AREA } from '../boot/real-mode.js';
 import { hex } from '../errors.js';
 import type { HostFacts } from '../host/cpu.js';
 import type { ConfigSource, Table } from './config-source.js';
@@ -19,13 +18,6 @@ export function readMemoryRegions(source: ConfigSource, kernel: Table, host: Hos
     const clash = regions.slice(0, index).find((other) => overlaps(region, other));
     if (clash) {
       throw source.error(region.keyPath, `this region (${span(region)}) overlaps ${clash.keyPath.replace('kernel.', '')} (${span(clash)}).`, 'Make the regions disjoint.');
-    }
-    if (overlaps(region, { gpa: KVM_REAL_MODE_AREA.base, size: KVM_REAL_MODE_AREA.size })) {
-      throw source.error(
-        region.keyPath,
-        `this region (${span(region)}) covers ${hex(KVM_REAL_MODE_AREA.base)}-${hex(KVM_REAL_MODE_AREA.base + KVM_REAL_MODE_AREA.size - 1)}, where KVM keeps the TSS and page table it needs to run real mode.`,
-        'End the region below 0xfffbc000 or start it above 0xfffbffff.',
-      );
     }
   });
   warnUnenforceableFlags(source, regions);

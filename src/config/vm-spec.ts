@@ -85,6 +85,8 @@ export interface VmSpec {
   /** Every device of the VM, the platform's own included, on non-overlapping ranges. */
   readonly devices: readonly DeviceSpec[];
   readonly interruptMode: InterruptMode;
+  /** Where KVM keeps its real-mode identity page table, with its TSS after it (boot/real-mode.ts): clear of every region and MMIO device. */
+  readonly kvmRealModeArea: number;
   /** Things the user should know that do not stop the VM, each located in the config. */
   readonly warnings: readonly string[];
 }

@@ -4,6 +4,7 @@ import {
   KVM_CAP_EXT_CPUID,
   KVM_CAP_GET_TSC_KHZ,
   KVM_CAP_IMMEDIATE_EXIT,
+  KVM_CAP_SET_IDENTITY_MAP_ADDR,
   KVM_CAP_SET_TSS_ADDR,
   KVM_CAP_USER_MEMORY,
   KVM_CAP_VCPU_EVENTS,
@@ -21,7 +22,8 @@ export interface Capability {
 
 export const REQUIRED_CAPABILITIES: readonly Capability[] = [
   { cap: KVM_CAP_USER_MEMORY, name: 'KVM_CAP_USER_MEMORY', why: 'guest RAM is host memory registered with KVM_SET_USER_MEMORY_REGION' },
-  { cap: KVM_CAP_SET_TSS_ADDR, name: 'KVM_CAP_SET_TSS_ADDR', why: 'guests start in real mode, which KVM on Intel runs with a TSS it places at a fixed address' },
+  { cap: KVM_CAP_SET_TSS_ADDR, name: 'KVM_CAP_SET_TSS_ADDR', why: 'guests start in real mode, which KVM on Intel runs with a TSS in guest memory, placed where no region or device is' },
+  { cap: KVM_CAP_SET_IDENTITY_MAP_ADDR, name: 'KVM_CAP_SET_IDENTITY_MAP_ADDR', why: 'the identity page table KVM on Intel keeps beside that TSS is placed with it (KVM_SET_IDENTITY_MAP_ADDR)' },
   { cap: KVM_CAP_EXT_CPUID, name: 'KVM_CAP_EXT_CPUID', why: 'each vCPU\'s CPUID is built from KVM_GET_SUPPORTED_CPUID' },
   { cap: KVM_CAP_GET_TSC_KHZ, name: 'KVM_CAP_GET_TSC_KHZ', why: 'CPUID leaves 0x15 and 0x16 tell the guest its TSC frequency (KVM_GET_TSC_KHZ)' },
   { cap: KVM_CAP_IMMEDIATE_EXIT, name: 'KVM_CAP_IMMEDIATE_EXIT', why: 'a vCPU is kicked out of KVM_RUN without losing the kick (kvm_run.immediate_exit)' },

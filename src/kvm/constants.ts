@@ -90,6 +90,7 @@ export const KVM_CAP_USER_MEMORY = 3;
 export const KVM_CAP_SET_TSS_ADDR = 4;
 export const KVM_CAP_EXT_CPUID = 7;
 export const KVM_CAP_NR_MEMSLOTS = 10;
+export const KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
 export const KVM_CAP_MP_STATE = 14;
 export const KVM_CAP_VCPU_EVENTS = 41;
 export const KVM_CAP_DEBUGREGS = 50;

@@ -3,7 +3,7 @@
  * direction (2 bits) | size (14 bits) | type (8 bits) | number (8 bits), with the sizes
  * of the structs in structs.ts. The kernel's own values are checked in the tests.
  */
-import type { Type } from './layout.js';
+import { u64, type Type } from './layout.js';
 import {
   kvm_cpuid2,
   kvm_debugregs,
@@ -55,6 +55,7 @@ export const KVM_GET_SUPPORTED_CPUID = _IOWR(KVMIO, 0x05, kvm_cpuid2);
 export const KVM_CREATE_VCPU = _IO(KVMIO, 0x41);
 export const KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, kvm_userspace_memory_region);
 export const KVM_SET_TSS_ADDR = _IO(KVMIO, 0x47);
+export const KVM_SET_IDENTITY_MAP_ADDR = _IOW(KVMIO, 0x48, u64);
 export const KVM_GET_TSC_KHZ = _IO(KVMIO, 0xa3);
 export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, kvm_enable_cap);
 export const KVM_X86_SET_MSR_FILTER = _IOW(KVMIO, 0xc6, kvm_msr_filter);
@@ -87,7 +88,7 @@ export const KVM_SET_XCRS = _IOW(KVMIO, 0xa7, kvm_xcrs);
 export const IOCTL_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries({
     KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
-    KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_GET_TSC_KHZ, KVM_X86_SET_MSR_FILTER,
+    KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR, KVM_GET_TSC_KHZ, KVM_X86_SET_MSR_FILTER,
     KVM_ENABLE_CAP, KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_TRANSLATE,
     KVM_INTERRUPT, KVM_GET_MSRS, KVM_SET_MSRS, KVM_SET_CPUID2, KVM_GET_CPUID2, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
     KVM_NMI, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_XSAVE, KVM_SET_XSAVE,

@@ -2,9 +2,11 @@
 import { hex } from '../errors.js';
 import * as libc from '../host/libc.js';
 import { checked, ioctlWrite } from './ioctl.js';
+import { u64 } from './layout.js';
 import {
   KVM_CREATE_VCPU,
   KVM_ENABLE_CAP,
+  KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_TSS_ADDR,
   KVM_SET_USER_MEMORY_REGION,
   KVM_X86_SET_MSR_FILTER,
@@ -26,9 +28,14 @@ export class Vm {
     ioctlWrite(this.fd, KVM_SET_USER_MEMORY_REGION, kvm_userspace_memory_region, region, context);
   }
 
-  /** Where KVM on Intel keeps the three-page TSS it needs to run real mode (must not overlap RAM). */
+  /** Where KVM on Intel keeps the three-page TSS it needs to run real mode (below 4 GiB, clear of RAM and devices). */
   setTssAddr(address: number): void {
     checked(libc.ioctlValue(this.fd, KVM_SET_TSS_ADDR, address), KVM_SET_TSS_ADDR, hex(address));
+  }
+
+  /** Where KVM on Intel keeps the one-page identity page table for real mode; before any vCPU is created. */
+  setIdentityMapAddr(address: number): void {
+    ioctlWrite(this.fd, KVM_SET_IDENTITY_MAP_ADDR, u64, BigInt(address), hex(address));
   }
 
   enableCap(capability: Pick<KvmEnableCap, 'cap' | 'args'>): void {

@@ -16,7 +16,7 @@ import { initialCpuState } from '../boot/cpu-state.js';
 import { loadImages } from '../boot/load-images.js';
 import { multibootInputsOf } from '../boot/multiboot-info.js';
 import { writeBootData } from '../boot/prepare-boot.js';
-import { KVM_TSS_ADDRESS } from '../boot/real-mode.js';
+import { KVM_TSS_OFFSET } from '../boot/real-mode.js';
 import { resetVcpu } from '../boot/reset-vcpu.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
@@ -129,7 +129,8 @@ export class Vm {
       cleanup.push(() => memory.release());
       const kvmVm = kvmSystem.createVm();
       cleanup.push(() => kvmVm.close());
-      kvmVm.setTssAddr(KVM_TSS_ADDRESS);
+      kvmVm.setIdentityMapAddr(spec.kvmRealModeArea);
+      kvmVm.setTssAddr(spec.kvmRealModeArea + KVM_TSS_OFFSET);
       // The Local APIC's MSRs exit to tsvisor: KVM would otherwise answer them for an APIC it does not have.
       kvmVm.enableCap({ cap: kvm.KVM_CAP_X86_USER_SPACE_MSR, args: [BigInt(kvm.KVM_MSR_EXIT_REASON_FILTER), 0n, 0n, 0n] });
       kvmVm.denyMsrs([IA32_APIC_BASE, IA32_TSC_DEADLINE]);

@@ -108,10 +108,10 @@ const CASES: Case[] = [
     message: 'flags 0x17 include DEVICE (0x10): tsvisor maps memory_regions as RAM. Describe a device in devices.emu_devices or devices.passthrough_devices instead.',
   },
   {
-    name: 'a region over the range KVM needs for real mode',
-    text: replace(REGION, `${REGION}\n    [0xfff0_0000, 0x10_0000, 0x7, 0],`),
-    line: 14, column: 5, keyPath: 'kernel.memory_regions[1]',
-    message: 'this region (0xfff00000-0xffffffff) covers 0xfffbc000-0xfffbffff, where KVM keeps the TSS and page table it needs to run real mode. End the region below 0xfffbc000 or start it above 0xfffbffff.',
+    name: 'regions that leave KVM no room for its real-mode pages below 4 GiB',
+    text: replace(REGION, '[0x0, 0xfee0_0000, 0x7, 0], [0xfee0_1000, 0x11f_f000, 0x7, 0],'),
+    line: 12, column: 18, keyPath: 'kernel.memory_regions',
+    message: 'the regions and MMIO devices leave no 16 KiB free below 4 GiB, where KVM must keep the identity page table and TSS it runs real mode with. Leave a 16 KiB gap below 4 GiB, say at 0xfeffc000.',
   },
   {
     name: 'an image not wholly inside one RAM region',

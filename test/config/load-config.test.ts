@@ -22,6 +22,7 @@ describe('a valid config', () => {
       images: [{ role: 'kernel', keyPath: 'kernel.kernel_path', addressKey: 'kernel.kernel_load_addr', source: { kind: 'host', path: join(REPO, 'guests/build/hello.bin') } }],
       boot: { method: 'direct', firmware: 'none', kernelFormat: 'flat', cpuMode: 'real', entryPoint: 0x8000, kernelEntry: 0x8000, cmdline: '', multibootInfo: undefined, bootTables: undefined },
       interruptMode: 'emulated',
+      kvmRealModeArea: 0xfffbc000,
       warnings: [],
     });
     expect(spec.devices.map((device) => [device.kind, device.base, device.origin])).toEqual([
@@ -121,6 +122,12 @@ passthrough_addresses = [[0xfec0_0000, 0x1000]]
     expect(spec.devices.find((device) => device.kind === 'hpet')).toEqual({
       kind: 'hpet', name: 'HPET', bus: 'mmio', base: 0xfed10000, length: 0x1000, irq: 2, origin: 'devices.passthrough_devices[0]',
     });
+  });
+
+  it('takes RAM up to 0xffffffff (a UEFI flash window), with KVM\'s real-mode pages moved below it', () => {
+    const spec = load(VALID.replace('memory_regions = [', 'memory_regions = [\n    [0xffc0_0000, 0x40_0000, 0x7, 0],'));
+    expect(spec.memoryRegions.map((region) => [region.gpa, region.size])).toContainEqual([0xffc0_0000, 0x40_0000]);
+    expect(spec.kvmRealModeArea).toBe(0xfeffc000);
   });
 });
 

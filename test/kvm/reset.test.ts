@@ -5,7 +5,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { resetState } from '../../src/boot/cpu-reset.js';
 import { vcpuCpuid } from '../../src/boot/cpuid.js';
-import { KVM_TSS_ADDRESS } from '../../src/boot/real-mode.js';
+import { KVM_TSS_OFFSET, placeKvmRealModeArea } from '../../src/boot/real-mode.js';
 import { resetVcpu, startupVcpu } from '../../src/boot/reset-vcpu.js';
 import * as kvm from '../../src/kvm/index.js';
 import { GuestMemory } from '../../src/memory/guest-memory.js';
@@ -75,7 +75,9 @@ describeKvm('the architectural reset on a KVM vCPU', () => {
     opened.push({ close: () => memory.release() });
     const vm = system.createVm();
     opened.push(vm);
-    vm.setTssAddr(KVM_TSS_ADDRESS);
+    const realModeArea = placeKvmRealModeArea([{ gpa: 0, size: 0x10000 }]) as number;
+    vm.setIdentityMapAddr(realModeArea);
+    vm.setTssAddr(realModeArea + KVM_TSS_OFFSET);
     memory.registerWith(vm);
     memory.write(CODE, Uint8Array.from(code));
     // Real-mode interrupt vectors: the interrupt and the NMI each report themselves on a port.

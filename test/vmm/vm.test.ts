@@ -77,6 +77,20 @@ describeKvm('Vm, vCPUs on worker threads', () => {
     }
   });
 
+  it('boots with RAM up to 0xffffffff (a UEFI flash window), KVM\'s real-mode pages placed below it', async () => {
+    const path = join(folder, 'flash-window.toml');
+    writeFileSync(path, readFileSync(`${REPO}/configs/hello-x86_64.toml`, 'utf8').replace('memory_regions = [', 'memory_regions = [\n    [0xffc0_0000, 0x40_0000, 0x7, 0],').replaceAll('../guests/', `${REPO}/guests/`));
+    const spec = loadVmConfig(path);
+    expect(spec.kvmRealModeArea).toBe(0xfeffc000);
+    const { vm, output, destroy } = await create(spec);
+    try {
+      expect(await vm.run()).toEqual({ kind: 'debug-exit', value: 21 });
+      expect(output()).toBe('Hello from tsvisor guest\n');
+    } finally {
+      await destroy();
+    }
+  });
+
   it('counts exits by reason and accesses by device', async () => {
     const { vm, destroy } = await create(loadVmConfig(`${REPO}/configs/unassigned-x86_64.toml`), { timeStats: true });
     try {
