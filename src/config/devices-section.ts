@@ -9,6 +9,8 @@
 import { ACPI_PM1A_CONTROL_PORT, ACPI_PM1_CONTROL_WIDTH } from '../devices/acpi-pm1-control.js';
 import { DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH } from '../devices/debug-exit.js';
 import { FW_CFG_PORT, FW_CFG_PORT_COUNT } from '../devices/fw-cfg.js';
+import { ELCR_PORT, ELCR_PORT_COUNT, PIC_MASTER_PORT, PIC_PORT_COUNT, PIC_SLAVE_PORT } from '../devices/pic8259.js';
+import { PIT_BASE_PORT, PIT_PORT_COUNT, SYSTEM_CONTROL_PORT_B, SYSTEM_CONTROL_PORT_B_WIDTH } from '../devices/pit8254.js';
 import { UART_REGISTER_COUNT } from '../devices/uart16550.js';
 import { hex } from '../errors.js';
 import type { ConfigSource, Table } from './config-source.js';
@@ -17,6 +19,9 @@ import type { DeviceKind, DeviceSpec, InterruptMode, MemoryRegionSpec } from './
 
 const COM1_PORT = 0x3f8;
 const COM1_IRQ = 4;
+/** The PIT's ISA IRQ 0 reaches the IO APIC on pin 2 (the interrupt source override every PC's ACPI tables give). */
+const PIT_IO_APIC_PIN = 2;
+const IO_APIC_LENGTH = 0x1000;
 /** Below this, a port-style device's base is an I/O port (AxVisor's x86 convention). */
 const IO_PORT_LIMIT = 0x1_0000;
 const DEFAULT_PLATFORM_DEVICE_LENGTH = 0x1000;
@@ -27,6 +32,13 @@ export const PLATFORM_DEVICES: readonly DeviceSpec[] = [
   { kind: 'debug-exit', name: 'debug-exit (isa-debug-exit)', bus: 'io', base: DEBUG_EXIT_PORT, length: DEBUG_EXIT_WIDTH, irq: undefined, origin: 'platform' },
   { kind: 'acpi-pm1-control', name: 'ACPI PM1a control', bus: 'io', base: ACPI_PM1A_CONTROL_PORT, length: ACPI_PM1_CONTROL_WIDTH, irq: undefined, origin: 'platform' },
   { kind: 'fw-cfg', name: 'fw_cfg (QEMU firmware configuration)', bus: 'io', base: FW_CFG_PORT, length: FW_CFG_PORT_COUNT, irq: undefined, origin: 'platform' },
+  // As on a PC: kernels calibrate their TSC with channel 2, gated and read through port 0x61.
+  { kind: 'pit', name: 'PIT (8254)', bus: 'io', base: PIT_BASE_PORT, length: PIT_PORT_COUNT, irq: PIT_IO_APIC_PIN, origin: 'platform' },
+  { kind: 'system-control-port-b', name: 'system control port B', bus: 'io', base: SYSTEM_CONTROL_PORT_B, length: SYSTEM_CONTROL_PORT_B_WIDTH, irq: undefined, origin: 'platform' },
+  // Kernels program the legacy PIC pair, then mask it, and some read the masks back.
+  { kind: 'pic-master', name: 'PIC (8259A master)', bus: 'io', base: PIC_MASTER_PORT, length: PIC_PORT_COUNT, irq: undefined, origin: 'platform' },
+  { kind: 'pic-slave', name: 'PIC (8259A slave)', bus: 'io', base: PIC_SLAVE_PORT, length: PIC_PORT_COUNT, irq: undefined, origin: 'platform' },
+  { kind: 'elcr', name: 'ELCR (PIC edge/level control)', bus: 'io', base: ELCR_PORT, length: ELCR_PORT_COUNT, irq: undefined, origin: 'platform' },
 ];
 
 /** The x86 platform devices a passthrough entry may name, at their usual host addresses. */
@@ -59,8 +71,17 @@ const EMU_TYPES: Readonly<Record<number, { name: string; architecture?: string }
 const MODELLED_EMU_TYPES: Readonly<Record<number, { kind: DeviceKind; model: string; base: number; length: number; describe: string }>> = {
   0x2: { kind: 'uart-16550', model: '16550A UART', base: COM1_PORT, length: UART_REGISTER_COUNT, describe: 'COM1, a 16550A UART at I/O ports 0x3f8-0x3ff' },
   0x3: { kind: 'fw-cfg', model: 'QEMU firmware configuration', base: FW_CFG_PORT, length: FW_CFG_PORT_COUNT, describe: 'QEMU\'s fw_cfg at I/O ports 0x510-0x511' },
+  // AxVisor's entry spans 0x40-0x61: the PIT's four ports and port 0x61, which gates channel 2.
+  0x24: { kind: 'pit', model: '8254 PIT', base: PIT_BASE_PORT, length: SYSTEM_CONTROL_PORT_B + 1 - PIT_BASE_PORT, describe: 'the 8254 PIT at I/O ports 0x40-0x43, with port 0x61' },
 };
-const SUPPORTED_EMU_TYPES = '0x2 (Console: COM1, a 16550A UART at I/O port 0x3f8) and 0x3 (FwCfg: QEMU\'s fw_cfg at I/O port 0x510)';
+const SUPPORTED_EMU_TYPES =
+  '0x2 (Console: COM1, a 16550A UART at I/O port 0x3f8), 0x3 (FwCfg: QEMU\'s fw_cfg at I/O port 0x510), 0x23 (X86IoApic, at its base_gpa) and 0x24 (X86Pit: the 8254 at I/O port 0x40)';
+/** What a config asks for with the emu_types tsvisor does not model, and what to do instead. */
+const UNMODELLED_ADVICE: Readonly<Record<number, string>> = {
+  0xe1: 'AxVisor\'s virtio-mmio block device: tsvisor has no virtio devices. Load what the guest needs from its image or a multiboot module.',
+  0xe2: 'AxVisor\'s virtio-mmio network device: tsvisor has no virtio devices and no network.',
+  0xe3: 'AxVisor\'s virtio-mmio console: tsvisor has no virtio devices. The guest\'s console is COM1 (I/O port 0x3f8).',
+};
 
 const INTERRUPT_MODES: Readonly<Record<string, InterruptMode>> = {
   no_irq: 'none',
@@ -82,7 +103,7 @@ export function readDevices(source: ConfigSource, regions: readonly MemoryRegion
   const platform: DeviceSpec[] = [...PLATFORM_DEVICES];
   const listed: DeviceSpec[] = [];
   source.array(source.required(table, 'devices', 'emu_devices'), 'devices.emu_devices').forEach((entry, index) =>
-    addEmulated(source, platform, entry, `devices.emu_devices[${index}]`),
+    addEmulated(source, platform, listed, entry, `devices.emu_devices[${index}]`),
   );
   source.array(source.required(table, 'devices', 'passthrough_devices'), 'devices.passthrough_devices').forEach((entry, index) =>
     addPassthrough(source, listed, entry, `devices.passthrough_devices[${index}]`),
@@ -98,7 +119,7 @@ export function readDevices(source: ConfigSource, regions: readonly MemoryRegion
   return { devices, interruptMode: readOptions(source, table) };
 }
 
-function addEmulated(source: ConfigSource, devices: DeviceSpec[], entry: unknown, path: string): void {
+function addEmulated(source: ConfigSource, platform: DeviceSpec[], listed: DeviceSpec[], entry: unknown, path: string): void {
   const [nameValue, baseValue, lengthValue, irqValue, typeValue, configValue] = source.tuple(entry, path, ['name', 'base_gpa', 'length', 'irq_id', 'emu_type', 'config_list']);
   const name = source.string(nameValue, `${path}[0]`);
   const base = source.integer(baseValue, `${path}[1]`);
@@ -114,18 +135,31 @@ function addEmulated(source: ConfigSource, devices: DeviceSpec[], entry: unknown
   if (type.architecture) {
     throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is a device of ${type.architecture}, not of x86.`, `Remove it; on x86 tsvisor models ${SUPPORTED_EMU_TYPES}.`);
   }
+  if (type.name === 'X86IoApic') return addIoApic(source, listed, name, base, length, path);
   const modelled = MODELLED_EMU_TYPES[code];
   if (!modelled) {
-    const advice = type.name === 'X86IoApic' ? ' The IO APIC is emulated when passthrough_devices lists it: ["IO APIC", 0xfec0_0000, 0xfec0_0000, 0x1000, 1].' : '';
-    throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is not modelled by this version of tsvisor.`, `Remove it; tsvisor models ${SUPPORTED_EMU_TYPES}.${advice}`);
+    const lacks = UNMODELLED_ADVICE[code] ?? 'a device this version of tsvisor does not model.';
+    throw source.error(`${path}[4]`, `emu_type ${hex(code)} (${type.name}) is ${lacks}`, `Remove the entry; tsvisor models ${SUPPORTED_EMU_TYPES}.`);
   }
   if (base !== modelled.base || length > modelled.length) {
     const where = base < IO_PORT_LIMIT ? `I/O ports ${hex(base)}-${hex(base + length - 1)}` : `MMIO ${hex(base)}-${hex(base + length - 1)}`;
     throw source.error(path, `tsvisor's ${type.name} is ${modelled.describe}; one at ${where} is not supported.`, `Use base ${hex(modelled.base)} and length ${modelled.length}, or remove the entry (the device is always there).`);
   }
-  // The entry names a device every VM has: it may rename it and choose its interrupt line.
-  const index = devices.findIndex((device) => device.kind === modelled.kind);
-  devices[index] = { ...(devices[index] as DeviceSpec), name: `${name} (${modelled.model})`, irq, origin: path };
+  // The entry names a device every VM has: it may rename it and choose its interrupt line. An
+  // irq_id of 0 keeps the PC's line: AxVisor's x86 configs give 0 for COM1 and the PIT alike.
+  const index = platform.findIndex((device) => device.kind === modelled.kind);
+  const device = platform[index] as DeviceSpec;
+  platform[index] = { ...device, name: `${name} (${modelled.model})`, irq: irq === 0 ? device.irq : irq, origin: path };
+}
+
+/** emu_type 0x23: the IO APIC, emulated at base_gpa, as a passthrough entry naming it would be. */
+function addIoApic(source: ConfigSource, listed: DeviceSpec[], name: string, base: number, length: number, path: string): void {
+  if (length !== IO_APIC_LENGTH || base % IO_APIC_LENGTH !== 0 || base < IO_PORT_LIMIT) {
+    throw source.error(path, `an IO APIC takes one 4 KiB MMIO page; this entry gives ${hex(base)} with length ${hex(length)}.`, 'Give a page-aligned base_gpa (0xfec0_0000 on a PC) and length 0x1000.');
+  }
+  const duplicate = listed.find((device) => device.kind === 'io-apic');
+  if (duplicate) throw source.error(path, `the IO APIC is listed twice (also as ${duplicate.origin}).`, 'Keep one entry.');
+  listed.push({ kind: 'io-apic', name: `${name} (IO APIC)`, bus: 'mmio', base, length, irq: undefined, origin: path });
 }
 
 function addPassthrough(source: ConfigSource, devices: DeviceSpec[], entry: unknown, path: string): void {

@@ -51,7 +51,7 @@ export interface ImageSpec {
   readonly segments: readonly ImageSegment[];
 }
 
-export type DeviceKind = 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'fw-cfg' | 'io-apic' | 'local-apic' | 'hpet';
+export type DeviceKind = 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'fw-cfg' | 'pit' | 'system-control-port-b' | 'pic-master' | 'pic-slave' | 'elcr' | 'io-apic' | 'local-apic' | 'hpet';
 
 export interface DeviceSpec {
   readonly kind: DeviceKind;

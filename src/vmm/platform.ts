@@ -12,13 +12,15 @@ import { MEMORY_AVAILABLE, guestMemoryMap } from '../boot/multiboot-info.js';
 import type { DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
 import { ACPI_PM1_STATE_WORDS, AcpiPm1Control } from '../devices/acpi-pm1-control.js';
 import { Bus, type BusCounters, type UnassignedAccess } from '../devices/bus.js';
-import type { BusDevice } from '../devices/bus-device.js';
+import { UNCONNECTED_LINE, type BusDevice } from '../devices/bus-device.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { FW_CFG_STATE_WORDS, FwCfg } from '../devices/fw-cfg.js';
 import { GuardedRegion } from '../devices/guarded-region.js';
 import { HPET_STATE_WORDS, Hpet } from '../devices/hpet.js';
 import { LocalApic, type TaskPriority } from '../devices/local-apic.js';
 import { OutputRing } from '../devices/output-ring.js';
+import { PIC_STATE_WORDS, Pic8259 } from '../devices/pic8259.js';
+import { PIT_STATE_WORDS, Pit, SystemControlPortB } from '../devices/pit8254.js';
 import { SharedState } from '../devices/shared-state.js';
 import { UART_STATE_WORDS, Uart16550 } from '../devices/uart16550.js';
 import { monotonicNanos } from '../host/clock.js';
@@ -43,6 +45,8 @@ export interface PlatformState {
   readonly fwCfg: SharedArrayBuffer;
   readonly pm1: SharedArrayBuffer;
   readonly hpet: SharedArrayBuffer;
+  readonly pit: SharedArrayBuffer;
+  readonly pic: SharedArrayBuffer;
   readonly interrupts: InterruptState;
 }
 
@@ -54,6 +58,8 @@ export function createPlatformState(cpuCount: number): PlatformState {
     fwCfg: words(FW_CFG_STATE_WORDS),
     pm1: words(ACPI_PM1_STATE_WORDS),
     hpet: words(HPET_STATE_WORDS),
+    pit: words(PIT_STATE_WORDS),
+    pic: words(PIC_STATE_WORDS),
     interrupts: createInterruptState(cpuCount),
   };
 }
@@ -85,8 +91,8 @@ export interface PlatformCpu {
   /** CR8 in the vCPU's kvm_run, the Local APIC's task priority. */
   readonly taskPriority: TaskPriority;
   readonly interrupts: InterruptWiring;
-  /** A register access moved the HPET's next deadline: the platform timer thread must look again. */
-  readonly onHpetDeadlineChange: () => void;
+  /** A register access moved a platform timer's next deadline (the HPET's, the PIT's): the platform timer thread must look again. */
+  readonly onPlatformTimerChange: () => void;
 }
 
 export interface Platform {
@@ -142,8 +148,13 @@ function attachments(spec: PlatformSpec): Attachment[] {
         state: new SharedState(HPET_STATE_WORDS, state.hpet),
         now: monotonicNanos,
         irqLine: (pin) => cpu.interrupts.line(pin),
-        onDeadlineChange: cpu.onHpetDeadlineChange,
+        onDeadlineChange: cpu.onPlatformTimerChange,
       }),
+    'pic-master': ({ state }) => picOf(state).master,
+    'pic-slave': ({ state }) => picOf(state).slave,
+    elcr: ({ state }) => picOf(state).elcr,
+    pit: ({ state, cpu }) => pitOf(spec, state, cpu.interrupts, cpu.onPlatformTimerChange),
+    'system-control-port-b': ({ state, cpu }) => new SystemControlPortB(pitOf(spec, state, cpu.interrupts, cpu.onPlatformTimerChange)),
     'fw-cfg': ({ state }) =>
       new FwCfg(
         {
@@ -212,19 +223,31 @@ export function buildPlatform(
   return { ioBus, mmioBus, localApic };
 }
 
-/** Whether the VM has platform timers (the HPET), and so a platform timer thread. */
+/** Whether the VM has platform timers (the HPET, the PIT), and so a platform timer thread. */
 export function hasPlatformTimers(spec: PlatformSpec): boolean {
-  return spec.devices.some((device) => device.kind === 'hpet');
+  return spec.devices.some((device) => device.kind === 'hpet' || device.kind === 'pit');
 }
 
 /** The platform timers as one timer source, for the platform timer thread (platform-timers.ts). */
 export function buildPlatformTimers(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring, onDeadlineChange: () => void): TimerSource {
   const sources: TimerSource[] = [];
-  if (hasPlatformTimers(spec)) {
+  if (spec.devices.some((device) => device.kind === 'hpet')) {
     const hpet = new Hpet({ state: new SharedState(HPET_STATE_WORDS, state.hpet), now: monotonicNanos, irqLine: (pin) => interrupts.line(pin), onDeadlineChange });
     sources.push({ nextDeadline: () => hpet.nextDeadline(), service: (now) => hpet.serviceTimers(now) });
   }
+  if (spec.devices.some((device) => device.kind === 'pit')) sources.push(pitOf(spec, state, interrupts, onDeadlineChange));
   return new TimerSources(sources);
+}
+
+/** The PIC pair over the shared state. Its INT output is not connected: tsvisor delivers interrupts through the IO APIC. */
+function picOf(state: PlatformState): Pic8259 {
+  return new Pic8259({ state: new SharedState(PIC_STATE_WORDS, state.pic) });
+}
+
+/** The PIT over the shared state, as one thread sees it; channel 0 drives its configured line. */
+function pitOf(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring, onDeadlineChange: () => void): Pit {
+  const pin = spec.devices.find((device) => device.kind === 'pit')?.irq;
+  return new Pit({ state: new SharedState(PIT_STATE_WORDS, state.pit), now: monotonicNanos, irq: pin === undefined ? UNCONNECTED_LINE : interrupts.line(pin), onDeadlineChange });
 }
 
 /** Guest RAM into `data`, or all ones where the access runs past RAM: a guest cannot make tsvisor read outside it. */

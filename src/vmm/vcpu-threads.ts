@@ -87,7 +87,8 @@ export function spawnVcpuThreads(count: number): Worker[] {
 
 /** Takes back threads that wait for a setup: their vCPU loop ended (each sent 'stopped'), or they never got one. */
 export function retireVcpuThreads(workers: readonly Worker[]): void {
-  for (const worker of workers) {
+  // The last retired is the first taken: vCPU 0's thread, retired last, runs the next VM's vCPU 0.
+  for (const worker of [...workers].reverse()) {
     if (worker.threadId === -1) continue; // it ended
     forgetListeners(worker);
     if (idle.size < IDLE_LIMIT) keepIdle(worker);

@@ -134,7 +134,7 @@ function runVcpu(setup: VcpuWorkerSetup): void {
         : undefined,
     },
     { io: stats.busCounters(setup.id, 'io'), mmio: stats.busCounters(setup.id, 'mmio') },
-    { id: setup.id, taskPriority: vcpu.kvmRun, interrupts, onHpetDeadlineChange: () => control.wakePlatformTimers() },
+    { id: setup.id, taskPriority: vcpu.kvmRun, interrupts, onPlatformTimerChange: () => control.wakePlatformTimers() },
   );
   const { counts, nanos } = stats.exitCounters(setup.id);
   const exits = new ExitHandler({

@@ -30,6 +30,11 @@ describe('a valid config', () => {
       ['debug-exit', 0xf4, 'platform'],
       ['acpi-pm1-control', 0x604, 'platform'],
       ['fw-cfg', 0x510, 'platform'],
+      ['pit', 0x40, 'platform'],
+      ['system-control-port-b', 0x61, 'platform'],
+      ['pic-master', 0x20, 'platform'],
+      ['pic-slave', 0xa0, 'platform'],
+      ['elcr', 0x4d0, 'platform'],
       ['local-apic', 0xfee00000, 'platform'],
     ]);
     expect(spec.images[0]?.segments).toEqual([{ gpa: 0x8000, offset: 0, fileSize: spec.images[0]?.size, memSize: spec.images[0]?.size }]);
@@ -107,6 +112,11 @@ passthrough_addresses = [[0xfec0_0000, 0x1000]]
       ['debug-exit', 0xf4, undefined, 'platform'],
       ['acpi-pm1-control', 0x604, undefined, 'platform'],
       ['fw-cfg', 0x510, undefined, 'platform'],
+      ['pit', 0x40, 2, 'platform'],
+      ['system-control-port-b', 0x61, undefined, 'platform'],
+      ['pic-master', 0x20, undefined, 'platform'],
+      ['pic-slave', 0xa0, undefined, 'platform'],
+      ['elcr', 0x4d0, undefined, 'platform'],
       ['io-apic', 0xfec00000, 1, 'devices.passthrough_devices[0]'],
       ['local-apic', 0xfee00000, 1, 'devices.passthrough_devices[1]'],
       ['hpet', 0xfed00000, 1, 'devices.passthrough_devices[2]'],
@@ -122,6 +132,17 @@ passthrough_addresses = [[0xfec0_0000, 0x1000]]
     expect(spec.devices.find((device) => device.kind === 'hpet')).toEqual({
       kind: 'hpet', name: 'HPET', bus: 'mmio', base: 0xfed10000, length: 0x1000, irq: 2, origin: 'devices.passthrough_devices[0]',
     });
+  });
+
+  it('honours the emu_devices of AxVisor\'s x86 configs: COM1 (0x2), the IO APIC (0x23) and the PIT (0x24), irq_id 0 keeping the PC\'s lines', () => {
+    const spec = load(
+      VALID.replace('emu_devices = []', 'emu_devices = [["x86-com1", 0x3f8, 0x8, 0x0, 0x2, []], ["x86-ioapic", 0xfec0_0000, 0x1000, 0x0, 0x23, []], ["x86-pit", 0x40, 0x22, 0x0, 0x24, []]]'),
+    );
+    const device = (kind: string) => spec.devices.find((entry) => entry.kind === kind);
+    expect(device('uart-16550')).toMatchObject({ name: 'x86-com1 (16550A UART)', base: 0x3f8, length: 8, irq: 4, origin: 'devices.emu_devices[0]' });
+    expect(device('io-apic')).toMatchObject({ name: 'x86-ioapic (IO APIC)', bus: 'mmio', base: 0xfec0_0000, length: 0x1000, origin: 'devices.emu_devices[1]' });
+    expect(device('pit')).toMatchObject({ name: 'x86-pit (8254 PIT)', base: 0x40, length: 4, irq: 2, origin: 'devices.emu_devices[2]' });
+    expect(device('system-control-port-b')).toMatchObject({ base: 0x61, length: 1 });
   });
 
   it('takes RAM up to 0xffffffff (a UEFI flash window), with KVM\'s real-mode pages moved below it', () => {

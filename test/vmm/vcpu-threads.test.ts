@@ -34,14 +34,14 @@ describe('vCPU threads', () => {
     await dismissVcpuThreads(fresh);
   });
 
-  it('takes back retired threads and hands them out again, idle threads first', async () => {
+  it('takes back retired threads and hands them out again, idle threads first, each in the place it had', async () => {
     const [first, second] = spawnVcpuThreads(2);
     retireVcpuThreads([first!, second!]);
     expect(idleVcpuThreadCount()).toBe(2);
     const again = spawnVcpuThreads(3);
-    // The same threads, not new ones, the last retired first.
-    expect(again[0]).toBe(second);
-    expect(again[1]).toBe(first);
+    // The same threads, not new ones, in the same places: vCPU 0's thread runs the next VM's vCPU 0.
+    expect(again[0]).toBe(first);
+    expect(again[1]).toBe(second);
     expect(idleVcpuThreadCount()).toBe(0);
     await dismissVcpuThreads(again);
     expect(again.map((worker) => worker.threadId)).toEqual([-1, -1, -1]);
