@@ -3,7 +3,12 @@
  * 32-bit protected mode. Its config gives it 16 MiB of RAM from 0, one vCPU and the command
  * line "axtest cmdline". It checks what ArceOS reads at boot: the Multiboot information,
  * the CPUID leaves it takes the TSC frequency and the APIC ID from, the hypervisor leaf,
- * and QEMU's fw_cfg. */
+ * and QEMU's fw_cfg.
+ *
+ * Behind a user's AxVisor-style BIOS (bios_path), the information is AxVisor's own, which
+ * tsvisor writes byte for byte (src/boot/axvm-bios.ts): flags 0x41 only, mem_lower 639, the
+ * map at 0x6040, no command line or boot loader name. Flags of exactly 0x41 select those
+ * checks in place of tsvisor's. */
 #include <stdint.h>
 
 #include "cpu.h"
@@ -33,6 +38,20 @@ static bool memory_info_ok(const struct multiboot_info *info) {
     bool ok = expect_equal("flags bits 0, 2, 6, 9", info->flags & wanted, wanted);
     ok &= expect_equal("mem_lower (KiB)", info->mem_lower, 640);
     ok &= expect_equal("mem_upper (KiB)", info->mem_upper, (RAM_SIZE - 1 * MiB) / KiB);
+    return ok;
+}
+
+#define AXVM_INFO_FLAGS (MULTIBOOT_INFO_MEMORY | MULTIBOOT_INFO_MMAP)
+#define AXVM_INFO_ADDRESS 0x6000
+
+/* AxVisor's information: at 0x6000, as the BIOS's patched mov ebx, imm32 said. */
+static bool axvm_info_ok(const struct multiboot_info *info) {
+    bool ok = expect_equal("EBX", (uint64_t)(uintptr_t)info, AXVM_INFO_ADDRESS);
+    ok &= expect_equal("flags", info->flags, AXVM_INFO_FLAGS);
+    ok &= expect_equal("mem_lower (KiB)", info->mem_lower, 639);
+    ok &= expect_equal("mem_upper (KiB)", info->mem_upper, (RAM_SIZE - 1 * MiB) / KiB);
+    ok &= expect_equal("mmap_addr", info->mmap_addr, AXVM_INFO_ADDRESS + 0x40);
+    ok &= expect_equal("mmap_length", info->mmap_length, 24);
     return ok;
 }
 
@@ -135,13 +154,19 @@ int kmain(void) {
     const struct multiboot_info *info = boot_info();
 
     report("EAX held the Multiboot magic 0x2badb002", boot_magic() == MULTIBOOT_BOOTLOADER_MAGIC);
-    report("Multiboot flags 0, 2, 6, 9; mem_lower 640 KiB, mem_upper 15 MiB", memory_info_ok(info));
-    report("the memory map has one RAM entry, [0, 16 MiB)", memory_map_ok(info));
-    report("the command line is \"axtest cmdline\"",
-           expect_string("cmdline", multiboot_string(info, MULTIBOOT_INFO_CMDLINE, info->cmdline), "axtest cmdline"));
-    report("the boot loader name is \"tsvisor\"",
-           expect_string("boot_loader_name",
-                         multiboot_string(info, MULTIBOOT_INFO_BOOT_LOADER_NAME, info->boot_loader_name), "tsvisor"));
+    if (info->flags == AXVM_INFO_FLAGS) {
+        report("AxVisor's information at 0x6000: flags 0x41, mem_lower 639 KiB, mem_upper 15 MiB, its map at 0x6040",
+               axvm_info_ok(info));
+        report("the memory map has one RAM entry, [0, 16 MiB)", memory_map_ok(info));
+    } else {
+        report("Multiboot flags 0, 2, 6, 9; mem_lower 640 KiB, mem_upper 15 MiB", memory_info_ok(info));
+        report("the memory map has one RAM entry, [0, 16 MiB)", memory_map_ok(info));
+        report("the command line is \"axtest cmdline\"",
+               expect_string("cmdline", multiboot_string(info, MULTIBOOT_INFO_CMDLINE, info->cmdline), "axtest cmdline"));
+        report("the boot loader name is \"tsvisor\"",
+               expect_string("boot_loader_name",
+                             multiboot_string(info, MULTIBOOT_INFO_BOOT_LOADER_NAME, info->boot_loader_name), "tsvisor"));
+    }
     report("CPUID 16H: base frequency = the 15H TSC frequency, bus 1000 MHz", frequency_leaves_ok());
     report("the initial APIC ID is 0 (CPUID 1 and 0BH)", apic_id_ok());
     report("CPUID: hypervisor and TSC-deadline bits set, x2APIC clear, vendor \"tsvisor\"", hypervisor_ok());

@@ -14,9 +14,10 @@
  * Assembly only: it shares nothing with lib/.
  *
  * Built a second time with -DAXVISOR_STYLE as build/axvm-style-bios.bin: a stand-in for
- * AxVisor's own axvm-bios, whose kernel entry (0x200000) and multiboot information address
- * (0x6000) are built in rather than read from a parameter block. tsvisor loads such a BIOS
- * unchanged from bios_path; the tests use it to show that it boots. */
+ * AxVisor's own axvm-bios, with its contract: the kernel entry (0x200000) is built in, and
+ * the multiboot information's address is the immediate of a `mov ebx, imm32` whose opcode
+ * is byte 0x3b, which the VMM patches (src/boot/axvm-bios.ts). Given as bios_path, it is
+ * loaded and patched as AxVisor would. */
     .set CR0_PE, 0x1
     .set CODE32, 0x08                   /* the selectors of the GDT below */
     .set DATA, 0x10
@@ -56,8 +57,12 @@ protected_mode:
     /* Multiboot leaves ESP undefined; a small stack of our own is kinder than 0. */
     movl    $stack_top, %esp
 #ifdef AXVISOR_STYLE
-    movl    $0x6000, %ebx               /* where AxVisor writes the multiboot information */
     movl    $MULTIBOOT_BOOTLOADER_MAGIC, %eax
+    /* AxVisor's patch site: the opcode of mov ebx, imm32 at byte 0x3b, its immediate at 0x3c,
+     * where the VMM writes the multiboot information's address. 0 until it does, so a VMM
+     * that does not patch shows (the kernel finds no information). */
+    .org    _start + 0x3b, 0x90
+    movl    $0, %ebx
     ljmpl   $CODE32, $0x200000          /* where AxVisor loads the kernel */
 #else
     movl    multiboot_info, %ebx

@@ -28,4 +28,10 @@ export interface BootSpec {
   readonly multibootInfo: GuestRange | undefined;
   /** Where tsvisor writes its GDT (and page tables, for long mode), for direct boots into protected or long mode. */
   readonly bootTables: GuestRange | undefined;
+  /**
+   * A user's BIOS with AxVisor's patch site (boot/axvm-bios.ts): where the immediate of its
+   * `mov ebx, imm32` is, and the main memory AxVisor's multiboot information describes. The
+   * information is then AxVisor's, not tsvisor's richer one.
+   */
+  readonly axvmBios?: { readonly patchAddress: number; readonly mainMemory: GuestRange };
 }

@@ -11,6 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { BootSpec, CpuMode, KernelFormat } from '../boot/boot-plan.js';
+import { AXVM_BIOS_EBX_IMM_OFFSET, AXVM_BIOS_MIN_SIZE, MOV_EBX_IMM32_OPCODE, hasAxvmPatchSite } from '../boot/axvm-bios.js';
 import { bootTablesRange } from '../boot/boot-tables.js';
 import { BUILTIN_BIOS_ADDRESS, BUILTIN_BIOS_PATH } from '../boot/builtin-bios.js';
 import { isElf, parseElf } from '../boot/elf.js';
@@ -84,6 +85,7 @@ export function readBoot(
     // AxVisor loads the kernel as it is; tsvisor's own BIOS can also start multiboot and ELF32 kernels from their headers.
     const plan = configBios ? rawPlan(source, kernelImage) : planKernel(source, kernelImage, 'auto', { viaBios: true });
     const entryPoint = realModeEntry(source, kernel);
+    const axvmBios = configBios ? axvmBiosContract(source, configBios, bios, regions) : undefined;
     boot = {
       method: 'bios',
       firmware: configBios ? 'config-bios' : 'builtin-bios',
@@ -94,6 +96,7 @@ export function readBoot(
       cmdline,
       multibootInfo: MULTIBOOT_INFO_AREA,
       bootTables: undefined,
+      ...(axvmBios ? { axvmBios } : {}),
     };
     images = [bios, kernelSpec(kernelImage, plan), ...others];
   } else {
@@ -135,6 +138,34 @@ export function readBoot(
   checkPlacement(source, images, areas, regions);
   if (boot.cpuMode === 'real') checkRealModeEntry(source, boot, images);
   return { boot, images };
+}
+
+/**
+ * A user's BIOS and AxVisor's contract with it (boot/axvm-bios.ts): with `mov ebx, imm32` at
+ * byte 0x3b, its immediate gets the multiboot information's address, as AxVisor patches it.
+ * Without it the BIOS runs unchanged, with a warning; one too short to hold the instruction
+ * at all is an error, as in AxVisor.
+ */
+function axvmBiosContract(source: ConfigSource, located: LocatedImage, bios: ImageSpec, regions: readonly MemoryRegionSpec[]): BootSpec['axvmBios'] {
+  const bytes = readImage(located.source);
+  if (bytes.length < AXVM_BIOS_MIN_SIZE) {
+    throw source.error(
+      located.keyPath,
+      `the BIOS ${describeImageSource(located.source)} is ${bytes.length} bytes: AxVisor gives its BIOS the multiboot information's address in bytes ${hex(AXVM_BIOS_EBX_IMM_OFFSET)}-${hex(AXVM_BIOS_MIN_SIZE - 1)} (the immediate of mov ebx, imm32), beyond this image.`,
+      'Give the axvm-bios image (or one with mov ebx, imm32 at byte 0x3b), or boot with enable_bios = true and tsvisor\'s own BIOS.',
+    );
+  }
+  if (!hasAxvmPatchSite(bytes)) {
+    const found = bytes[AXVM_BIOS_EBX_IMM_OFFSET - 1] as number;
+    source.warn(
+      located.keyPath,
+      `byte 0x3b of the BIOS is ${hex(found)}, not ${hex(MOV_EBX_IMM32_OPCODE)} (mov ebx, imm32), so tsvisor cannot patch in the multiboot information's address (0x6000) as AxVisor does; the BIOS runs unchanged and must find it there itself.`,
+    );
+    return undefined;
+  }
+  const main = regions.find((region) => region.mapType !== 'reserved') as MemoryRegionSpec;
+  const base = (bios.segments[0] as { gpa: number }).gpa;
+  return { patchAddress: base + AXVM_BIOS_EBX_IMM_OFFSET, mainMemory: { base: main.gpa, size: main.size } };
 }
 
 /** A BIOS, ramdisk or DTB: the whole file at its configured address. */

@@ -14,6 +14,9 @@ writeFileSync(join(folder, 'truncated.elf'), elfImage({ fileLength: 0x1080 }));
 writeFileSync(join(folder, 'high.elf'), elfImage({ paddr: 0x200_0000, entry: 0x200_0010 }));
 writeFileSync(join(folder, 'bad-checksum.bin'), multibootImage({ flags: 0x3, checksum: 1 }));
 writeFileSync(join(folder, 'plain.bin'), new Uint8Array(0x200).fill(0x90));
+// AxVisor's patch site: mov ebx, imm32 (0xbb) at byte 0x3b of a 64-byte BIOS; and a BIOS too short to have one.
+writeFileSync(join(folder, 'axvm-bios.bin'), new Uint8Array(0x40).fill(0x90).fill(0xbb, 0x3b, 0x3c));
+writeFileSync(join(folder, 'short-bios.bin'), new Uint8Array(0x3f).fill(0x90));
 
 /** VALID with the kernel replaced and extra [kernel] lines. */
 const withKernel = (path: string, address: string, extra = '') =>
@@ -57,6 +60,23 @@ describe('BIOS boots', () => {
     });
     expect(spec.images[0]).toMatchObject({ role: 'bios', keyPath: 'kernel.enable_bios', source: { kind: 'host', path: BUILTIN_BIOS_PATH } });
     expect(spec.images[0]?.segments[0]?.gpa).toBe(0x8000);
+  });
+
+  it('a bios_path BIOS with mov ebx, imm32 at byte 0x3b gets AxVisor\'s multiboot information, its address patched in at 0x3c', () => {
+    const spec = load(withKernel('kludge.bin', '0x20_0000', 'bios_path = "axvm-bios.bin"\nbios_load_addr = 0x8000'));
+    expect(spec.boot.axvmBios).toEqual({ patchAddress: 0x803c, mainMemory: { base: 0, size: 0x100_0000 } });
+    expect(spec.warnings).toEqual([]);
+  });
+
+  it('a bios_path BIOS without that opcode runs unchanged, with a one-line warning; one too short to hold it is an error', () => {
+    const spec = load(withKernel('kludge.bin', '0x20_0000', 'bios_path = "plain.bin"\nbios_load_addr = 0x8000'));
+    expect(spec.boot.axvmBios).toBeUndefined();
+    expect(spec.warnings.map((warning) => warning.slice(warning.indexOf(': ') + 2))).toEqual([
+      'kernel.bios_path: byte 0x3b of the BIOS is 0x90, not 0xbb (mov ebx, imm32), so tsvisor cannot patch in the multiboot information\'s address (0x6000) as AxVisor does; the BIOS runs unchanged and must find it there itself.',
+    ]);
+    const error = errorOf(withKernel('kludge.bin', '0x20_0000', 'bios_path = "short-bios.bin"\nbios_load_addr = 0x8000'));
+    expect(error.keyPath).toBe('kernel.bios_path');
+    expect(error.problem).toMatch(/is 63 bytes: AxVisor gives its BIOS the multiboot information's address in bytes 0x3c-0x3f \(the immediate of mov ebx, imm32\), beyond this image\.$/);
   });
 
   it('a bios_path BIOS loads the kernel as it is, at kernel_load_addr, as AxVisor does', () => {

@@ -122,6 +122,7 @@ passthrough_addresses = [[0xfec0_0000, 0x1000]]
       ['hpet', 0xfed00000, 1, 'devices.passthrough_devices[2]'],
     ]);
     expect(spec.warnings).toEqual([
+      `${spec.configPath}:12:13: kernel.bios_path: byte 0x3b of the BIOS is 0xf4, not 0xbb (mov ebx, imm32), so tsvisor cannot patch in the multiboot information's address (0x6000) as AxVisor does; the BIOS runs unchanged and must find it there itself.`,
       `${spec.configPath}:41:26: devices.passthrough_addresses[0]: MMIO 0xfec00000-0xfec00fff belong to IO APIC, which tsvisor emulates rather than passes through.`,
       `${spec.configPath}:40:22: devices.passthrough_ports[0]: I/O ports 0x3f8-0x3ff belong to COM1 (16550A UART), which tsvisor emulates rather than passes through.`,
     ]);
