@@ -16,6 +16,14 @@ export function readMemoryRegions(source: ConfigSource, kernel: Table, host: Hos
   const regions = entries.map((entry, index) => readRegion(source, entry, `kernel.memory_regions[${index}]`, host.physicalAddressBits));
   regions.forEach((region, index) => {
     const clash = regions.slice(0, index).find((other) => overlaps(region, other));
+    if (clash && (region.mapType === 'identical' || clash.mapType === 'identical')) {
+      // AxVisor's Linux configs map [0, 128 MiB) MAP_IDENTICAL and [0, 1 MiB) MAP_ALLOC as "low boot scratch".
+      throw source.error(
+        region.keyPath,
+        `this region (${span(region)}) overlaps ${clash.keyPath.replace('kernel.', '')} (${span(clash)}), a MAP_IDENTICAL one. AxVisor maps a MAP_IDENTICAL region where the host memory it allocates for it lies (guest address = host physical address), not at its configured base, so there the two never meet; tsvisor, a host process, has no host physical addresses to give and maps it at its configured base.`,
+        'Drop the region the MAP_IDENTICAL one already covers, or move one of them.',
+      );
+    }
     if (clash) {
       throw source.error(region.keyPath, `this region (${span(region)}) overlaps ${clash.keyPath.replace('kernel.', '')} (${span(clash)}).`, 'Make the regions disjoint.');
     }

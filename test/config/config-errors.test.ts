@@ -108,6 +108,12 @@ const CASES: Case[] = [
     message: 'flags 0x17 include DEVICE (0x10): tsvisor maps memory_regions as RAM. Describe a device in devices.emu_devices or devices.passthrough_devices instead.',
   },
   {
+    name: 'AxVisor\'s low boot scratch (MAP_ALLOC) inside a MAP_IDENTICAL region',
+    text: replace(REGION, '[0x0, 0x800_0000, 0x7, 1], [0x0, 0x10_0000, 0x7, 0],'),
+    line: 13, column: 32, keyPath: 'kernel.memory_regions[1]',
+    message: 'this region (0x0-0xfffff) overlaps memory_regions[0] (0x0-0x7ffffff), a MAP_IDENTICAL one. AxVisor maps a MAP_IDENTICAL region where the host memory it allocates for it lies (guest address = host physical address), not at its configured base, so there the two never meet; tsvisor, a host process, has no host physical addresses to give and maps it at its configured base. Drop the region the MAP_IDENTICAL one already covers, or move one of them.',
+  },
+  {
     name: 'regions that leave KVM no room for its real-mode pages below 4 GiB',
     text: replace(REGION, '[0x0, 0xfee0_0000, 0x7, 0], [0xfee0_1000, 0x11f_f000, 0x7, 0],'),
     line: 12, column: 18, keyPath: 'kernel.memory_regions',
