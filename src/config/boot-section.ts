@@ -61,8 +61,15 @@ export function readBoot(
   const configBios = located.find((image) => image.role === 'bios');
   const kernelImage = located.find((image) => image.role === 'kernel') as LocatedImage;
 
-  if (protocol === 'uefi') {
-    throw source.error('kernel.boot_protocol', 'tsvisor has no UEFI firmware.', 'Boot the kernel through a BIOS stub (boot_protocol = "multiboot" with enable_bios = true) or directly (boot_protocol = "direct").');
+  if (protocol === 'uefi' || kernel.uefi_firmware_path !== undefined) {
+    // AxVisor's UEFI boot loads OVMF (uefi_firmware_path) at bios_load_addr, 0xffc00000 in its
+    // configs, and starts vCPU 0 at the reset vector 0xfffffff0.
+    const key = kernel.uefi_firmware_path !== undefined ? 'kernel.uefi_firmware_path' : 'kernel.boot_protocol';
+    throw source.error(
+      key,
+      'this config boots through UEFI, as AxVisor does with OVMF loaded at bios_load_addr and vCPU 0 started at the reset vector 0xfffffff0; tsvisor has no UEFI boot (no pflash, no firmware tables, no PCI for OVMF to find).',
+      'Boot the kernel through a BIOS (boot_protocol = "multiboot" with enable_bios = true, entry_point = 0x8000, and no uefi_firmware_path) or directly (boot_protocol = "direct").',
+    );
   }
   if (protocol === 'direct' && (enableBios === true || configBios)) {
     throw source.error(

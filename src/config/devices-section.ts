@@ -244,9 +244,13 @@ function readOptions(source: ConfigSource, table: Table): InterruptMode {
     if (lists.length > 0) source.warn('devices.excluded_devices', 'names host device-tree nodes to hide from a guest, which has no meaning for a tsvisor VM: ignored.');
   }
   if (table.address_space_policy !== undefined) {
-    const policy = source.choice(table.address_space_policy, 'devices.address_space_policy', { virtualized: 'virtualized', passthrough: 'passthrough' } as const);
-    if (policy === 'passthrough') {
-      source.warn('devices.address_space_policy', 'tsvisor always gives the guest its own physical address space; "passthrough" is treated as "virtualized".');
+    const policies = { virtualized: 'virtualized', virtual: 'virtualized', passthrough: 'passthrough', pt: 'passthrough' } as const;
+    if (source.choice(table.address_space_policy, 'devices.address_space_policy', policies) === 'passthrough') {
+      throw source.error(
+        'devices.address_space_policy',
+        '"passthrough" asks for AxVisor\'s host address space: every host physical address outside guest RAM and the emulated devices mapped into the guest at the same address. A userspace VMM has no access to host physical memory.',
+        'Use "virtualized" (the default): the guest sees its memory_regions and tsvisor\'s devices, nothing of the host.',
+      );
     }
   }
   return interruptMode;

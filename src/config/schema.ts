@@ -12,7 +12,7 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   kernel: [
     'entry_point', 'kernel_path', 'kernel_load_addr', 'memory_regions', 'image_location',
     'bios_path', 'bios_load_addr', 'dtb_path', 'dtb_load_addr', 'ramdisk_path', 'ramdisk_load_addr',
-    'cmdline', 'disk_path', 'enable_bios', 'boot_protocol',
+    'cmdline', 'disk_path', 'enable_bios', 'boot_protocol', 'uefi_firmware_path',
   ],
   devices: [
     'emu_devices', 'passthrough_devices', 'interrupt_mode', 'passthrough_addresses', 'passthrough_ports',

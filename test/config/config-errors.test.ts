@@ -231,7 +231,19 @@ const CASES: Case[] = [
     name: 'UEFI',
     text: replace('image_location = "memory"', 'image_location = "memory"\nboot_protocol = "uefi"'),
     line: 10, column: 17, keyPath: 'kernel.boot_protocol',
-    message: 'tsvisor has no UEFI firmware. Boot the kernel through a BIOS stub (boot_protocol = "multiboot" with enable_bios = true) or directly (boot_protocol = "direct").',
+    message: 'this config boots through UEFI, as AxVisor does with OVMF loaded at bios_load_addr and vCPU 0 started at the reset vector 0xfffffff0; tsvisor has no UEFI boot (no pflash, no firmware tables, no PCI for OVMF to find). Boot the kernel through a BIOS (boot_protocol = "multiboot" with enable_bios = true, entry_point = 0x8000, and no uefi_firmware_path) or directly (boot_protocol = "direct").',
+  },
+  {
+    name: 'an OVMF image in uefi_firmware_path (AxVisor\'s UEFI configs)',
+    text: replace('image_location = "memory"', 'image_location = "memory"\nuefi_firmware_path = "kernel.bin"'),
+    line: 10, column: 22, keyPath: 'kernel.uefi_firmware_path',
+    message: 'this config boots through UEFI, as AxVisor does with OVMF loaded at bios_load_addr and vCPU 0 started at the reset vector 0xfffffff0; tsvisor has no UEFI boot (no pflash, no firmware tables, no PCI for OVMF to find). Boot the kernel through a BIOS (boot_protocol = "multiboot" with enable_bios = true, entry_point = 0x8000, and no uefi_firmware_path) or directly (boot_protocol = "direct").',
+  },
+  {
+    name: 'AxVisor\'s host address space (address_space_policy = "passthrough")',
+    text: replace('passthrough_devices = []', 'passthrough_devices = []\naddress_space_policy = "pt"'),
+    line: 19, column: 24, keyPath: 'devices.address_space_policy',
+    message: '"passthrough" asks for AxVisor\'s host address space: every host physical address outside guest RAM and the emulated devices mapped into the guest at the same address. A userspace VMM has no access to host physical memory. Use "virtualized" (the default): the guest sees its memory_regions and tsvisor\'s devices, nothing of the host.',
   },
   {
     name: 'an entry point above 1 MiB',
