@@ -16,7 +16,7 @@ import { ConfigSource } from './config-source.js';
 import { readDevices } from './devices-section.js';
 import { locateImages } from './images.js';
 import { readMemoryRegions } from './memory-regions.js';
-import { rejectFlatFormat, warnUnknownKeys } from './schema.js';
+import { rejectFlatFormat, rejectNewerFormats, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
 import type { DeviceSpec, MemoryRegionSpec, VmSpec } from './vm-spec.js';
 
@@ -25,6 +25,7 @@ export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): V
   const text = readConfigText(path, file);
   const source = new ConfigSource(path, file, parseToml(path, text), locateToml(text));
   rejectFlatFormat(source);
+  rejectNewerFormats(source);
   warnUnknownKeys(source);
 
   const base = readBase(source, host);

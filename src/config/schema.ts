@@ -42,6 +42,37 @@ export function rejectFlatFormat(source: ConfigSource): void {
   );
 }
 
+/**
+ * AxVisor's two newer config formats (rcore-os/tgoskits, virtualization/axvmconfig) replace
+ * keys tsvisor requires, so without this a user would read "vm_type is missing". Say which
+ * format it is, and how to write it in the one tsvisor reads.
+ */
+export function rejectNewerFormats(source: ConfigSource): void {
+  const document = source.document as Record<string, unknown>;
+  const table = (name: string) => (typeof document[name] === 'object' && document[name] !== null ? (document[name] as Record<string, unknown>) : undefined);
+  const [machine, memory, base, devices] = [table('machine'), table('memory'), table('base'), table('devices')];
+  if (machine !== undefined || memory?.regions !== undefined) {
+    throw new ConfigError(
+      source.displayPath,
+      source.locateKey(machine !== undefined ? 'machine' : 'memory'),
+      machine !== undefined ? 'machine' : 'memory.regions',
+      'this is AxVisor\'s machine-profile config format ([machine], [[memory.regions]] with guest_base, size, permissions and backing, [[devices.virtual]]), newer than the axvmconfig format tsvisor reads.',
+      'To convert it, drop [machine]; write each region as [kernel] memory_regions = [[guest_base, size, 0x7 for "rwx" (0x3 for "rw"), 0 for backing "allocate" or 1 for "identity-allocate"]]; set vm_type = 1 in [base]; and give [devices] emu_devices = [] and passthrough_devices = [] (COM1, the IO APIC and the PIT are always there).',
+    );
+  }
+  const guestType = base?.guest_type !== undefined && base.vm_type === undefined;
+  const newDevices = devices !== undefined && ['passthrough', 'disabled', 'virtual'].some((key) => key in devices) && !('emu_devices' in devices);
+  if (guestType || newDevices) {
+    throw new ConfigError(
+      source.displayPath,
+      source.locateKey(guestType ? 'base.guest_type' : 'devices'),
+      guestType ? 'base.guest_type' : 'devices',
+      'this is AxVisor\'s GuestConfig format (guest_type, [devices] passthrough and disabled, [[devices.virtual]]), newer than the axvmconfig format tsvisor reads.',
+      'To convert it, replace guest_type with vm_type = 1, and [devices] passthrough, disabled and [[devices.virtual]] with emu_devices = [] and passthrough_devices = [] (COM1, the IO APIC and the PIT are always there); tsvisor passes no host device through.',
+    );
+  }
+}
+
 /** Warns about each key and table tsvisor does not know, suggesting the nearest known name. */
 export function warnUnknownKeys(source: ConfigSource): void {
   for (const [key, value] of Object.entries(source.document)) {

@@ -186,6 +186,22 @@ describe('the old flat format', () => {
   });
 });
 
+describe('AxVisor\'s newer formats (rcore-os/tgoskits)', () => {
+  it('the GuestConfig format (guest_type, [devices] passthrough and disabled) is named, with how to convert it', () => {
+    const error = errorOf(VALID.replace('vm_type = 1', 'guest_type = "passthrough"').replace('emu_devices = []\npassthrough_devices = []', 'passthrough = []\ndisabled = []'));
+    expect([error.keyPath, error.location?.line]).toEqual(['base.guest_type', 4]);
+    expect(error.problem).toBe('this is AxVisor\'s GuestConfig format (guest_type, [devices] passthrough and disabled, [[devices.virtual]]), newer than the axvmconfig format tsvisor reads.');
+    expect(error.fix).toMatch(/^To convert it, replace guest_type with vm_type = 1, /);
+  });
+
+  it('the machine-profile format ([machine], [[memory.regions]]) is named, with how to convert it', () => {
+    const error = errorOf(`[machine]\nmode = "passthrough"\n${VALID}\n[[memory.regions]]\nguest_base = 0x0\nsize = 0x1000000\n`);
+    expect([error.keyPath, error.location]).toEqual(['machine', { line: 1, column: 1 }]);
+    expect(error.problem).toMatch(/^this is AxVisor's machine-profile config format/);
+    expect(error.fix).toMatch(/^To convert it, drop \[machine\]; write each region as \[kernel\] memory_regions = /);
+  });
+});
+
 describe('image locations', () => {
   /** A FAT32 disk image made by the real tools, holding `files` (path inside -> bytes). */
   function disk(name: string, files: Record<string, Uint8Array>): string {
