@@ -21,7 +21,7 @@ channel 0 in mode 2 at 1 kHz interrupts through IO APIC pin 2: ok
 describeKvm('the pit test kernel', () => {
   it('calibrates the TSC against the PIT, reads its counters back, takes its interrupts, and programs the PIC', async () => {
     const result = await tsvisor(['run', 'configs/pit-x86_64.toml'], { timeoutMs: 25_000 });
-    expect(result.stdout).toBe(PIT_OUTPUT);
+    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(PIT_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 40_000);

@@ -40,7 +40,7 @@ describeKvm('the smp test kernel', () => {
     ['configs/smp4-x86_64.toml', 4],
   ])('%s: starts every AP with INIT-SIPI-SIPI and passes IPIs between %i CPUs', async (config, cpus) => {
     const result = await tsvisor(['run', config], { timeoutMs: 25_000 });
-    expect(result.stdout).toBe(smpOutput(cpus));
+    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(smpOutput(cpus));
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 40_000);

@@ -6,7 +6,7 @@ import { tsvisor } from '../helpers/tsvisor.js';
 describeKvm('memory regions seen from a guest', () => {
   it('a write to read-only RAM does not change it and is reported; a reserved hole reads all ones and is logged', async () => {
     const result = await tsvisor(['run', 'configs/memory-map-x86_64.toml']);
-    expect(result.stdout).toBe(
+    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(
       [
         'read-only RAM holds the image loaded there: ok',
         'writes to read-only RAM leave it unchanged: ok',
