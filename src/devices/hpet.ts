@@ -159,10 +159,6 @@ export function hpetPeriodsCoalesced(state: SharedState, timer: number): number 
   return state.load(FIRST_TIMER_WORD + timer * WORDS_PER_TIMER + PERIODS_COALESCED);
 }
 
-/** This thread's scratch for moving a Number in and out of two shared words. */
-const numberBits = new Float64Array(1);
-const numberWords = new Int32Array(numberBits.buffer);
-
 export interface HpetOptions {
   /** The state shared with the other threads' views of this HPET (a fresh one when omitted). */
   readonly state?: SharedState;
@@ -226,19 +222,11 @@ export class Hpet implements BusDevice {
 
   /**
    * The host time (monotonic ns) of the earliest match of a timer whose interrupt is
-   * enabled, Infinity when there is none or the counter is halted. Cheap, for every VM exit:
-   * a stored Number, read under the lock because it spans two words (an uncontended lock is
-   * one compare-and-swap).
+   * enabled, Infinity when there is none or the counter is halted. Cheap: a stored Number,
+   * read without the lock (SharedState.readNumberWithoutLock, a seqlock).
    */
   nextDeadline(): number {
-    const state = this.state;
-    for (;;) {
-      const sequence = state.load(DEADLINE_SEQUENCE);
-      if (sequence & 1) continue; // a writer is between its two words
-      numberWords[0] = state.load(NEXT_DEADLINE);
-      numberWords[1] = state.load(NEXT_DEADLINE + 1);
-      if (state.load(DEADLINE_SEQUENCE) === sequence) return numberBits[0] as number;
-    }
+    return this.state.readNumberWithoutLock(DEADLINE_SEQUENCE, NEXT_DEADLINE);
   }
 
   /** Fires every timer due by `now`; vCPU 0's thread calls it when its deadline timer goes off. */
@@ -252,7 +240,7 @@ export class Hpet implements BusDevice {
   /** Runs a register access under the lock, at the time read there, and reports a moved deadline after. */
   private access(action: (now: number) => void): void {
     const deadlineMoved = this.state.locked(() => {
-      const deadlineBefore = this.getNumber(NEXT_DEADLINE);
+      const deadlineBefore = this.state.getNumber(NEXT_DEADLINE);
       const now = this.now();
       // The state as the hardware would have it by now, before the access sees or changes it.
       this.fireDueTimers(now);
@@ -260,7 +248,7 @@ export class Hpet implements BusDevice {
       // A comparator or counter write can make a match due at once.
       this.fireDueTimers(now);
       this.settle();
-      return this.getNumber(NEXT_DEADLINE) !== deadlineBefore;
+      return this.state.getNumber(NEXT_DEADLINE) !== deadlineBefore;
     });
     if (deadlineMoved) this.onDeadlineChange();
   }
@@ -331,7 +319,7 @@ export class Hpet implements BusDevice {
     const wasRunning = (this.configuration & ENABLE_CNF) !== 0;
     const runs = (configuration & ENABLE_CNF) !== 0;
     if (wasRunning && !runs) this.set64(COUNTER_BASE, this.counterAt(now));
-    if (runs && !wasRunning) this.setNumber(STARTED_AT, now);
+    if (runs && !wasRunning) this.state.setNumber(STARTED_AT, now);
     this.configuration = configuration;
     if (runs !== wasRunning) for (let timer = 0; timer < HPET_TIMER_COUNT; timer++) this.updateFireTime(timer);
   }
@@ -339,7 +327,7 @@ export class Hpet implements BusDevice {
   /** 2.3.7: counting goes on from `value`, and each comparator is matched against it afresh. */
   private setCounter(value: bigint, now: number): void {
     this.set64(COUNTER_BASE, value);
-    this.setNumber(STARTED_AT, now); // only read while the counter runs
+    this.state.setNumber(STARTED_AT, now); // only read while the counter runs
     for (let timer = 0; timer < HPET_TIMER_COUNT; timer++) this.arm(timer, value, false);
   }
 
@@ -413,15 +401,15 @@ export class Hpet implements BusDevice {
     let fireAt = Infinity;
     if (this.state.get(this.timerWord(timer, MATCH_PENDING)) && this.configuration & ENABLE_CNF) {
       const ticks = BigInt.asUintN(64, this.get64(this.timerWord(timer, MATCH)) - this.get64(COUNTER_BASE));
-      const at = this.getNumber(STARTED_AT) + Number((ticks * PERIOD_FS + FS_PER_NS - 1n) / FS_PER_NS);
+      const at = this.state.getNumber(STARTED_AT) + Number((ticks * PERIOD_FS + FS_PER_NS - 1n) / FS_PER_NS);
       if (at < UNREACHABLE_NS) fireAt = at;
     }
-    this.setNumber(this.timerWord(timer, FIRE_AT), fireAt);
+    this.state.setNumber(this.timerWord(timer, FIRE_AT), fireAt);
   }
 
   private fireDueTimers(now: number): void {
     for (let timer = 0; timer < HPET_TIMER_COUNT; timer++) {
-      if (this.getNumber(this.timerWord(timer, FIRE_AT)) <= now) this.fire(timer, now);
+      if (this.state.getNumber(this.timerWord(timer, FIRE_AT)) <= now) this.fire(timer, now);
     }
   }
 
@@ -483,16 +471,14 @@ export class Hpet implements BusDevice {
     this.updateLevelLines();
     let earliest = Infinity;
     for (let timer = 0; timer < HPET_TIMER_COUNT; timer++) {
-      if (this.timerConfiguration(timer) & TN_INT_ENB_CNF) earliest = Math.min(earliest, this.getNumber(this.timerWord(timer, FIRE_AT)));
+      if (this.timerConfiguration(timer) & TN_INT_ENB_CNF) earliest = Math.min(earliest, this.state.getNumber(this.timerWord(timer, FIRE_AT)));
     }
     this.setDeadline(earliest);
   }
 
   /** Under the lock: the deadline, inside its sequence (see nextDeadline). */
   private setDeadline(deadline: number): void {
-    this.state.add(DEADLINE_SEQUENCE, 1);
-    this.setNumber(NEXT_DEADLINE, deadline);
-    this.state.add(DEADLINE_SEQUENCE, 1);
+    this.state.publishNumber(DEADLINE_SEQUENCE, NEXT_DEADLINE, deadline);
   }
 
   /**
@@ -540,7 +526,7 @@ export class Hpet implements BusDevice {
   private counterAt(now: number): bigint {
     const base = this.get64(COUNTER_BASE);
     if (!(this.configuration & ENABLE_CNF)) return base;
-    const elapsedNs = Math.max(0, Math.floor(now - this.getNumber(STARTED_AT)));
+    const elapsedNs = Math.max(0, Math.floor(now - this.state.getNumber(STARTED_AT)));
     return BigInt.asUintN(64, base + (BigInt(elapsedNs) * FS_PER_NS) / PERIOD_FS);
   }
 
@@ -563,18 +549,6 @@ export class Hpet implements BusDevice {
   private set64(word: number, value: bigint): void {
     this.state.set(word, Number(value & MASK_32));
     this.state.set(word + 1, Number((value >> 32n) & MASK_32));
-  }
-
-  private getNumber(word: number): number {
-    numberWords[0] = this.state.get(word);
-    numberWords[1] = this.state.get(word + 1);
-    return numberBits[0] as number;
-  }
-
-  private setNumber(word: number, value: number): void {
-    numberBits[0] = value;
-    this.state.set(word, numberWords[0] as number);
-    this.state.set(word + 1, numberWords[1] as number);
   }
 }
 

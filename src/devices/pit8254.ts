@@ -113,10 +113,6 @@ export function pitCoalescedPeriods(state: SharedState): number {
   return state.load(PERIODS_COALESCED);
 }
 
-/** This thread's scratch for moving a Number in and out of two shared words. */
-const numberBits = new Float64Array(1);
-const numberWords = new Int32Array(numberBits.buffer);
-
 export interface PitOptions {
   /** The state shared with the other threads' views of this PIT (a fresh one when omitted). */
   readonly state?: SharedState;
@@ -167,14 +163,7 @@ export class Pit implements BusDevice, TimerSource {
 
   /** The host time (monotonic ns) of channel 0's next interrupt, Infinity when none is coming. Lock-free (a seqlock). */
   nextDeadline(): number {
-    const state = this.state;
-    for (;;) {
-      const sequence = state.load(DEADLINE_SEQUENCE);
-      if (sequence & 1) continue; // a writer is between its two words
-      numberWords[0] = state.load(NEXT_DEADLINE);
-      numberWords[1] = state.load(NEXT_DEADLINE + 1);
-      if (state.load(DEADLINE_SEQUENCE) === sequence) return numberBits[0] as number;
-    }
+    return this.state.readNumberWithoutLock(DEADLINE_SEQUENCE, NEXT_DEADLINE);
   }
 
   /** Fires channel 0's edges due by `now`; the platform timer thread calls it at the deadline. */
@@ -206,12 +195,12 @@ export class Pit implements BusDevice, TimerSource {
   private access<T>(action: (now: number) => T): T {
     let deadlineMoved = false;
     const result = this.state.locked(() => {
-      const deadlineBefore = this.getNumber(NEXT_DEADLINE);
+      const deadlineBefore = this.state.getNumber(NEXT_DEADLINE);
       const now = this.now();
       this.advance(now); // the state as the hardware would have it by now
       const result = action(now);
       this.settle();
-      deadlineMoved = this.getNumber(NEXT_DEADLINE) !== deadlineBefore;
+      deadlineMoved = this.state.getNumber(NEXT_DEADLINE) !== deadlineBefore;
       return result;
     });
     if (deadlineMoved) this.onDeadlineChange();
@@ -228,7 +217,7 @@ export class Pit implements BusDevice, TimerSource {
   private advance(now: number): void {
     let edges = 0;
     for (let channel = 0; channel < PIT_CHANNEL_COUNT; channel++) {
-      const reloadAt = this.getNumber(this.word(channel, RELOAD_AT));
+      const reloadAt = this.state.getNumber(this.word(channel, RELOAD_AT));
       if (reloadAt > now) continue;
       if (channel === 0) edges += this.edgesDue(reloadAt); // the old period's last edge
       this.load(channel, reloadAt);
@@ -242,30 +231,28 @@ export class Pit implements BusDevice, TimerSource {
 
   /** How many of channel 0's rising edges have come by `at`, moving EDGE_TICK past them. */
   private edgesDue(at: number): number {
-    const edge = this.getNumber(EDGE_TICK);
+    const edge = this.state.getNumber(EDGE_TICK);
     const ticks = this.ticksAt(0, at);
     if (ticks < edge) return 0;
     if (!isPeriodic(this.mode(0))) {
-      this.setNumber(EDGE_TICK, Infinity);
+      this.state.setNumber(EDGE_TICK, Infinity);
       return 1;
     }
     const period = this.get(0, LOADED);
     const edges = Math.floor((ticks - edge) / period) + 1;
-    this.setNumber(EDGE_TICK, edge + edges * period);
+    this.state.setNumber(EDGE_TICK, edge + edges * period);
     return edges;
   }
 
   /** The deadline follows channel 0's next edge (channel 0 is never gated off: ticks run from LOADED_AT). */
   private settle(): void {
-    const edge = this.getNumber(EDGE_TICK);
+    const edge = this.state.getNumber(EDGE_TICK);
     const at = edge === Infinity ? Infinity : this.timeOfTick(0, edge);
-    if (at !== this.getNumber(NEXT_DEADLINE)) this.setDeadline(at);
+    if (at !== this.state.getNumber(NEXT_DEADLINE)) this.setDeadline(at);
   }
 
   private setDeadline(deadline: number): void {
-    this.state.add(DEADLINE_SEQUENCE, 1);
-    this.setNumber(NEXT_DEADLINE, deadline);
-    this.state.add(DEADLINE_SEQUENCE, 1);
+    this.state.publishNumber(DEADLINE_SEQUENCE, NEXT_DEADLINE, deadline);
   }
 
   /**
@@ -371,7 +358,7 @@ export class Pit implements BusDevice, TimerSource {
           // The current period runs out first.
           const period = this.get(channel, LOADED);
           const boundary = (Math.floor(this.ticksAt(channel, now) / period) + 1) * period;
-          this.setNumber(this.word(channel, RELOAD_AT), this.timeOfTick(channel, boundary));
+          this.state.setNumber(this.word(channel, RELOAD_AT), this.timeOfTick(channel, boundary));
         } else if (phase === WAITING && this.gateHigh(channel)) {
           this.load(channel, now);
         } else if (phase === WAITING) {
@@ -396,8 +383,8 @@ export class Pit implements BusDevice, TimerSource {
     const phase = this.get(channel, PHASE);
     if (mode === 0 || mode === 4) {
       if (phase !== COUNTING) return;
-      if (high) this.setNumber(this.word(channel, LOADED_AT), now);
-      else this.setNumber(this.word(channel, BASE_TICKS), this.ticksAt(channel, now));
+      if (high) this.state.setNumber(this.word(channel, LOADED_AT), now);
+      else this.state.setNumber(this.word(channel, BASE_TICKS), this.ticksAt(channel, now));
     } else if (high) {
       if (phase !== WAITING) this.load(channel, now);
     } else if ((mode === 2 || mode === 3) && phase === COUNTING) {
@@ -412,18 +399,18 @@ export class Pit implements BusDevice, TimerSource {
     this.set(channel, LOADED, count);
     this.set(channel, NULL_COUNT, 0);
     this.set(channel, PHASE, COUNTING);
-    this.setNumber(this.word(channel, LOADED_AT), at);
-    this.setNumber(this.word(channel, BASE_TICKS), 0);
-    this.setNumber(this.word(channel, RELOAD_AT), Infinity);
-    if (channel === 0) this.setNumber(EDGE_TICK, firstEdge(this.mode(0), count));
+    this.state.setNumber(this.word(channel, LOADED_AT), at);
+    this.state.setNumber(this.word(channel, BASE_TICKS), 0);
+    this.state.setNumber(this.word(channel, RELOAD_AT), Infinity);
+    if (channel === 0) this.state.setNumber(EDGE_TICK, firstEdge(this.mode(0), count));
   }
 
   /** Stops counting: the counting element keeps its value now, and OUT goes to the mode's resting level. */
   private hold(channel: number, now: number): void {
     this.set(channel, HELD, this.countingElement(channel, now));
     this.set(channel, PHASE, WAITING);
-    this.setNumber(this.word(channel, RELOAD_AT), Infinity);
-    if (channel === 0) this.setNumber(EDGE_TICK, Infinity);
+    this.state.setNumber(this.word(channel, RELOAD_AT), Infinity);
+    if (channel === 0) this.state.setNumber(EDGE_TICK, Infinity);
   }
 
   /** CR as a count: 0 is the full range (65536, or 10000 in BCD). */
@@ -490,20 +477,20 @@ export class Pit implements BusDevice, TimerSource {
 
   /** Input clocks counted by `at` since tick 0 (exact: whole seconds and the rest apart, to stay within 2^53). */
   private ticksAt(channel: number, at: number): number {
-    const base = this.getNumber(this.word(channel, BASE_TICKS));
+    const base = this.state.getNumber(this.word(channel, BASE_TICKS));
     const mode = this.mode(channel);
     if ((mode === 0 || mode === 4) && !this.gateHigh(channel)) return base;
-    const elapsed = Math.max(0, Math.floor(at - this.getNumber(this.word(channel, LOADED_AT))));
+    const elapsed = Math.max(0, Math.floor(at - this.state.getNumber(this.word(channel, LOADED_AT))));
     const seconds = Math.floor(elapsed / NS_PER_S);
     return base + seconds * PIT_FREQUENCY_HZ + Math.floor(((elapsed - seconds * NS_PER_S) * PIT_FREQUENCY_HZ) / NS_PER_S);
   }
 
   /** The first host time at which a counting (gated on) channel has counted `tick` clocks. */
   private timeOfTick(channel: number, tick: number): number {
-    const ticks = tick - this.getNumber(this.word(channel, BASE_TICKS));
+    const ticks = tick - this.state.getNumber(this.word(channel, BASE_TICKS));
     const seconds = Math.floor(ticks / PIT_FREQUENCY_HZ);
     const rest = Math.ceil(((ticks - seconds * PIT_FREQUENCY_HZ) * NS_PER_S) / PIT_FREQUENCY_HZ);
-    return this.getNumber(this.word(channel, LOADED_AT)) + seconds * NS_PER_S + rest;
+    return this.state.getNumber(this.word(channel, LOADED_AT)) + seconds * NS_PER_S + rest;
   }
 
   private gateHigh(channel: number): boolean {
@@ -534,18 +521,6 @@ export class Pit implements BusDevice, TimerSource {
 
   private set(channel: number, field: number, value: number): void {
     this.state.set(this.word(channel, field), value);
-  }
-
-  private getNumber(word: number): number {
-    numberWords[0] = this.state.get(word);
-    numberWords[1] = this.state.get(word + 1);
-    return numberBits[0] as number;
-  }
-
-  private setNumber(word: number, value: number): void {
-    numberBits[0] = value;
-    this.state.set(word, numberWords[0] as number);
-    this.state.set(word + 1, numberWords[1] as number);
   }
 }
 

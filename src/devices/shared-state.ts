@@ -15,6 +15,10 @@ const CONTENDED = 2;
 const LOCK = 0;
 const FIRST_WORD = 1;
 
+/** This thread's scratch for moving a Number in and out of two words. */
+const numberBits = new Float64Array(1);
+const numberWords = new Int32Array(numberBits.buffer);
+
 export class SharedState {
   private readonly words: Int32Array;
 
@@ -43,6 +47,40 @@ export class SharedState {
   /** An atomic add, returning the new value: writers bump a sequence word with it under the lock. */
   add(word: number, delta: number): number {
     return Atomics.add(this.words, FIRST_WORD + word, delta) + delta;
+  }
+
+  /** A Number (a time in ns, say) kept in two words, `word` and `word + 1`: under the lock. */
+  getNumber(word: number): number {
+    numberWords[0] = this.get(word);
+    numberWords[1] = this.get(word + 1);
+    return numberBits[0] as number;
+  }
+
+  setNumber(word: number, value: number): void {
+    numberBits[0] = value;
+    this.set(word, numberWords[0] as number);
+    this.set(word + 1, numberWords[1] as number);
+  }
+
+  /**
+   * A two-word Number published to readers outside the lock (a seqlock, docs/threads.md):
+   * the writer, under the lock, makes `sequence` odd, writes both words, and makes it even
+   * again; readNumberWithoutLock retries while it is odd or changed under it.
+   */
+  publishNumber(sequence: number, word: number, value: number): void {
+    this.add(sequence, 1);
+    this.setNumber(word, value);
+    this.add(sequence, 1);
+  }
+
+  readNumberWithoutLock(sequence: number, word: number): number {
+    for (;;) {
+      const before = this.load(sequence);
+      if (before & 1) continue; // a writer is between its two words
+      numberWords[0] = this.load(word);
+      numberWords[1] = this.load(word + 1);
+      if (this.load(sequence) === before) return numberBits[0] as number;
+    }
   }
 
   /** Runs `action` holding the lock. Accesses inside need no atomics: the lock orders them. */
