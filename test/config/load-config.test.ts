@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
+import { hasPlatformTimers } from '../../src/vmm/platform.js';
 import { HOST, VALID, configFile, errorOf, folder, load } from './fixtures.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -144,6 +145,12 @@ passthrough_addresses = [[0xfec0_0000, 0x1000]]
     expect(device('io-apic')).toMatchObject({ name: 'x86-ioapic (IO APIC)', bus: 'mmio', base: 0xfec0_0000, length: 0x1000, origin: 'devices.emu_devices[1]' });
     expect(device('pit')).toMatchObject({ name: 'x86-pit (8254 PIT)', base: 0x40, length: 4, irq: 2, origin: 'devices.emu_devices[2]' });
     expect(device('system-control-port-b')).toMatchObject({ base: 0x61, length: 1 });
+  });
+
+  it('gives a VM a platform timer thread for an HPET or a PIT its config names, not for the PIT every VM has', () => {
+    expect(hasPlatformTimers(load(VALID))).toBe(false);
+    expect(hasPlatformTimers(load(VALID.replace('emu_devices = []', 'emu_devices = [["x86-pit", 0x40, 0x22, 0x0, 0x24, []]]')))).toBe(true);
+    expect(hasPlatformTimers(load(VALID.replace('passthrough_devices = []', 'passthrough_devices = [["HPET", 0xfed0_0000, 0xfed0_0000, 0x1000, 0]]')))).toBe(true);
   });
 
   it('takes RAM up to 0xffffffff (a UEFI flash window), with KVM\'s real-mode pages moved below it', () => {
