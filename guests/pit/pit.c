@@ -153,23 +153,33 @@ static void check_square_wave(void) {
     report("channel 2 in mode 3 is a square wave on port 0x61 bit 5", ok);
 }
 
-/* Channel 0, mode 2 at 1 kHz, interrupting on IO APIC pin 2: ticks over 100 ms. Ticks the
- * vCPU cannot take in time coalesce on a busy host, so half is accepted; none is a failure,
- * and more than 110 would be ticks made up. */
+/* Channel 0, mode 2 at about 1 kHz, interrupting on IO APIC pin 2, for 100 ms. Ticks the vCPU
+ * cannot take in time coalesce, on hardware as under tsvisor (a slow or busy host, the test
+ * VM's emulated CPU): the guest checks that ticks come and are not made up, and prints the
+ * periods its window held, so that the test can account for every one with --stats (ticks,
+ * plus the coalesced ones tsvisor counts). */
 static void check_channel0_interrupts(void) {
+    const uint16_t count = (uint16_t)(PIT_HZ / 1000);
     idt_set_handler(VECTOR_PIT, pit_handler);
     ioapic_route(IOAPIC_PIN_PIT, VECTOR_PIT, BSP_APIC_ID, 0);
-    outb(PIT_CONTROL, PIT_SELECT(0) | PIT_ACCESS_LOHI | PIT_MODE(2));
-    pit_load(PIT_CHANNEL0, (uint16_t)(PIT_HZ / 1000));
     pit_ticks = 0;
-    uint64_t end = rdtsc() + tsc_from_ns(100 * MS);
+    outb(PIT_CONTROL, PIT_SELECT(0) | PIT_ACCESS_LOHI | PIT_MODE(2));
+    pit_load(PIT_CHANNEL0, count);
+    uint64_t start = rdtsc();
+    uint64_t end = start + tsc_from_ns(100 * MS);
     while (rdtsc() < end) __asm__ volatile("sti; hlt; cli" ::: "memory");
-    unsigned ticks = pit_ticks;
     outb(PIT_CONTROL, PIT_SELECT(0) | PIT_ACCESS_LOHI | PIT_MODE(0)); /* stops it: waits for a count */
+    uint64_t stopped = rdtsc();
+    unsigned ticks = pit_ticks;
     ioapic_set_masked(IOAPIC_PIN_PIT, 1);
-    bool ok = ticks >= 50 && ticks <= 110;
-    if (!ok) serial_printf("  %u ticks in 100 ms\n", ticks);
-    report("channel 0 in mode 2 at 1 kHz interrupts through IO APIC pin 2", ok);
+    /* The periods between the count's load and the stop, give or take the exits around each. */
+    uint64_t period_ns = (uint64_t)count * 1000000000ULL / PIT_HZ;
+    uint64_t periods = tsc_to_us(stopped - start) * 1000 / period_ns;
+    unsigned fewest = periods > 0 ? (unsigned)periods - 1 : 0, most = (unsigned)periods + 1;
+    bool ok = ticks >= 1 && ticks <= most;
+    if (!ok) serial_printf("  %u ticks\n", ticks);
+    report("channel 0 in mode 2 at 1 kHz interrupts through IO APIC pin 2, never more often", ok);
+    serial_printf("  channel 0: %u-%u periods, %u ticks, vector 0x%x\n", fewest, most, ticks, VECTOR_PIT);
 }
 
 /* The 8259A pair as Linux's init_8259A and ArceOS program it, then masked. */

@@ -18,8 +18,8 @@ export function formatStats(stats: VmStats): string {
     'Device accesses',
     ...rows(['device', 'reads', 'writes', 'time'], stats.devices.map((d) => [d.device, String(d.reads), String(d.writes), time(d.milliseconds)])),
   ];
-  const { coalesced, hpetPeriodsCoalesced } = stats.interrupts;
-  if (coalesced.length + hpetPeriodsCoalesced.length > 0) {
+  const { coalesced, hpetPeriodsCoalesced, pitPeriodsCoalesced } = stats.interrupts;
+  if (coalesced.length + hpetPeriodsCoalesced.length + pitPeriodsCoalesced > 0) {
     lines.push(
       'Interrupts coalesced (merged with one of the same vector still pending, or periods of a timer serviced late)',
       ...rows(
@@ -27,6 +27,7 @@ export function formatStats(stats: VmStats): string {
         [
           ...coalesced.map((c) => [`vCPU ${c.vcpu} vector 0x${c.vector.toString(16)}`, String(c.count)]),
           ...hpetPeriodsCoalesced.map((h) => [`HPET timer ${h.timer} periods`, String(h.count)]),
+          ...(pitPeriodsCoalesced > 0 ? [['PIT channel 0 periods', String(pitPeriodsCoalesced)]] : []),
         ],
       ),
     );

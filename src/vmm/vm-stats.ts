@@ -6,6 +6,7 @@
  */
 import type { BusCounters } from '../devices/bus.js';
 import { HPET_TIMER_COUNT, hpetPeriodsCoalesced } from '../devices/hpet.js';
+import { pitCoalescedPeriods } from '../devices/pit8254.js';
 import type { LocalApicStates } from '../devices/local-apic-state.js';
 import type { SharedState } from '../devices/shared-state.js';
 import * as kvm from '../kvm/index.js';
@@ -34,6 +35,8 @@ export interface InterruptStats {
   readonly coalesced: readonly { readonly vcpu: number; readonly vector: number; readonly count: number }[];
   /** HPET periods that coalesced into one interrupt, by timer, only those with a count. */
   readonly hpetPeriodsCoalesced: readonly { readonly timer: number; readonly count: number }[];
+  /** PIT channel 0 periods that coalesced into one interrupt. */
+  readonly pitPeriodsCoalesced: number;
   /**
    * Messages on the APIC bus, from the IO APIC or an ICR, that no Local APIC accepted: none
    * addressed, or those addressed software- or globally disabled. An edge interrupt among them
@@ -42,7 +45,10 @@ export interface InterruptStats {
   readonly undelivered: number;
 }
 
-export function readInterruptStats(localApics: LocalApicStates, hpetState: SharedState | undefined): InterruptStats {
+export function readInterruptStats(
+  localApics: LocalApicStates,
+  timers: { readonly hpet: SharedState | undefined; readonly pit: SharedState | undefined },
+): InterruptStats {
   const coalesced: { vcpu: number; vector: number; count: number }[] = [];
   for (let vcpu = 0; vcpu < localApics.vcpuCount; vcpu++) {
     for (let vector = 0; vector < 256; vector++) {
@@ -51,11 +57,12 @@ export function readInterruptStats(localApics: LocalApicStates, hpetState: Share
     }
   }
   const hpet: { timer: number; count: number }[] = [];
-  for (let timer = 0; hpetState && timer < HPET_TIMER_COUNT; timer++) {
-    const count = hpetPeriodsCoalesced(hpetState, timer);
+  for (let timer = 0; timers.hpet && timer < HPET_TIMER_COUNT; timer++) {
+    const count = hpetPeriodsCoalesced(timers.hpet, timer);
     if (count > 0) hpet.push({ timer, count });
   }
-  return { coalesced, hpetPeriodsCoalesced: hpet, undelivered: localApics.undeliveredCount() };
+  const pitPeriodsCoalesced = timers.pit ? pitCoalescedPeriods(timers.pit) : 0;
+  return { coalesced, hpetPeriodsCoalesced: hpet, pitPeriodsCoalesced, undelivered: localApics.undeliveredCount() };
 }
 
 export interface StatsLayout {

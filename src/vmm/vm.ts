@@ -23,6 +23,7 @@ import type { UnassignedAccess } from '../devices/bus.js';
 import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from '../devices/local-apic.js';
 import { DeliveryMode } from '../devices/apic-message.js';
 import { HPET_STATE_WORDS } from '../devices/hpet.js';
+import { PIT_STATE_WORDS } from '../devices/pit8254.js';
 import { SharedState } from '../devices/shared-state.js';
 import type { Uart16550 } from '../devices/uart16550.js';
 import { OutputRing } from '../devices/output-ring.js';
@@ -290,8 +291,10 @@ export class Vm {
   }
 
   stats(): VmStats {
-    const hpet = this.spec.devices.some((device) => device.kind === 'hpet') ? new SharedState(HPET_STATE_WORDS, this.platformState.hpet) : undefined;
-    return this.statsBuffer.read(busSlotNames(this.spec), readInterruptStats(this.interrupts.localApics, hpet));
+    const has = (kind: string) => this.spec.devices.some((device) => device.kind === kind);
+    const hpet = has('hpet') ? new SharedState(HPET_STATE_WORDS, this.platformState.hpet) : undefined;
+    const pit = has('pit') ? new SharedState(PIT_STATE_WORDS, this.platformState.pit) : undefined;
+    return this.statsBuffer.read(busSlotNames(this.spec), readInterruptStats(this.interrupts.localApics, { hpet, pit }));
   }
 
   /** What the guest did in read-only and reserved memory, a line per region it touched. */

@@ -426,7 +426,7 @@ describe('Fat32Volume refuses what is not a FAT32 volume', () => {
       expect(error.message).toContain(patched);
       expect(error.message).toContain(message);
     }
-  });
+  }, 120_000); // five copies of the image: 41 s once in the test VM, whose files go over 9p
 });
 
 describe('Fat32Volume on damaged images', () => {
