@@ -51,7 +51,10 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     if (exit.kind === 'guest-failure') {
       writeSync(STDERR, `tsvisor: ${exit.message}\n${exit.registers ? `${exit.registers}\n` : ''}`);
     }
-    if (exit.kind === 'stopped' && exit.signal) writeSync(STDERR, `tsvisor: stopped by ${exit.signal}\n`);
+    if (exit.kind === 'stopped' && exit.signal) {
+      writeSync(STDERR, `tsvisor: stopped by ${exit.signal}\n`);
+      for (const line of exit.stopPoints ?? []) writeSync(STDERR, `tsvisor: ${line}\n`);
+    }
     for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `tsvisor: ${line}\n`);
     const stats = vm.stats();
     if (values['trace-unassigned']) {

@@ -77,23 +77,37 @@ export function formatRegisterDump(vcpuId: number, regs: KvmRegs, sregs: KvmSreg
   ].join('\n');
 }
 
+/** An exit as the user reads it: its reason and, for I/O and MMIO, the access. */
+function describeExit(last: LastExit): string {
+  const access = (space: string) => `a ${last.write ? 'write to' : 'read of'} ${space} 0x${last.address.toString(16)}`;
+  if (last.reason === KVM_EXIT_IO) return `KVM_EXIT_IO, ${access('I/O port')}`;
+  if (last.reason === KVM_EXIT_MMIO) return `KVM_EXIT_MMIO, ${access('guest physical address')}`;
+  return EXIT_REASON_NAMES[last.reason] ?? `exit reason ${last.reason}`;
+}
+
 /**
  * What stands in for the register dump when KVM has replaced the guest's registers (on its
  * AMD side, after a shutdown exit): that they are lost, and the last exit tsvisor handled.
  */
 export function lostRegistersReport(vcpuId: number, last: LastExit, exitsBefore: number): string {
-  const access = (space: string) => `a ${last.write ? 'write to' : 'read of'} ${space} 0x${last.address.toString(16)}`;
-  const lastExit =
-    last.reason < 0
-      ? 'none: the fault came before the first exit'
-      : last.reason === KVM_EXIT_IO
-        ? `KVM_EXIT_IO, ${access('I/O port')}`
-        : last.reason === KVM_EXIT_MMIO
-          ? `KVM_EXIT_MMIO, ${access('guest physical address')}`
-          : (EXIT_REASON_NAMES[last.reason] ?? `exit reason ${last.reason}`);
+  const lastExit = last.reason < 0 ? 'none: the fault came before the first exit' : describeExit(last);
   return [
     `vCPU ${vcpuId}: the registers at the fault are lost. On this host KVM runs on AMD SVM, which re-initialises a vCPU when it shuts down, so KVM reports the INIT state, not the guest's.`,
     `  the last exit tsvisor handled before the fault: ${lastExit}`,
     `  exits handled before the fault: ${exitsBefore}`,
   ].join('\n');
+}
+
+/**
+ * One line on where a vCPU was when the VM was stopped from outside (a signal, a time limit):
+ * what a user who stops a guest that seems stuck needs first. `state` is what it was doing
+ * (running, halted, waiting for a SIPI); `lastAccess` its last I/O or MMIO exit, if any.
+ */
+export function formatStopPoint(vcpuId: number, state: string, regs: KvmRegs | undefined, sregs: KvmSregs | undefined, lastAccess: LastExit, exits: number): string {
+  const where =
+    regs && sregs
+      ? ` in ${cpuMode(sregs)} at 0x${instructionPointer(regs, sregs).toString(16)}, interrupts ${(regs.rflags & (1n << 9n)) !== 0n ? 'enabled' : 'disabled'}`
+      : ' (its registers could not be read)';
+  const access = lastAccess.reason < 0 ? 'no I/O or MMIO exit yet' : `the last I/O or MMIO exit ${describeExit(lastAccess)}`;
+  return `vCPU ${vcpuId} was ${state}${where}; ${exits} exits, ${access}`;
 }

@@ -73,7 +73,8 @@ export type VcpuWorkerMessage =
   | { readonly type: 'exit'; readonly exit: VmExit }
   | { readonly type: 'report'; readonly message: string }
   | { readonly type: 'unassigned'; readonly access: UnassignedAccess }
-  | { readonly type: 'stopped' }
+  /** It has left its loop; `stopPoint` says where its vCPU was, when the VM was stopped from outside. */
+  | { readonly type: 'stopped'; readonly stopPoint?: string }
   | { readonly type: 'fatal'; readonly message: string };
 
 const port = parentPort;
@@ -159,6 +160,7 @@ function runVcpu(setup: VcpuWorkerSetup): void {
   } finally {
     control.setTid(setup.id, 0); // no more kicks for a thread that is leaving
   }
+  const stopPoint = exit ? undefined : exits.stopPoint(STOP_STATE_NAMES[control.vcpuState(setup.id)] ?? 'in an unknown state');
   // The first vCPU to end the VM stops the others at once, then tells the main thread.
   if (exit && control.claimExit()) {
     control.setVmState(VmState.stopping);
@@ -167,8 +169,17 @@ function runVcpu(setup: VcpuWorkerSetup): void {
   }
   control.setVcpuState(setup.id, VcpuState.stopped);
   memory.release();
-  send({ type: 'stopped' });
+  send({ type: 'stopped', ...(stopPoint ? { stopPoint } : {}) });
 }
+
+/** What a vCPU was doing, by its state when it left its loop. */
+const STOP_STATE_NAMES: Readonly<Record<number, string>> = {
+  [VcpuState.parked]: 'waiting for a start-up IPI',
+  [VcpuState.running]: 'running',
+  [VcpuState.halted]: 'halted',
+  [VcpuState.haltedUninterruptible]: 'halted with interrupts disabled',
+  [VcpuState.paused]: 'paused',
+};
 
 function runTimers(setup: PlatformTimerSetup): void {
   const control = new VmControl(setup.runs.length, setup.control);

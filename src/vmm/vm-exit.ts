@@ -9,8 +9,8 @@ export type VmExit =
   | { readonly kind: 'debug-exit'; readonly value: number }
   /** The guest crashed or stopped in a way it did not choose: `message` says how, `registers` shows where. */
   | { readonly kind: 'guest-failure'; readonly message: string; readonly registers: string | undefined }
-  /** The host stopped the VM (Vm.stop(), or a signal to tsvisor). */
-  | { readonly kind: 'stopped'; readonly signal: 'SIGINT' | 'SIGTERM' | undefined };
+  /** The host stopped the VM (Vm.stop(), or a signal to tsvisor); `stopPoints` say where each vCPU was. */
+  | { readonly kind: 'stopped'; readonly signal: 'SIGINT' | 'SIGTERM' | undefined; readonly stopPoints?: readonly string[] };
 
 export function exitStatusOf(exit: VmExit): number {
   switch (exit.kind) {

@@ -74,6 +74,8 @@ export class Vm {
   /** The signal that stopped the VM, once stop() was called. */
   private stopSignal: 'SIGINT' | 'SIGTERM' | undefined;
   private report: (message: string) => void = () => {};
+  /** Where each vCPU was when the VM was stopped from outside, as its thread reported on leaving its loop. */
+  private readonly stopPoints: string[] = [];
   /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
   readonly threadAffinities: (readonly number[])[] = [];
 
@@ -239,7 +241,7 @@ export class Vm {
     this.stopSignal ??= signal;
     if (this.control.claimExit()) {
       await this.stopWorkers();
-      this.endWith({ kind: 'stopped', signal });
+      this.endWith({ kind: 'stopped', signal, stopPoints: this.stopPoints.filter((line) => line !== undefined) });
     }
     this.serialOutput.close();
     await this.ended.catch(() => {});
@@ -346,6 +348,7 @@ export class Vm {
                 break;
               }
               case 'stopped':
+                if (message.stopPoint) this.stopPoints[id] = message.stopPoint;
                 break;
             }
           });

@@ -212,7 +212,10 @@ describeKvm('tsvisor and KVM', () => {
   ] as const)('%s stops the VM cleanly with status %i', async (signal, status) => {
     const result = await tsvisor(['run', haltingConfig()], { signal, signalAfter: 'bsp\n' });
     expect(result.stdout).toBe('bsp\n');
-    expect(result.stderr).toBe(`tsvisor: stopped by ${signal}\n`);
+    // Where the vCPU was: halted after its "bsp\n" (4 writes to THR and the hlt's exit).
+    expect(result.stderr).toBe(
+      `tsvisor: stopped by ${signal}\ntsvisor: vCPU 0 was halted in real mode at 0x801b, interrupts enabled; 5 exits, the last I/O or MMIO exit KVM_EXIT_IO, a write to I/O port 0x3f8\n`,
+    );
     expect(result.status).toBe(status);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KvmRegs, KvmSegment, KvmSregs } from '../../src/kvm/index.js';
 import { KVM_EXIT_HLT, KVM_EXIT_IO, KVM_EXIT_MMIO } from '../../src/kvm/index.js';
-import { cpuMode, formatRegisterDump, instructionPointer, lostRegistersReport } from '../../src/vmm/register-dump.js';
+import { cpuMode, formatRegisterDump, formatStopPoint, instructionPointer, lostRegistersReport } from '../../src/vmm/register-dump.js';
 
 const segment = (selector: number, flags: Partial<KvmSegment> = {}): KvmSegment => ({
   base: 0n, limit: 0xffffffff, selector, type: 0xb, present: 1, dpl: 0, db: 0, s: 1, l: 0, g: 1, avl: 0, unusable: 0, padding: 0, ...flags,
@@ -69,5 +69,18 @@ describe('register dump', () => {
     );
     expect(lostRegistersReport(1, { reason: KVM_EXIT_HLT, address: 0, write: false }, 3)).toContain('before the fault: KVM_EXIT_HLT\n');
     expect(lostRegistersReport(1, { reason: -1, address: 0, write: false }, 0)).toContain('before the fault: none: the fault came before the first exit\n');
+  });
+
+  it('says where a vCPU was when the VM was stopped from outside', () => {
+    expect(formatStopPoint(0, 'running', regs, longMode, { reason: KVM_EXIT_IO, address: 0x3fd, write: false }, 1234)).toBe(
+      'vCPU 0 was running in 64-bit long mode at 0x8088, interrupts enabled; 1234 exits, the last I/O or MMIO exit KVM_EXIT_IO, a read of I/O port 0x3fd',
+    );
+    const realMode = { ...longMode, cr0: 0x10n, efer: 0n, cs: segment(0x700, { base: 0x7000n, l: 0 }) };
+    expect(formatStopPoint(1, 'halted', { ...regs, rip: 0x10n, rflags: 0x2n }, realMode, { reason: KVM_EXIT_MMIO, address: 0xfee000b0, write: true }, 7)).toBe(
+      'vCPU 1 was halted in real mode at 0x7010, interrupts disabled; 7 exits, the last I/O or MMIO exit KVM_EXIT_MMIO, a write to guest physical address 0xfee000b0',
+    );
+    expect(formatStopPoint(2, 'waiting for a start-up IPI', undefined, undefined, { reason: -1, address: 0, write: false }, 0)).toBe(
+      'vCPU 2 was waiting for a start-up IPI (its registers could not be read); 0 exits, no I/O or MMIO exit yet',
+    );
   });
 });

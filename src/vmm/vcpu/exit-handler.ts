@@ -14,7 +14,7 @@ import { hex } from '../../errors.js';
 import { monotonicNanos } from '../../host/clock.js';
 import * as kvm from '../../kvm/index.js';
 import type { GuestMemory } from '../../memory/guest-memory.js';
-import { formatRegisterDump, instructionPointer, lostRegistersReport, pagingEnabled, type CodeBytes, type LastExit } from '../register-dump.js';
+import { formatRegisterDump, formatStopPoint, instructionPointer, lostRegistersReport, pagingEnabled, type CodeBytes, type LastExit } from '../register-dump.js';
 import type { VmExit } from '../vm-exit.js';
 import { tscDeadlineToHostNanos } from './tsc-deadline.js';
 
@@ -78,8 +78,10 @@ export class ExitHandler {
   ending: VmExit | undefined;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next entry. */
   inFlight = false;
-  /** The last exit handled, for a report when the registers are lost (see shutdown()). */
-  private readonly lastExit: LastExit = { reason: -1, address: 0, write: false };
+  /** The last exit's reason, for a report when the registers are lost (see shutdown()). */
+  private lastReason = -1;
+  /** The last I/O or MMIO exit: where the guest last touched a device. */
+  private readonly lastAccess: LastExit = { reason: -1, address: 0, write: false };
   /** I/O data views for the last data offset KVM used, by access size. */
   private ioViews: Uint8Array[] = [];
   private ioViewsOffset = -1;
@@ -88,7 +90,7 @@ export class ExitHandler {
 
   handle(reason: number): ExitActionValue {
     const action = this.dispatch(reason, this.options.vcpu.kvmRun);
-    this.lastExit.reason = reason;
+    this.lastReason = reason;
     return action;
   }
 
@@ -159,8 +161,9 @@ export class ExitHandler {
     const port = kvmRun.ioPort;
     const bus = this.options.ioBus;
     const isIn = kvmRun.ioDirection === kvm.KVM_EXIT_IO_IN;
-    this.lastExit.address = port;
-    this.lastExit.write = !isIn;
+    this.lastAccess.reason = kvm.KVM_EXIT_IO;
+    this.lastAccess.address = port;
+    this.lastAccess.write = !isIn;
     if (count === 1) {
       const data = this.ioView(kvmRun, offset, size);
       if (isIn) bus.read(port, data);
@@ -191,8 +194,9 @@ export class ExitHandler {
     const data = kvmRun.mmioData(length);
     const address = kvmRun.mmioPhysAddr;
     const write = kvmRun.mmioIsWrite;
-    this.lastExit.address = address;
-    this.lastExit.write = write;
+    this.lastAccess.reason = kvm.KVM_EXIT_MMIO;
+    this.lastAccess.address = address;
+    this.lastAccess.write = write;
     if (write) this.options.mmioBus.write(address, data);
     else this.options.mmioBus.read(address, data);
     return true;
@@ -244,8 +248,26 @@ export class ExitHandler {
     const message =
       'The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down.';
     if (!this.options.shutdownResetsVcpu) return this.failure(`${message} Look at the IDT, the stack and the code at RIP below.`);
-    const exits = this.options.exitCounts.reduce((sum, count) => sum + count, 0);
-    return { kind: 'guest-failure', message: `${message} Look at the guest's IDT and stack.`, registers: lostRegistersReport(this.options.vcpu.id, this.lastExit, exits) };
+    const last = this.lastReason === this.lastAccess.reason ? this.lastAccess : { reason: this.lastReason, address: 0, write: false };
+    return { kind: 'guest-failure', message: `${message} Look at the guest's IDT and stack.`, registers: lostRegistersReport(this.options.vcpu.id, last, this.exitCount()) };
+  }
+
+  /** Where the vCPU was, `state` saying what it was doing, when the VM was stopped from outside. */
+  stopPoint(state: string): string {
+    const { vcpu } = this.options;
+    let regs: kvm.KvmRegs | undefined;
+    let sregs: kvm.KvmSregs | undefined;
+    try {
+      regs = vcpu.getRegs();
+      sregs = vcpu.getSregs();
+    } catch {
+      // Reported as unreadable: the line is still worth having.
+    }
+    return formatStopPoint(vcpu.id, state, regs, sregs, this.lastAccess, this.exitCount());
+  }
+
+  private exitCount(): number {
+    return this.options.exitCounts.reduce((sum, count) => sum + count, 0);
   }
 
   private failEntry(kvmRun: kvm.KvmRun): VmExit {
