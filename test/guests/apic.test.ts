@@ -9,7 +9,7 @@
  */
 import { expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
-import { tsvisor } from '../helpers/tsvisor.js';
+import { outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const APIC_OUTPUT = `CPUID.1:EDX[9] APIC is set: ok
 CPUID.1:ECX[21] x2APIC is clear: ok
@@ -66,7 +66,7 @@ ESR stays 0; no error or spurious interrupt arrived: ok
 describeKvm('the apic test kernel', () => {
   it('finds the local APIC, its timer and its interrupts as the SDM describes them', async () => {
     const result = await tsvisor(['run', 'configs/apic-x86_64.toml'], { timeoutMs: 25_000 });
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(APIC_OUTPUT);
+    expect(result.stdout, outcomeOf(result)).toBe(APIC_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 40_000);

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Kvm } from '../../src/kvm/index.js';
 import { describeKvm } from '../helpers/kvm.js';
-import { REPO, tsvisor } from '../helpers/tsvisor.js';
+import { REPO, outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const PDPE1GB_CHECK = "CPUID 0x80000001 EDX bit 26: 1-GiB pages (pdpe1gb), which ArceOS's boot page tables use";
 
@@ -98,7 +98,7 @@ describeKvm('the arceos-path test kernel: ArceOS helloworld\'s x86_64 boot path'
   it('boots through tsvisor\'s built-in BIOS (enable_bios = true) and passes every check its host allows', async () => {
     const { stdout, status } = expected(hostHasGbPages());
     const result = await tsvisor(['run', CONFIG]);
-    expect(result.stdout).toBe(stdout);
+    expect(result.stdout, outcomeOf(result)).toBe(stdout);
     // The IO APIC, Local APIC and HPET the config lists are emulated, without a word.
     expect(result.stderr).toBe('');
     expect(result.status).toBe(status);
@@ -116,7 +116,7 @@ describeKvm('the arceos-path test kernel: ArceOS helloworld\'s x86_64 boot path'
     });
     const { stdout, status } = expected(hostHasGbPages());
     const result = await tsvisor(['run', path]);
-    expect(result.stdout).toBe(stdout);
+    expect(result.stdout, outcomeOf(result)).toBe(stdout);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(status);
   });
@@ -131,7 +131,7 @@ describeKvm('the arceos-path test kernel: ArceOS helloworld\'s x86_64 boot path'
     });
     const { stdout, status } = expected(hostHasGbPages());
     const result = await tsvisor(['run', path]);
-    expect(result.stdout).toBe(stdout);
+    expect(result.stdout, outcomeOf(result)).toBe(stdout);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(status);
   });

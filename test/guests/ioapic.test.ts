@@ -6,7 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
-import { tsvisor } from '../helpers/tsvisor.js';
+import { outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const PROMPT = 'waiting for a line on COM1\n';
 
@@ -31,7 +31,7 @@ received-data interrupts: ok
 describeKvm('the ioapic test kernel', () => {
   it('checks the IO APIC registers and takes COM1 interrupts through pin 4, including host input', async () => {
     const result = await tsvisor(['run', 'configs/ioapic-x86_64.toml'], { input: 'ping\n', inputAfter: PROMPT, timeoutMs: 25_000 });
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(IOAPIC_OUTPUT);
+    expect(result.stdout, outcomeOf(result)).toBe(IOAPIC_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 40_000);

@@ -8,7 +8,7 @@
  */
 import { expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
-import { tsvisor } from '../helpers/tsvisor.js';
+import { outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const CHECKS = `every AP started with INIT, SIPI, SIPI and checked in: ok
 each AP started in real mode at CS:IP = 0x0700:0000 (SIPI vector 0x07), EDX = CPUID.01H:EAX: ok
@@ -40,7 +40,7 @@ describeKvm('the smp test kernel', () => {
     ['configs/smp4-x86_64.toml', 4],
   ])('%s: starts every AP with INIT-SIPI-SIPI and passes IPIs between %i CPUs', async (config, cpus) => {
     const result = await tsvisor(['run', config], { timeoutMs: 25_000 });
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(smpOutput(cpus));
+    expect(result.stdout, outcomeOf(result)).toBe(smpOutput(cpus));
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 40_000);

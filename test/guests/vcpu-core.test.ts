@@ -6,7 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
-import { tsvisor } from '../helpers/tsvisor.js';
+import { outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const VCPU_CORE_OUTPUT = `the Local APIC is where IA32_APIC_BASE says, the configured base: ok
 INIT followed at once by SIPI starts the AP: ok
@@ -20,7 +20,7 @@ the HPET interrupts the AP while vCPU 0 waits for a SIPI: ok
 describeKvm('the vcpu-core test kernel', () => {
   it('starts, restarts and parks vCPUs as the SDM has it, and keeps the HPET firing while vCPU 0 is parked', async () => {
     const result = await tsvisor(['run', 'configs/vcpu-core-x86_64.toml'], { timeoutMs: 25_000 });
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(VCPU_CORE_OUTPUT);
+    expect(result.stdout, outcomeOf(result)).toBe(VCPU_CORE_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 40_000);

@@ -33,6 +33,11 @@ export interface TsvisorRunOptions {
   readonly prefix?: readonly string[];
 }
 
+/** How a run ended, for an assertion's message: what a failing test must show to be diagnosed. */
+export function outcomeOf(result: TsvisorResult): string {
+  return `tsvisor exited with ${result.status ?? result.signal}; its stderr:\n${result.stderr}`;
+}
+
 export function tsvisor(args: readonly string[], options: TsvisorRunOptions = {}): Promise<TsvisorResult> {
   const command = [...(options.prefix ?? []), process.execPath, CLI, ...args];
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { elfImage } from '../helpers/images.js';
 import { describeKvm } from '../helpers/kvm.js';
-import { REPO, tsvisor } from '../helpers/tsvisor.js';
+import { REPO, outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const AXTEST_OUTPUT = `EAX held the Multiboot magic 0x2badb002: ok
 Multiboot flags 0, 2, 6, 9; mem_lower 640 KiB, mem_upper 15 MiB: ok
@@ -38,7 +38,7 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 describeKvm('boot paths', () => {
   it('axtest: the ArceOS contract through tsvisor\'s built-in BIOS, to a clean power-off', async () => {
     const result = await tsvisor(['run', 'configs/axtest-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(AXTEST_OUTPUT);
+    expect(result.stdout, outcomeOf(result)).toBe(AXTEST_OUTPUT);
     expect(result.status).toBe(0);
     // The IO APIC, Local APIC and HPET the config lists are emulated, without a word.
     expect(result.stderr).toBe('');
@@ -52,14 +52,14 @@ describeKvm('boot paths', () => {
     const path = join(folder, 'axtest-axvm-bios.toml');
     writeFileSync(path, config);
     const result = await tsvisor(['run', path]);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(AXTEST_AXVM_BIOS_OUTPUT);
+    expect(result.stdout, outcomeOf(result)).toBe(AXTEST_AXVM_BIOS_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
 
   it('mb-direct: a multiboot ELF32 kernel booted directly, with a ramdisk module and a reserved hole', async () => {
     const result = await tsvisor(['run', 'configs/mb-direct-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(`EAX held the Multiboot magic 0x2badb002: ok
+    expect(result.stdout, outcomeOf(result)).toBe(`EAX held the Multiboot magic 0x2badb002: ok
 Multiboot flags 0, 2, 3, 6, 9: ok
 the memory map has RAM [0, 16 MiB) and a reserved [16 MiB, 17 MiB): ok
 one module: the 16-byte ramdisk at 0x800000: ok
@@ -72,7 +72,7 @@ the command line is "mb-direct", the boot loader "tsvisor": ok
 
   it('elf64: a 64-bit ELF entered in long mode on tsvisor\'s GDT and identity page tables', async () => {
     const result = await tsvisor(['run', 'configs/elf64-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(`long mode: EFER.LMA and LME, CR0.PG and PE, CR4.PAE: ok
+    expect(result.stdout, outcomeOf(result)).toBe(`long mode: EFER.LMA and LME, CR0.PG and PE, CR4.PAE: ok
 CS is the 64-bit code selector 0x18: ok
 the last page of RAM (0x1fff000) is mapped and writable: ok
 the page tables at CR3 identity-map 0xfee00000: ok
@@ -93,7 +93,7 @@ the IDT loaded is the one idt_init() installed: ok
     );
     const result = await tsvisor(['run', path]);
     expect(result.status).toBe(2);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe('');
+    expect(result.stdout, outcomeOf(result)).toBe('');
     expect(result.stderr).toBe(
       `tsvisor: ${path}:14:15: kernel.kernel_path: the kernel image ${join(folder, 'cut.elf')} cannot be booted: the file is truncated: segment 0 needs bytes 4096-4351, but the file has 4224. Rebuild the image, or point kernel_path at a multiboot, ELF or flat x86 image.\n`,
     );

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { shutdownResetsVcpu } from '../../src/kvm/index.js';
 import { describeKvm, hostKvmSide } from '../helpers/kvm.js';
-import { tsvisor } from '../helpers/tsvisor.js';
+import { outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 const UNASSIGNED_OUTPUT = `out8/out16/out32 to unassigned ports: ok
 in8 from an unassigned port reads 0xff: ok
@@ -26,14 +26,14 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 describeKvm('test kernels under tsvisor run', () => {
   it('hello prints its line and exits through the debug-exit port with (21 << 1) | 1', async () => {
     const result = await tsvisor(['run', 'configs/hello-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe('Hello from tsvisor guest\n');
+    expect(result.stdout, outcomeOf(result)).toBe('Hello from tsvisor guest\n');
     expect(result.stderr).toBe('');
     expect(result.status).toBe(43);
   });
 
   it('a guest touching unassigned ports and MMIO, with every size and string I/O, completes', async () => {
     const result = await tsvisor(['run', 'configs/unassigned-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(UNASSIGNED_OUTPUT);
+    expect(result.stdout, outcomeOf(result)).toBe(UNASSIGNED_OUTPUT);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
@@ -58,7 +58,7 @@ describeKvm('test kernels under tsvisor run', () => {
 
   it('a triple-faulting guest ends with status 4, the reason and a register dump', async () => {
     const result = await tsvisor(['run', 'configs/triple-fault-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe('about to triple fault\n');
+    expect(result.stdout, outcomeOf(result)).toBe('about to triple fault\n');
     expect(result.status).toBe(4);
     const lines = result.stderr.trim().split('\n');
     const triple = 'tsvisor: The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down.';
@@ -96,14 +96,14 @@ describeKvm('test kernels under tsvisor run', () => {
 
   it('host input reaches the guest\'s UART', async () => {
     const result = await tsvisor(['run', 'configs/echo-x86_64.toml'], { input: 'tsvisor\n', inputAfter: 'echo> ' });
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe('echo> you typed: tsvisor\n');
+    expect(result.stdout, outcomeOf(result)).toBe('echo> you typed: tsvisor\n');
     expect(result.status).toBe(0);
   });
 
   it('--serial sends the guest\'s output to a file', async () => {
     const file = join(folder, 'serial.log');
     const result = await tsvisor(['run', '--serial', file, 'configs/hello-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe('');
+    expect(result.stdout, outcomeOf(result)).toBe('');
     expect(result.status).toBe(43);
     expect(readFileSync(file, 'utf8')).toBe('Hello from tsvisor guest\n');
   });

@@ -1,12 +1,12 @@
 /** Every memory-region type under real KVM: read-only RAM, MAP_IDENTICAL and MAP_RESERVED, seen from a guest. */
 import { expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
-import { tsvisor } from '../helpers/tsvisor.js';
+import { outcomeOf, tsvisor } from '../helpers/tsvisor.js';
 
 describeKvm('memory regions seen from a guest', () => {
   it('a write to read-only RAM does not change it and is reported; a reserved hole reads all ones and is logged', async () => {
     const result = await tsvisor(['run', 'configs/memory-map-x86_64.toml']);
-    expect(result.stdout, `tsvisor exited with ${result.status}; its stderr:\n${result.stderr}`).toBe(
+    expect(result.stdout, outcomeOf(result)).toBe(
       [
         'read-only RAM holds the image loaded there: ok',
         'writes to read-only RAM leave it unchanged: ok',
