@@ -1,4 +1,4 @@
-// Bundles the compiled CLI and the vCPU worker (dist/) into dist/bundle/, what `tsvisor`
+// Bundles the compiled CLI, tsvisor-qemu and the vCPU worker (dist/) into dist/bundle/, what `tsvisor`
 // runs: one CommonJS file each. Loading some sixty ES modules (resolving, reading and linking
 // each, through Node's asynchronous ESM loader) cost every start ~30 ms on the main thread and
 // again on each vCPU thread, the critical path to the guest's first instruction; one
@@ -26,6 +26,9 @@ const common = {
 
 await build({ ...common, entryPoints: ['dist/cli.js'], outfile: `${OUT}/cli.js` });
 await build({ ...common, entryPoints: ['dist/vmm/vcpu-worker.js'], outfile: `${OUT}/vcpu-worker.js` });
-// The package is "type": "module"; these two files are CommonJS.
+// tsvisor-qemu, QEMU's command line (src/qemu/main.ts), beside the CLI so that it finds the same worker.
+await build({ ...common, entryPoints: ['dist/qemu/main.js'], outfile: `${OUT}/tsvisor-qemu.js` });
+// The package is "type": "module"; these files are CommonJS.
 writeFileSync(`${OUT}/package.json`, '{ "type": "commonjs" }\n');
 chmodSync(`${OUT}/cli.js`, 0o755);
+chmodSync(`${OUT}/tsvisor-qemu.js`, 0o755);

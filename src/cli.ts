@@ -40,12 +40,21 @@ async function main(args: readonly string[]): Promise<number> {
       const { checkCommand } = await import('./cli/check-command.js');
       return checkCommand(rest);
     }
+    case 'qemu': {
+      const { asksForTextOnly, qemuCommand } = await import('./qemu/qemu-command.js');
+      if (!asksForTextOnly(rest)) prestartVcpuThread();
+      try {
+        return await qemuCommand(rest);
+      } finally {
+        await dismissIdleVcpuThreads();
+      }
+    }
     case 'bench': {
       const { benchCommand } = await import('./cli/bench-command.js');
       return benchCommand(rest);
     }
     default:
-      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, bench. See \`tsvisor --help\`.`);
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, bench. See \`tsvisor --help\`.`);
   }
 }
 

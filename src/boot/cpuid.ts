@@ -9,9 +9,12 @@
  *   - leaf 1 ECX[31] set, and leaf 0x40000000 with tsvisor's signature: a hypervisor is
  *     present, and it is not KVM's paravirtual interface (its 0x40000001 leaf is removed);
  *   - leaves 0x15 and 0x16: the TSC frequency from KVM_GET_TSC_KHZ (ArceOS reads 0x16), and
- *     a 1000 MHz bus (reference) frequency, the LAPIC timer's.
+ *     a 1000 MHz bus (reference) frequency, the LAPIC timer's;
+ *   - last, the config's CPU features (cpu-features.ts): each one turned off is cleared, each
+ *     one asked for is set where KVM supports it.
  */
 import type { KvmCpuidEntry2 } from '../kvm/index.js';
+import { CPU_FEATURES, type CpuFeatureSetting } from './cpu-features.js';
 
 export const CPUID_1_ECX_X2APIC = 1 << 21;
 export const CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
@@ -41,7 +44,10 @@ export interface VcpuCpuid {
   readonly changes: CpuidChange[];
 }
 
-export function vcpuCpuid(supported: readonly KvmCpuidEntry2[], options: { apicId: number; tscKhz: number }): VcpuCpuid {
+export function vcpuCpuid(
+  supported: readonly KvmCpuidEntry2[],
+  options: { apicId: number; tscKhz: number; features?: readonly CpuFeatureSetting[] },
+): VcpuCpuid {
   const entries = supported.map((entry) => ({ ...entry, padding: [...entry.padding] }));
   const changes: CpuidChange[] = [];
   const find = (leaf: number, index = 0) => entries.find((entry) => entry.function === leaf && entry.index === index);
@@ -93,6 +99,17 @@ export function vcpuCpuid(supported: readonly KvmCpuidEntry2[], options: { apicI
       changes.push({ leaf: entry.function, index: entry.index, register: 'leaf', before: undefined, after: undefined, why: 'removed: KVM\'s paravirtual interface is not offered' });
       entries.splice(i, 1);
     }
+  }
+
+  for (const { name, enabled } of options.features ?? []) {
+    // KVM's paravirtual features have no bit here: tsvisor offers none of them.
+    const feature = CPU_FEATURES.get(name);
+    const entry = feature && find(feature.leaf, feature.index);
+    if (!feature || !entry) continue;
+    const mask = 1 << feature.bit;
+    const kvmSupports = supported.some((kvm) => kvm.function === feature.leaf && kvm.index === feature.index && kvm[feature.register] & mask);
+    if (!enabled) set(entry, feature.register, entry[feature.register] & ~mask, `-${name}: turned off by the config`);
+    else if (kvmSupports) set(entry, feature.register, entry[feature.register] | mask, `+${name}: asked for by the config`);
   }
   return { entries, changes };
 }

@@ -2,6 +2,7 @@
 import { writeSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
 import { loadVmConfig } from '../config/load-config.js';
+import type { VmSpec } from '../config/vm-spec.js';
 import { vcpuCpuid } from '../boot/cpuid.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
 import * as kvm from '../kvm/index.js';
@@ -30,7 +31,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
   const path = positionals[0] as string;
   try {
     const spec = loadVmConfig(path);
-    const cpuid = cpuidReport();
+    const cpuid = cpuidReport(spec.cpuFeatures);
     if (values.json) {
       writeSync(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
     } else {
@@ -50,7 +51,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
 }
 
 /** vCPU 0's CPUID changes need KVM's supported CPUID: asked for without creating a VM. */
-function cpuidReport(): CpuidReport {
+function cpuidReport(features: VmSpec['cpuFeatures']): CpuidReport {
   let system: kvm.Kvm | undefined;
   try {
     system = kvm.Kvm.open();
@@ -58,7 +59,7 @@ function cpuidReport(): CpuidReport {
     try {
       const vcpu = vm.createVcpu(0);
       try {
-        return { changes: vcpuCpuid(system.getSupportedCpuid(), { apicId: 0, tscKhz: vcpu.getTscKhz() }).changes };
+        return { changes: vcpuCpuid(system.getSupportedCpuid(), { apicId: 0, tscKhz: vcpu.getTscKhz(), features }).changes };
       } finally {
         vcpu.close();
       }

@@ -5,6 +5,8 @@ export const GENERAL_HELP = `tsvisor: an x86_64 hypervisor runtime in TypeScript
 Usage:
   tsvisor run <config.toml> [options]   boot the VM an AxVisor-style config describes
   tsvisor check <config.toml> [--json]  validate a config and print the machine it describes
+  tsvisor qemu <QEMU options>           boot what a qemu-system-x86_64 command line describes
+                                        (also the tsvisor-qemu command; tsvisor qemu -h)
   tsvisor bench [--quick]               measure VM exit cost and start-up against references
   tsvisor --help                        this text (tsvisor run --help for the run options)
   tsvisor --version                     the version

@@ -15,6 +15,7 @@ import { UART_REGISTER_COUNT } from '../devices/uart16550.js';
 import { hex } from '../errors.js';
 import type { ConfigSource, Table } from './config-source.js';
 import { overlaps, span } from './memory-regions.js';
+import type { TsvisorSection } from './tsvisor-section.js';
 import type { DeviceKind, DeviceSpec, InterruptMode, MemoryRegionSpec } from './vm-spec.js';
 
 const COM1_PORT = 0x3f8;
@@ -26,7 +27,7 @@ const IO_APIC_LENGTH = 0x1000;
 const IO_PORT_LIMIT = 0x1_0000;
 const DEFAULT_PLATFORM_DEVICE_LENGTH = 0x1000;
 
-/** The devices every tsvisor VM has, whatever the config says. */
+/** The devices every tsvisor VM has, whatever the config says (tsvisor.debug_exit may move or remove the debug-exit port). */
 export const PLATFORM_DEVICES: readonly DeviceSpec[] = [
   { kind: 'uart-16550', name: 'COM1 (16550A UART)', bus: 'io', base: COM1_PORT, length: UART_REGISTER_COUNT, irq: COM1_IRQ, origin: 'platform' },
   { kind: 'debug-exit', name: 'debug-exit (isa-debug-exit)', bus: 'io', base: DEBUG_EXIT_PORT, length: DEBUG_EXIT_WIDTH, irq: undefined, origin: 'platform' },
@@ -98,10 +99,18 @@ export interface DevicesSpec {
   readonly interruptMode: InterruptMode;
 }
 
-export function readDevices(source: ConfigSource, regions: readonly MemoryRegionSpec[]): DevicesSpec {
+export function readDevices(
+  source: ConfigSource,
+  regions: readonly MemoryRegionSpec[],
+  extensions: Pick<TsvisorSection, 'debugExits' | 'pcTestdev' | 'fwCfgFiles'>,
+): DevicesSpec {
   const table = source.table('devices');
-  const platform: DeviceSpec[] = [...PLATFORM_DEVICES];
-  const listed: DeviceSpec[] = [];
+  const platform: DeviceSpec[] = PLATFORM_DEVICES.flatMap((device) => {
+    if (device.kind === 'debug-exit') return extensions.debugExits.filter((debugExit) => debugExit.origin === 'platform');
+    if (device.kind === 'fw-cfg' && extensions.fwCfgFiles.length > 0) return [{ ...device, fwCfgFiles: extensions.fwCfgFiles }];
+    return [device];
+  });
+  const listed: DeviceSpec[] = [...extensions.debugExits.filter((debugExit) => debugExit.origin !== 'platform'), ...extensions.pcTestdev];
   source.array(source.required(table, 'devices', 'emu_devices'), 'devices.emu_devices').forEach((entry, index) =>
     addEmulated(source, platform, listed, entry, `devices.emu_devices[${index}]`),
   );

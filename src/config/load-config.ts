@@ -18,12 +18,20 @@ import { locateImages } from './images.js';
 import { readMemoryRegions } from './memory-regions.js';
 import { rejectFlatFormat, rejectNewerFormats, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
+import { readTsvisorSection } from './tsvisor-section.js';
 import type { DeviceSpec, MemoryRegionSpec, VmSpec } from './vm-spec.js';
 
 export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): VmSpec {
   const file = resolve(path);
   const text = readConfigText(path, file);
-  const source = new ConfigSource(path, file, parseToml(path, text), locateToml(text));
+  return vmSpecOf(new ConfigSource(path, file, parseToml(path, text), locateToml(text)), host);
+}
+
+/**
+ * The VmSpec of a parsed config document: every check tsvisor makes of a config, whoever
+ * wrote the document (a TOML file, or the QEMU command line's front end, src/qemu/).
+ */
+export function vmSpecOf(source: ConfigSource, host: HostFacts = readHostFacts()): VmSpec {
   rejectFlatFormat(source);
   rejectNewerFormats(source);
   warnUnknownKeys(source);
@@ -32,9 +40,10 @@ export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): V
   const kernel = source.table('kernel');
   const memoryRegions = readMemoryRegions(source, kernel, host);
   const { boot, images } = readBoot(source, kernel, locateImages(source, kernel), memoryRegions);
-  const { devices, interruptMode } = readDevices(source, memoryRegions);
+  const { cpuFeatures, ...extensions } = readTsvisorSection(source);
+  const { devices, interruptMode } = readDevices(source, memoryRegions, extensions);
   const kvmRealModeArea = placeRealModeArea(source, memoryRegions, devices);
-  return { configPath: file, ...base, memoryRegions, images, boot, devices, interruptMode, kvmRealModeArea, warnings: source.warnings };
+  return { configPath: source.file, ...base, memoryRegions, images, boot, devices, interruptMode, cpuFeatures, kvmRealModeArea, warnings: source.warnings };
 }
 
 /** 16 KiB below 4 GiB that no region and no MMIO device uses, for KVM's real-mode pages. */

@@ -1,11 +1,13 @@
 /**
- * The keys of an AxVisor VM config (the axvmconfig crate, versions 0.2 to 0.8), for
+ * The keys of an AxVisor VM config (the axvmconfig crate, versions 0.2 to 0.8), and of
+ * tsvisor's own [tsvisor] table, for
  * spotting keys tsvisor does not know (a warning with a did-you-mean, since AxVisor
  * ignores them too) and the old flat format without sections (an error that explains).
  */
 import { ConfigError } from './config-error.js';
 import { isTable, type ConfigSource } from './config-source.js';
 import { nearest } from './spelling.js';
+import { TSVISOR_KEYS } from './tsvisor-section.js';
 
 export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   base: ['id', 'name', 'vm_type', 'cpu_num', 'phys_cpu_ids', 'phys_cpu_sets'],
@@ -18,6 +20,8 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'emu_devices', 'passthrough_devices', 'interrupt_mode', 'passthrough_addresses', 'passthrough_ports',
     'excluded_devices', 'address_space_policy',
   ],
+  // tsvisor's own keys (tsvisor-section.ts), which AxVisor ignores.
+  tsvisor: TSVISOR_KEYS,
 };
 
 /**

@@ -6,6 +6,7 @@
 import type { BootSpec } from '../boot/boot-plan.js';
 import type { ImageSegment } from '../boot/image-format.js';
 import type { ImageSource } from '../images/image-source.js';
+import type { CpuFeatureSetting } from '../boot/cpu-features.js';
 
 /** memory_regions flag bits (axvmconfig). */
 export const MemoryFlag = {
@@ -51,7 +52,16 @@ export interface ImageSpec {
   readonly segments: readonly ImageSegment[];
 }
 
-export type DeviceKind = 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'fw-cfg' | 'pit' | 'system-control-port-b' | 'pic-master' | 'pic-slave' | 'elcr' | 'io-apic' | 'local-apic' | 'hpet';
+export type DeviceKind =
+  | 'uart-16550' | 'debug-exit' | 'acpi-pm1-control' | 'fw-cfg' | 'pit' | 'system-control-port-b' | 'pic-master' | 'pic-slave' | 'elcr'
+  | 'io-apic' | 'local-apic' | 'hpet'
+  // QEMU's pc-testdev, one device over five ranges (devices/pc-testdev.ts).
+  | 'pc-testdev-ioport' | 'pc-testdev-flush-page' | 'pc-testdev-ioport-byte' | 'pc-testdev-irq-line' | 'pc-testdev-iomem';
+
+/** A file the guest reads through fw_cfg (tsvisor.fw_cfg): a string's bytes, or a host file's, read when the VM starts. */
+export type FwCfgFileSpec =
+  | { readonly name: string; readonly string: string }
+  | { readonly name: string; readonly file: string };
 
 export interface DeviceSpec {
   readonly kind: DeviceKind;
@@ -63,6 +73,8 @@ export interface DeviceSpec {
   readonly irq: number | undefined;
   /** "platform" for devices every tsvisor VM has, else the config entry: "devices.passthrough_devices[0]". */
   readonly origin: string;
+  /** fw_cfg only: the files the config adds to its directory, by name. */
+  readonly fwCfgFiles?: readonly FwCfgFileSpec[];
 }
 
 export type InterruptMode = 'none' | 'emulated' | 'passthrough';
@@ -85,6 +97,8 @@ export interface VmSpec {
   /** Every device of the VM, the platform's own included, on non-overlapping ranges. */
   readonly devices: readonly DeviceSpec[];
   readonly interruptMode: InterruptMode;
+  /** CPU features the config turns off or asks for (tsvisor.cpu_features), by name, sorted. */
+  readonly cpuFeatures: readonly CpuFeatureSetting[];
   /** Where KVM keeps its real-mode identity page table, with its TSS after it (boot/real-mode.ts): clear of every region and MMIO device. */
   readonly kvmRealModeArea: number;
   /** Things the user should know that do not stop the VM, each located in the config. */

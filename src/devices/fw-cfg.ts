@@ -4,7 +4,8 @@
  * item's bytes one at a time from port 0x511. Small test kernels written for QEMU ask it how
  * many CPUs and how much RAM they have. Items here: the signature "QEMU", the feature ID
  * (the traditional interface only, no DMA), the RAM size, the CPU counts, and the file
- * directory with one file, "etc/e820", the memory map.
+ * directory with "etc/e820", the memory map, and the files the config adds (QEMU's -fw_cfg),
+ * sorted by name as QEMU sorts its directory.
  */
 import type { BusDevice } from './bus-device.js';
 import { SharedState } from './shared-state.js';
@@ -42,6 +43,8 @@ export interface FwCfgContents {
   readonly cpuCount: number;
   readonly ramSize: number;
   readonly memoryMap: readonly E820Entry[];
+  /** Files the config adds, by name. */
+  readonly files?: readonly (readonly [string, Uint8Array])[];
 }
 
 export class FwCfg implements BusDevice {
@@ -70,7 +73,8 @@ export class FwCfg implements BusDevice {
         view.setUint32(i * E820_ENTRY_SIZE + 16, entry.type, true);
       }),
     );
-    this.addFiles([['etc/e820', e820]]);
+    const files: (readonly [string, Uint8Array])[] = [['etc/e820', e820], ...(contents.files ?? [])];
+    this.addFiles(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   read(offset: number, data: Uint8Array): void {

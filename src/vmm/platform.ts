@@ -9,7 +9,8 @@
  * (devices/output-ring.ts) that the main thread drains (serial-output.ts).
  */
 import { MEMORY_AVAILABLE, guestMemoryMap } from '../boot/multiboot-info.js';
-import type { DeviceSpec, MemoryRegionSpec } from '../config/vm-spec.js';
+import { readFileSync } from 'node:fs';
+import type { DeviceSpec, FwCfgFileSpec, MemoryRegionSpec } from '../config/vm-spec.js';
 import { ACPI_PM1_STATE_WORDS, AcpiPm1Control } from '../devices/acpi-pm1-control.js';
 import { Bus, type BusCounters, type UnassignedAccess } from '../devices/bus.js';
 import { UNCONNECTED_LINE, type BusDevice } from '../devices/bus-device.js';
@@ -19,6 +20,7 @@ import { GuardedRegion } from '../devices/guarded-region.js';
 import { HPET_STATE_WORDS, Hpet } from '../devices/hpet.js';
 import { LocalApic, type TaskPriority } from '../devices/local-apic.js';
 import { OutputRing } from '../devices/output-ring.js';
+import { PcTestdev, createPcTestdevState } from '../devices/pc-testdev.js';
 import { PIC_STATE_WORDS, Pic8259 } from '../devices/pic8259.js';
 import { PIT_STATE_WORDS, Pit, SystemControlPortB } from '../devices/pit8254.js';
 import { SharedState } from '../devices/shared-state.js';
@@ -47,6 +49,7 @@ export interface PlatformState {
   readonly hpet: SharedArrayBuffer;
   readonly pit: SharedArrayBuffer;
   readonly pic: SharedArrayBuffer;
+  readonly pcTestdev: SharedArrayBuffer;
   readonly interrupts: InterruptState;
 }
 
@@ -60,6 +63,7 @@ export function createPlatformState(cpuCount: number): PlatformState {
     hpet: words(HPET_STATE_WORDS),
     pit: words(PIT_STATE_WORDS),
     pic: words(PIC_STATE_WORDS),
+    pcTestdev: createPcTestdevState(),
     interrupts: createInterruptState(cpuCount),
   };
 }
@@ -119,11 +123,14 @@ interface Attachment {
   readonly create: (context: AttachmentContext) => BusDevice;
 }
 
+/** A device of the spec, made on the thread that uses it. */
+type DeviceMaker = (context: AttachmentContext, device: DeviceSpec) => BusDevice;
+
 function attachments(spec: PlatformSpec): Attachment[] {
   const memoryMap = guestMemoryMap(spec.memoryRegions);
   // IA32_APIC_BASE reads where the config put the Local APIC, the address its registers answer at.
   const localApicBase = spec.devices.find((device) => device.kind === 'local-apic')?.base;
-  const makers: Record<DeviceSpec['kind'], Attachment['create']> = {
+  const makers: Record<DeviceSpec['kind'], DeviceMaker> = {
     'uart-16550': ({ state, cpu }) => com1Uart(spec, state, cpu.interrupts),
     'debug-exit': ({ effects }) => new DebugExit(effects.onDebugExit),
     'acpi-pm1-control': ({ state, effects }) => new AcpiPm1Control(effects.onPowerOff, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)),
@@ -155,22 +162,28 @@ function attachments(spec: PlatformSpec): Attachment[] {
     elcr: ({ state }) => picOf(state).elcr,
     pit: ({ state, cpu }) => pitOf(spec, state, cpu.interrupts, cpu.onPlatformTimerChange),
     'system-control-port-b': ({ state, cpu }) => new SystemControlPortB(pitOf(spec, state, cpu.interrupts, cpu.onPlatformTimerChange)),
-    'fw-cfg': ({ state }) =>
+    'fw-cfg': ({ state }, device) =>
       new FwCfg(
         {
           cpuCount: spec.cpuCount,
           ramSize: memoryMap.filter((entry) => entry.type === MEMORY_AVAILABLE).reduce((total, entry) => total + entry.size, 0),
           memoryMap: memoryMap.map((entry) => ({ address: entry.base, length: entry.size, type: entry.type })),
+          files: (device.fwCfgFiles ?? []).map(fwCfgFileContents),
         },
         new SharedState(FW_CFG_STATE_WORDS, state.fwCfg),
       ),
+    'pc-testdev-ioport': ({ state, cpu }) => pcTestdevOf(state, cpu.interrupts).ioport,
+    'pc-testdev-flush-page': ({ state, cpu }) => pcTestdevOf(state, cpu.interrupts).flushPage,
+    'pc-testdev-ioport-byte': ({ state, cpu }) => pcTestdevOf(state, cpu.interrupts).ioportByte,
+    'pc-testdev-irq-line': ({ state, cpu }) => pcTestdevOf(state, cpu.interrupts).irqLines,
+    'pc-testdev-iomem': ({ state, cpu }) => pcTestdevOf(state, cpu.interrupts).iomem,
   };
   const devices: Attachment[] = spec.devices.map((device) => ({
     name: device.name,
     bus: device.bus,
     base: device.base,
     length: device.length,
-    create: makers[device.kind],
+    create: (context) => makers[device.kind](context, device),
   }));
   const guards: Attachment[] = spec.memoryRegions
     .filter((region) => region.mapType === 'reserved' || region.readOnly)
@@ -253,6 +266,16 @@ function picOf(state: PlatformState): Pic8259 {
 function pitOf(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring, onDeadlineChange: () => void): Pit {
   const pin = spec.devices.find((device) => device.kind === 'pit')?.irq;
   return new Pit({ state: new SharedState(PIT_STATE_WORDS, state.pit), now: monotonicNanos, irq: pin === undefined ? UNCONNECTED_LINE : interrupts.line(pin), onDeadlineChange });
+}
+
+/** pc-testdev over the shared state, as one thread sees it; its ISA IRQs drive IO APIC pins. */
+function pcTestdevOf(state: PlatformState, interrupts: InterruptWiring): PcTestdev {
+  return new PcTestdev({ state: state.pcTestdev, pin: (pin) => interrupts.line(pin) });
+}
+
+/** An fw_cfg file's bytes: a string's (UTF-8, no NUL, as QEMU's string=), or a host file's, read as the VM starts. */
+function fwCfgFileContents(file: FwCfgFileSpec): readonly [string, Uint8Array] {
+  return [file.name, 'string' in file ? new TextEncoder().encode(file.string) : readFileSync(file.file)];
 }
 
 /** Guest RAM into `data`, or all ones where the access runs past RAM: a guest cannot make tsvisor read outside it. */

@@ -148,7 +148,7 @@ export class Vm {
       for (let id = 0; id < spec.cpuCount; id++) {
         const vcpu = kvmVm.createVcpu(id);
         cleanup.push(() => vcpu.close());
-        vcpu.setCpuid2(vcpuCpuid(supported, { apicId: id, tscKhz: vcpu.getTscKhz() }).entries);
+        vcpu.setCpuid2(vcpuCpuid(supported, { apicId: id, tscKhz: vcpu.getTscKhz(), features: spec.cpuFeatures }).entries);
         // Every vCPU powers on in the architectural reset state; the others wait there for a start-up IPI.
         resetVcpu(vcpu, 'power-on');
         vcpus.push(vcpu);

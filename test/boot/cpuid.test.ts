@@ -62,3 +62,33 @@ describe('vcpuCpuid', () => {
     expect(SUPPORTED).toHaveLength(6);
   });
 });
+
+describe('vcpuCpuid with the config\'s CPU features (QEMU\'s -cpu host,+feat,-feat)', () => {
+  const AVX = 1 << 28;
+  const SSE3 = 1 << 0;
+  const withAvx = [...SUPPORTED.filter((e) => e.function !== 1), entry(1, 0, { ecx: AVX | SSE3 })];
+
+  it('clears a feature turned off, tsvisor\'s own ones included, and records why', () => {
+    const { entries, changes } = vcpuCpuid(withAvx, { apicId: 0, tscKhz: TSC_KHZ, features: [{ name: 'avx', enabled: false }, { name: 'tsc-deadline', enabled: false }] });
+    const ecx = leaf(entries, 1)?.ecx as number;
+    expect(ecx & AVX).toBe(0);
+    expect(ecx & CPUID_1_ECX_TSC_DEADLINE).toBe(0);
+    expect(ecx & SSE3).toBe(SSE3);
+    expect(changes.filter((change) => change.why.startsWith('-')).map((change) => change.why)).toEqual([
+      '-avx: turned off by the config', '-tsc-deadline: turned off by the config',
+    ]);
+  });
+
+  it('sets a feature asked for only where KVM supports it', () => {
+    const { entries } = vcpuCpuid(withAvx, { apicId: 0, tscKhz: TSC_KHZ, features: [{ name: 'pni', enabled: true }, { name: 'f16c', enabled: true }] });
+    const ecx = leaf(entries, 1)?.ecx as number;
+    expect(ecx & SSE3).toBe(SSE3);
+    expect(ecx & (1 << 29)).toBe(0);
+  });
+
+  it('takes KVM\'s paravirtual features (no bit here) and features of leaves KVM lacks without change', () => {
+    const plain = vcpuCpuid(withAvx, { apicId: 0, tscKhz: TSC_KHZ });
+    const { entries } = vcpuCpuid(withAvx, { apicId: 0, tscKhz: TSC_KHZ, features: [{ name: 'kvmclock', enabled: false }, { name: 'avx2', enabled: false }] });
+    expect(entries).toEqual(plain.entries);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * What a QEMU command line asks of tsvisor, as plain typed data: the parse result of
+ * parse-command-line.ts, from which to-config.ts makes a config document.
+ */
+import type { CpuFeatureSetting } from '../boot/cpu-features.js';
+import type { FwCfgFileSpec } from '../config/vm-spec.js';
+
+/** QEMU's PC machines, both tsvisor's PC: they differ here only in where RAM above the PCI hole starts. */
+export type MachineType = 'pc' | 'q35';
+
+/** Where COM1's output goes: a backend of QEMU's -serial. */
+export type SerialBackend = { readonly kind: 'stdio' } | { readonly kind: 'null' } | { readonly kind: 'file'; readonly path: string };
+
+/** A socket a monitor listens on or connects to (QEMU's SocketAddress). */
+export type SocketAddress = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+
+/** A character device a monitor talks through. */
+export type MonitorChannel =
+  | { readonly kind: 'socket'; readonly address: SocketAddress; readonly server: boolean; readonly wait: boolean }
+  | { readonly kind: 'stdio' };
+
+/**
+ * A monitor the command line asks for (-qmp, -monitor, -mon with -chardev): QMP ("control")
+ * or the human monitor ("readline"), and its channel. tsvisor's QMP server is built apart;
+ * until it is wired in, a command line with a monitor is refused at run time.
+ */
+export interface MonitorRequest {
+  /** The option that asked for it, as written: "-qmp unix:/tmp/q.sock,server=on,wait=off". */
+  readonly option: string;
+  readonly mode: 'control' | 'readline';
+  readonly pretty: boolean;
+  readonly channel: MonitorChannel;
+}
+
+export interface DebugExitRequest {
+  readonly option: string;
+  readonly iobase: number;
+  readonly iosize: number;
+}
+
+export interface QemuMachine {
+  readonly machine: MachineType;
+  /** RAM in bytes (-m, 128 MiB by default), rounded up to 8 KiB as QEMU rounds it. */
+  readonly ramSize: number;
+  readonly cpus: number;
+  readonly cpuFeatures: readonly CpuFeatureSetting[];
+  readonly kernel: string | undefined;
+  readonly append: string | undefined;
+  readonly initrd: string | undefined;
+  readonly bios: string | undefined;
+  /** COM1's output; QEMU's default is the terminal with -nographic and nowhere with -nodefaults or a display. */
+  readonly serial: SerialBackend;
+  readonly debugExits: readonly DebugExitRequest[];
+  readonly pcTestdev: boolean;
+  readonly fwCfgFiles: readonly { readonly option: string; readonly file: FwCfgFileSpec }[];
+  readonly name: string | undefined;
+  readonly uuid: string | undefined;
+  readonly noReboot: boolean;
+  readonly noShutdown: boolean;
+  /** -S: the vCPUs wait for a monitor's `cont`. */
+  readonly startPaused: boolean;
+  readonly monitors: readonly MonitorRequest[];
+  /** Each option as written, by what it sets, for naming it in errors: "memory" -> "-m 16". */
+  readonly written: Readonly<Partial<Record<WrittenOption, string>>>;
+}
+
+export type WrittenOption = 'machine' | 'memory' | 'smp' | 'cpu' | 'kernel' | 'append' | 'initrd' | 'bios' | 'name';
+
+export type QemuInvocation =
+  | { readonly action: 'help' }
+  | { readonly action: 'version' }
+  /** -device help (or ?): the device list; -device <name>,help: its properties. */
+  | { readonly action: 'device-help'; readonly device: string | undefined }
+  | { readonly action: 'machine-help' }
+  | { readonly action: 'run'; readonly machine: QemuMachine; readonly printConfig: boolean };

@@ -1,0 +1,73 @@
+/**
+ * Runs the VM a QEMU command line describes and ends as QEMU ends: status 0 when the guest
+ * powers off, (v << 1) | 1 when it writes v to an isa-debug-exit, 0 on SIGINT or SIGTERM
+ * ("terminating on signal N"), and 0 when the guest resets with -no-reboot. Where QEMU would
+ * go on (it reboots a guest that resets without -no-reboot; it pauses one KVM cannot run, or
+ * idles with every vCPU halted for good), tsvisor cannot, and ends with status 1 saying why.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { VmSpec } from '../config/vm-spec.js';
+import { ExitStatus, TsvisorError } from '../errors.js';
+import { ConsoleInput } from '../vmm/console-input.js';
+import { Vm } from '../vmm/vm.js';
+import { exitStatusOf, type VmExit } from '../vmm/vm-exit.js';
+import type { QemuMachine, SerialBackend } from './invocation.js';
+import { PROGRAM, QEMU_ERROR_STATUS } from './qemu-error.js';
+
+const STDOUT = 1;
+const STDERR = 2;
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+export async function runQemuMachine(spec: VmSpec, machine: QemuMachine): Promise<number> {
+  const serialFd = openSerial(machine.serial);
+  let vm: Vm | undefined;
+  let input: ConsoleInput | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => void vm?.stop(signal);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  try {
+    vm = await Vm.create(spec, { serialOutputFd: serialFd, report: (message) => writeSync(STDERR, `${PROGRAM}: ${message}\n`) });
+    if (machine.serial.kind === 'stdio') input = new ConsoleInput(vm.console, process.stdin);
+    const exit = await vm.run();
+    for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `${PROGRAM}: ${line}\n`);
+    return qemuExitStatus(exit, machine);
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    input?.close();
+    process.stdin.destroy();
+    await vm?.destroy();
+    if (serialFd !== STDOUT) closeSync(serialFd);
+  }
+}
+
+/** QEMU's status for how the VM ended, with what QEMU (or tsvisor, where it differs) says on stderr. */
+function qemuExitStatus(exit: VmExit, machine: QemuMachine): number {
+  switch (exit.kind) {
+    case 'power-off':
+    case 'debug-exit':
+      return exitStatusOf(exit);
+    case 'stopped':
+      if (exit.signal) writeSync(STDERR, `${PROGRAM}: terminating on signal ${SIGNAL_NUMBERS[exit.signal]}\n`);
+      return ExitStatus.ok;
+    case 'guest-failure': {
+      // exit-handler.ts words a KVM_EXIT_SHUTDOWN (a triple fault: the CPU resets) so.
+      const reset = exit.message.startsWith('The guest triple-faulted');
+      const after = reset
+        ? machine.noReboot
+          ? 'With -no-reboot QEMU ends here, with status 0.'
+          : 'QEMU would reboot the guest; tsvisor cannot, and ends with status 1 (with -no-reboot, 0, as QEMU).'
+        : 'QEMU would stop the guest and wait; tsvisor ends with status 1.';
+      writeSync(STDERR, `${PROGRAM}: ${exit.message} ${after}\n${exit.registers ? `${exit.registers}\n` : ''}`);
+      return reset && machine.noReboot ? ExitStatus.ok : QEMU_ERROR_STATUS;
+    }
+  }
+}
+
+function openSerial(serial: SerialBackend): number {
+  if (serial.kind === 'stdio') return STDOUT;
+  const path = serial.kind === 'file' ? serial.path : '/dev/null';
+  try {
+    return openSync(path, 'w');
+  } catch (error) {
+    throw new TsvisorError(`-serial file:${path}: Could not open '${path}': ${(error as NodeJS.ErrnoException).code ?? error}`, QEMU_ERROR_STATUS);
+  }
+}
