@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The FAT32 tests build disk images with the real tools: mkfs.vfat (dosfstools) and mcopy
-# (mtools). Install them from Debian's packages when they are missing and we may; otherwise
-# say how.
+# Tools the tests use, from Debian's packages, installed when missing and we may (root with
+# apt-get); otherwise say how:
+#   - mkfs.vfat (dosfstools) and mcopy (mtools): the FAT32 tests build disk images with them;
+#   - qemu-system-x86_64 (qemu-system-x86): the oracle the QEMU front end's tests compare
+#     against (they skip, loudly, without it).
 set -euo pipefail
-if command -v mkfs.vfat >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1; then
-  exit 0
-fi
+missing=()
+command -v mkfs.vfat >/dev/null 2>&1 || missing+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+[ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "tsvisor tests: installing dosfstools and mtools (for the FAT32 tests)" >&2
+  echo "tsvisor tests: installing ${missing[*]} (apt-get)" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dosfstools mtools >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   exit 0
 fi
-echo "tsvisor tests need mkfs.vfat and mcopy: install them with 'sudo apt-get install dosfstools mtools'." >&2
-exit 1
+case " ${missing[*]} " in
+  *" dosfstools "*|*" mtools "*)
+    echo "tsvisor tests need mkfs.vfat and mcopy: install them with 'sudo apt-get install dosfstools mtools'." >&2
+    exit 1 ;;
+esac
+echo "tsvisor tests: qemu-system-x86_64 is missing, so the QEMU oracle tests will be skipped; 'sudo apt-get install qemu-system-x86' runs them." >&2

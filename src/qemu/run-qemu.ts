@@ -49,8 +49,7 @@ function qemuExitStatus(exit: VmExit, machine: QemuMachine): number {
       if (exit.signal) writeSync(STDERR, `${PROGRAM}: terminating on signal ${SIGNAL_NUMBERS[exit.signal]}\n`);
       return ExitStatus.ok;
     case 'guest-failure': {
-      // exit-handler.ts words a KVM_EXIT_SHUTDOWN (a triple fault: the CPU resets) so.
-      const reset = exit.message.startsWith('The guest triple-faulted');
+      const reset = exit.tripleFault === true; // a PC resets its CPU on a triple fault
       const after = reset
         ? machine.noReboot
           ? 'With -no-reboot QEMU ends here, with status 0.'

@@ -7,8 +7,12 @@ export type VmExit =
   | { readonly kind: 'power-off' }
   /** The guest wrote `value` to the debug-exit port. */
   | { readonly kind: 'debug-exit'; readonly value: number }
-  /** The guest crashed or stopped in a way it did not choose: `message` says how, `registers` shows where. */
-  | { readonly kind: 'guest-failure'; readonly message: string; readonly registers: string | undefined }
+  /**
+   * The guest crashed or stopped in a way it did not choose: `message` says how, `registers`
+   * shows where. `tripleFault`: the CPU shut down (KVM_EXIT_SHUTDOWN), which a PC turns into a
+   * reset (QEMU reboots such a guest unless told -no-reboot).
+   */
+  | { readonly kind: 'guest-failure'; readonly message: string; readonly registers: string | undefined; readonly tripleFault?: boolean }
   /** The host stopped the VM (Vm.stop(), or a signal to tsvisor); `stopPoints` say where each vCPU was. */
   | { readonly kind: 'stopped'; readonly signal: 'SIGINT' | 'SIGTERM' | undefined; readonly stopPoints?: readonly string[] };
 

@@ -149,7 +149,7 @@ export class ExitHandler {
   }
 
   /** A crash of the guest's own making, with the registers where it happened. */
-  failure(message: string): VmExit {
+  failure(message: string): Extract<VmExit, { kind: 'guest-failure' }> {
     return { kind: 'guest-failure', message, registers: this.registerDump() };
   }
 
@@ -247,9 +247,9 @@ export class ExitHandler {
   private shutdown(): VmExit {
     const message =
       'The guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception could not be delivered, nor the double fault after it, so the CPU shut down.';
-    if (!this.options.shutdownResetsVcpu) return this.failure(`${message} Look at the IDT, the stack and the code at RIP below.`);
+    if (!this.options.shutdownResetsVcpu) return { ...this.failure(`${message} Look at the IDT, the stack and the code at RIP below.`), tripleFault: true };
     const last = this.lastReason === this.lastAccess.reason ? this.lastAccess : { reason: this.lastReason, address: 0, write: false };
-    return { kind: 'guest-failure', message: `${message} Look at the guest's IDT and stack.`, registers: lostRegistersReport(this.options.vcpu.id, last, this.exitCount()) };
+    return { kind: 'guest-failure', message: `${message} Look at the guest's IDT and stack.`, registers: lostRegistersReport(this.options.vcpu.id, last, this.exitCount()), tripleFault: true };
   }
 
   /** Where the vCPU was, `state` saying what it was doing, when the VM was stopped from outside. */

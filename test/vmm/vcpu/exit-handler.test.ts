@@ -237,6 +237,7 @@ describe('exits that end the VM', () => {
         '  the last exit tsvisor handled before the fault: KVM_EXIT_IO, a write to I/O port 0x1230',
         '  exits handled before the fault: 1',
       ].join('\n'),
+      tripleFault: true,
     });
   });
 
