@@ -27,7 +27,7 @@ export const RUN_HELP = `Usage: tsvisor run <config.toml> [options]
 Boots the VM that an AxVisor VM config ([base], [kernel], [devices]) describes, with the
 guest's serial console (COM1, I/O port 0x3f8) on this terminal, and exits with the status
 the guest chooses (see tsvisor --help). Each vCPU runs on its own thread. Ctrl-C (SIGINT)
-and SIGTERM stop the VM cleanly, with status 130 and 143.
+and SIGTERM stop the VM cleanly, with status 130 and 143, and say where each vCPU was.
 
 Options:
   --serial <file>        write the guest's serial output to <file> instead of the terminal
