@@ -40,12 +40,16 @@ async function main(args: readonly string[]): Promise<number> {
       const { checkCommand } = await import('./cli/check-command.js');
       return checkCommand(rest);
     }
+    case 'qmp': {
+      const { qmpCommand } = await import('./cli/qmp-command.js');
+      return qmpCommand(rest);
+    }
     case 'bench': {
       const { benchCommand } = await import('./cli/bench-command.js');
       return benchCommand(rest);
     }
     default:
-      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, bench. See \`tsvisor --help\`.`);
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qmp, bench. See \`tsvisor --help\`.`);
   }
 }
 
