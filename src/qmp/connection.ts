@@ -25,6 +25,9 @@ export interface ConnectionLimits extends StreamerLimits {
   readonly unsentBytes: number;
 }
 
+/** How long tsvisor, as it ends, waits for a client that reads nothing to take its last replies. */
+const CLOSE_GRACE_MS = 2000;
+
 export const DEFAULT_LIMITS: ConnectionLimits = { ...QEMU_LIMITS, queuedRequests: 8, unsentBytes: 1 << 20 };
 
 export class QmpConnection {
@@ -59,10 +62,14 @@ export class QmpConnection {
     if (this.socket.writableLength > this.limits.unsentBytes) this.socket.pause();
   }
 
-  /** Ends the connection once what was written has gone out. */
+  /**
+   * Ends the connection once what was written has gone out to the system, without waiting for
+   * the client to close its side, nor longer than CLOSE_GRACE_MS for a client that reads nothing.
+   */
   close(): Promise<void> {
-    this.socket.end();
-    return this.closedPromise;
+    const timer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    this.socket.end(() => this.socket.destroy());
+    return this.closedPromise.then(() => clearTimeout(timer));
   }
 
   private receive(streamed: StreamedMessage): void {

@@ -57,7 +57,10 @@ export class QmpServer {
   }
 
   private schedule(connection: QmpConnection, incoming: Incoming): Promise<void> {
-    const done = this.work.then(() => (connection.closed ? undefined : this.handle(connection, incoming)));
+    const done = this.work
+      .then(() => (connection.closed ? undefined : this.handle(connection, incoming)))
+      // A bug in one request must not stop the queue for every client.
+      .catch((error: unknown) => this.options.report?.(`internal error in the QMP server (this is a bug in tsvisor; please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
     this.work = done;
     return done;
   }
