@@ -49,12 +49,16 @@ async function main(args: readonly string[]): Promise<number> {
         await dismissIdleVcpuThreads();
       }
     }
+    case 'qmp': {
+      const { qmpCommand } = await import('./cli/qmp-command.js');
+      return qmpCommand(rest);
+    }
     case 'bench': {
       const { benchCommand } = await import('./cli/bench-command.js');
       return benchCommand(rest);
     }
     default:
-      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, bench. See \`tsvisor --help\`.`);
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, qmp, bench. See \`tsvisor --help\`.`);
   }
 }
 

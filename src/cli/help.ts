@@ -7,6 +7,7 @@ Usage:
   tsvisor check <config.toml> [--json]  validate a config and print the machine it describes
   tsvisor qemu <QEMU options>           boot what a qemu-system-x86_64 command line describes
                                         (also the tsvisor-qemu command; tsvisor qemu -h)
+  tsvisor qmp <socket> <command> [args] send one QMP command to a running VM
   tsvisor bench [--quick]               measure VM exit cost and start-up against references
   tsvisor --help                        this text (tsvisor run --help for the run options)
   tsvisor --version                     the version
@@ -36,7 +37,30 @@ Options:
   --stats                at exit, print the exits per vCPU and reason and the accesses per
                          device, with the time spent handling each, and any coalesced or
                          undelivered interrupts
+  --qmp <endpoint>       a QMP monitor (QEMU's machine protocol; docs/qmp.md), in QEMU's -qmp
+                         syntax: unix:PATH or tcp:[HOST]:PORT, then ,server=on to listen (else
+                         tsvisor connects to a listening client) and ,wait=off not to wait for
+                         a client before the guest starts (the legacy ,server,nowait works too).
+                         quit ends tsvisor with status 0
   -h, --help             this text
+`;
+
+export const QMP_HELP = `Usage: tsvisor qmp <socket> <command> [json-arguments] [--events]
+
+Connects to a QMP server (tsvisor run --qmp ...,server=on, or QEMU's -qmp), negotiates,
+runs one command and prints its reply's "return" as JSON. <socket> is a unix socket's path
+(or unix:PATH), or tcp:HOST:PORT. The arguments are one JSON object.
+
+Examples:
+  tsvisor qmp /tmp/vm.sock query-status
+  tsvisor qmp /tmp/vm.sock human-monitor-command '{"command-line": "info cpus"}'
+
+Options:
+  --events     also print the events that arrive before the reply, a JSON line each
+  -h, --help   this text
+
+Exit status: 0 when the command succeeded, 1 when the server answered with an error
+(printed as \`tsvisor qmp: <class>: <desc>\`), 2 for bad input or no server there.
 `;
 
 export const BENCH_HELP = `Usage: tsvisor bench [--quick] [--install-peers]

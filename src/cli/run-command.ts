@@ -11,6 +11,8 @@ import { exitStatusOf } from '../vmm/vm-exit.js';
 import { RUN_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
+import { parseQmpEndpoint } from '../qmp/endpoint.js';
+import { startVmQmp, type VmQmp } from '../qmp/run-with-vm.js';
 
 const STDOUT = 1;
 const STDERR = 2;
@@ -21,6 +23,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     serial: { type: 'string' },
     'trace-unassigned': { type: 'boolean' },
     stats: { type: 'boolean' },
+    qmp: { type: 'string' },
   });
   if (values.help) {
     writeSync(STDOUT, RUN_HELP);
@@ -31,13 +34,18 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       `tsvisor run takes one config file, ${positionals.length === 0 ? 'but none was given' : `but ${positionals.length} were given`}. Usage: tsvisor run <config.toml>; see \`tsvisor run --help\`.`,
     );
   }
+  const qmpEndpoint = values.qmp === undefined ? undefined : parseQmpEndpoint(values.qmp);
   const spec = loadVmConfig(positionals[0] as string);
   for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
 
   const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
   let vm: Vm | undefined;
   let input: ConsoleInput | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => void vm?.stop(signal);
+  let qmp: VmQmp | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    qmp?.stopWaiting();
+    void vm?.stop(signal);
+  };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   try {
     vm = await Vm.create(spec, {
@@ -46,8 +54,15 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
       timeStats: values.stats ?? false,
     });
+    if (qmpEndpoint) {
+      qmp = await startVmQmp(qmpEndpoint, vm, { serial: values.serial === undefined ? 'stdio' : 'file', report: (message) => writeSync(STDERR, `tsvisor: ${message}\n`) });
+      await qmp.waitForClient();
+    }
     input = new ConsoleInput(vm.console, process.stdin);
-    const exit = await vm.run();
+    const run = vm.run();
+    qmp?.started(run);
+    const exit = await run;
+    qmp?.ended(exit);
     if (exit.kind === 'guest-failure') {
       writeSync(STDERR, `tsvisor: ${exit.message}\n${exit.registers ? `${exit.registers}\n` : ''}`);
     }
@@ -69,6 +84,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     input?.close();
     process.stdin.destroy();
+    await qmp?.close();
     await vm?.destroy();
     if (serialFd !== STDOUT) closeSync(serialFd);
   }

@@ -43,7 +43,7 @@ describe('tsvisor help', () => {
 
 describe('usage errors', () => {
   it('an unknown command', async () => {
-    expectBadInput(await tsvisor(['boot']), "'boot' is not a tsvisor command. The commands are: run, check, qemu, bench. See `tsvisor --help`.");
+    expectBadInput(await tsvisor(['boot']), "'boot' is not a tsvisor command. The commands are: run, check, qemu, qmp, bench. See `tsvisor --help`.");
   });
 
   it('an unknown option', async () => {

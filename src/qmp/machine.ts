@@ -1,0 +1,34 @@
+/**
+ * What the QMP server needs of a VM: a small interface, so that its policy is testable with a
+ * fake machine and no KVM. vm-adapter.ts implements it over tsvisor's Vm.
+ */
+
+/** QEMU's RunState values that a tsvisor VM can be in (qapi/run-state.json). */
+export type RunState = 'prelaunch' | 'running' | 'paused' | 'shutdown';
+
+/** A character device, as query-chardev reports it (qapi/char.json, ChardevInfo). */
+export interface Chardev {
+  readonly label: string;
+  readonly filename: string;
+  readonly frontendOpen: boolean;
+}
+
+export interface QmpMachine {
+  /** The VM's name (query-name omits it when there is none). */
+  readonly name: string | undefined;
+  /** The VM's UUID, in its 36-character form. */
+  readonly uuid: string;
+  runState(): RunState;
+  /** Stops every vCPU; resolves once they are stopped (or the VM has ended meanwhile). */
+  pause(): Promise<void>;
+  resume(): void;
+  /** Ends the VM and tsvisor, as QEMU's quit does: the caller has already told the clients. */
+  quit(): void;
+  /** Resets the VM as a machine reset does; throws a QmpError when the machine cannot. */
+  reset(): Promise<void>;
+  /** Presses the power button: what the guest makes of it is the guest's business. */
+  pressPowerButton(): void;
+  /** Each vCPU's host thread id, by CPU index. */
+  vcpuThreadIds(): readonly number[];
+  chardevs(): readonly Chardev[];
+}

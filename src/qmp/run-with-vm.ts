@@ -1,0 +1,56 @@
+/**
+ * The QMP server beside a running tsvisor VM (tsvisor run --qmp, and QEMU's -qmp for the QEMU
+ * front end): the VM as its machine, QEMU's wait for a first client before the guest starts,
+ * and the SHUTDOWN event for the way the VM ended.
+ */
+import { writeSync } from 'node:fs';
+import { tsvisorVersion } from '../cli/version.js';
+import type { Vm } from '../vmm/vm.js';
+import type { VmExit } from '../vmm/vm-exit.js';
+import { endpointFilename, type QmpEndpoint } from './endpoint.js';
+import { startQmpServer, type QmpService } from './listen.js';
+import { qmpVersion } from './version.js';
+import { shutdownEventOf, VmMachine } from './vm-adapter.js';
+
+export interface VmQmpOptions {
+  /** Where COM1 goes, as query-chardev names its backend: the terminal ("stdio") or a file ("file"). */
+  readonly serial: 'stdio' | 'file';
+  readonly report: (message: string) => void;
+}
+
+export interface VmQmp {
+  readonly service: QmpService;
+  /** With wait=on, resolves once a client has connected (or stopWaiting was called); at once otherwise. */
+  waitForClient(): Promise<void>;
+  /** Gives up waiting for a client (the VM is being stopped). */
+  stopWaiting(): void;
+  started(run: Promise<VmExit>): void;
+  ended(exit: VmExit): void;
+  close(): Promise<void>;
+}
+
+export async function startVmQmp(endpoint: QmpEndpoint, vm: Vm, options: VmQmpOptions): Promise<VmQmp> {
+  const machine = new VmMachine(vm, [
+    { label: 'compat_monitor0', filename: endpointFilename(endpoint), frontendOpen: true },
+    { label: 'serial0', filename: options.serial, frontendOpen: true },
+  ]);
+  const service = await startQmpServer(endpoint, machine, { version: qmpVersion(tsvisorVersion()), report: options.report });
+  let stopWaiting!: () => void;
+  const stopped = new Promise<void>((resolve) => (stopWaiting = resolve));
+  return {
+    service,
+    waitForClient: async () => {
+      if (!endpoint.server || !endpoint.wait) return;
+      // QEMU says the same, as an info line, and waits before it starts the guest.
+      writeSync(2, `tsvisor: waiting for a QMP connection on ${endpointFilename(service.endpoint)}\n`);
+      await Promise.race([service.firstClient, stopped]);
+    },
+    stopWaiting,
+    started: (run) => machine.started(run),
+    ended: (exit) => {
+      const shutdown = shutdownEventOf(exit);
+      if (shutdown) service.server.emitEvent('SHUTDOWN', shutdown);
+    },
+    close: () => service.close(),
+  };
+}

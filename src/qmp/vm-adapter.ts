@@ -1,0 +1,89 @@
+/**
+ * tsvisor's Vm as the QMP server's machine (machine.ts), and the SHUTDOWN event QEMU would emit
+ * for each way a tsvisor VM ends.
+ */
+import type { Vm } from '../vmm/vm.js';
+import type { VmExit } from '../vmm/vm-exit.js';
+import type { Chardev, QmpMachine, RunState } from './machine.js';
+import { genericError } from './qmp-error.js';
+
+/** What the adapter uses of a Vm. */
+export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'threadIds'> & { readonly spec: { readonly name: string } };
+
+/** tsvisor's configs carry no UUID; QEMU without -uuid reports this one. */
+const NO_UUID = '00000000-0000-0000-0000-000000000000';
+
+export class VmMachine implements QmpMachine {
+  private state: RunState = 'prelaunch';
+  private ended: Promise<unknown> = new Promise(() => {});
+
+  constructor(
+    private readonly vm: QmpVm,
+    private readonly chardevList: readonly Chardev[],
+  ) {}
+
+  get name(): string {
+    return this.vm.spec.name;
+  }
+
+  readonly uuid = NO_UUID;
+
+  /** The VM's run has begun; `run` settles when it ends. */
+  started(run: Promise<unknown>): void {
+    this.state = 'running';
+    this.ended = run.then(
+      () => (this.state = 'shutdown'),
+      () => (this.state = 'shutdown'),
+    );
+  }
+
+  runState(): RunState {
+    return this.state;
+  }
+
+  /** A VM that ends while it pauses (the guest powers off) no longer pauses: the wait ends with it. */
+  async pause(): Promise<void> {
+    await Promise.race([this.vm.pause(), this.ended]);
+    if (this.state === 'running') this.state = 'paused';
+  }
+
+  resume(): void {
+    this.vm.resume();
+    if (this.state === 'paused') this.state = 'running';
+  }
+
+  quit(): void {
+    void this.vm.stop();
+  }
+
+  /**
+   * A reset needs every vCPU back in its power-on state, the images loaded again and every
+   * device reset; tsvisor's VMM does not do that yet, and says so as QEMU says what it cannot do.
+   */
+  async reset(): Promise<void> {
+    throw genericError('tsvisor cannot reset a VM yet (it would need every vCPU back in its power-on state, the images loaded again and every device reset); quit and start the VM again instead');
+  }
+
+  /** tsvisor's guests have no ACPI power button: as QEMU with such a guest, the POWERDOWN event is all there is. */
+  pressPowerButton(): void {}
+
+  vcpuThreadIds(): readonly number[] {
+    return this.vm.threadIds;
+  }
+
+  chardevs(): readonly Chardev[] {
+    return this.chardevList;
+  }
+}
+
+/**
+ * The SHUTDOWN event's data for a VM that ended (qapi/run-state.json, ShutdownCause): the guest
+ * powering off is "guest-shutdown", a signal to tsvisor "host-signal". quit has sent its own
+ * ("host-qmp-quit") before the VM stopped. A guest's write to the debug-exit port ends QEMU at
+ * once, with no event, and so it ends tsvisor; nor does a guest failure have one.
+ */
+export function shutdownEventOf(exit: VmExit): { readonly guest: boolean; readonly reason: string } | undefined {
+  if (exit.kind === 'power-off') return { guest: true, reason: 'guest-shutdown' };
+  if (exit.kind === 'stopped' && exit.signal !== undefined) return { guest: false, reason: 'host-signal' };
+  return undefined;
+}

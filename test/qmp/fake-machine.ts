@@ -1,0 +1,43 @@
+/** A QmpMachine without KVM, for the server's policy: it records what was asked of it. */
+import type { Chardev, QmpMachine, RunState } from '../../src/qmp/machine.js';
+
+export class FakeMachine implements QmpMachine {
+  state: RunState = 'running';
+  readonly calls: string[] = [];
+  onQuit: () => void = () => {};
+
+  constructor(
+    readonly name: string | undefined,
+    readonly uuid: string,
+    private readonly threadIds: readonly number[],
+    private readonly chardevList: readonly Chardev[],
+  ) {}
+
+  runState(): RunState {
+    return this.state;
+  }
+  async pause(): Promise<void> {
+    this.calls.push('pause');
+    this.state = 'paused';
+  }
+  resume(): void {
+    this.calls.push('resume');
+    this.state = 'running';
+  }
+  quit(): void {
+    this.calls.push('quit');
+    this.onQuit();
+  }
+  async reset(): Promise<void> {
+    this.calls.push('reset');
+  }
+  pressPowerButton(): void {
+    this.calls.push('power button');
+  }
+  vcpuThreadIds(): readonly number[] {
+    return this.threadIds;
+  }
+  chardevs(): readonly Chardev[] {
+    return this.chardevList;
+  }
+}
