@@ -45,10 +45,10 @@ Console and display:
   -nographic, -display none, -nodefaults
 Control:
   -no-reboot                       a guest reset (triple fault) ends with status 0, as QEMU
-  -no-shutdown, -S                 accepted; -S needs a monitor
+  -no-shutdown                     accepted (a power-off still ends the run)
   -name NAME, -uuid UUID           the VM's name; a UUID (checked, not shown to the guest)
-  -qmp, -monitor, -mon, -chardev   parsed (unix:PATH, tcp:HOST:PORT, server=on|off,
-                                   wait=on|off); QMP is not available yet in this build
+  -qmp, -mon, -chardev             QMP on a socket (unix:PATH, tcp:HOST:PORT, server=on|off,
+                                   wait=on|off, or server,nowait): see docs/qmp.md
 tsvisor's own:
   --print-config                   print the equivalent tsvisor (AxVisor-style TOML) config
                                    instead of running: tsvisor check and run take it

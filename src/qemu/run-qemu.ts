@@ -11,6 +11,8 @@ import { ExitStatus, TsvisorError } from '../errors.js';
 import { ConsoleInput } from '../vmm/console-input.js';
 import { Vm } from '../vmm/vm.js';
 import { exitStatusOf, type VmExit } from '../vmm/vm-exit.js';
+import { startVmQmp, type VmQmp } from '../qmp/run-with-vm.js';
+import type { QmpEndpoint } from '../qmp/endpoint.js';
 import type { QemuMachine, SerialBackend } from './invocation.js';
 import { PROGRAM, QEMU_ERROR_STATUS } from './qemu-error.js';
 
@@ -18,22 +20,35 @@ const STDOUT = 1;
 const STDERR = 2;
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 
-export async function runQemuMachine(spec: VmSpec, machine: QemuMachine): Promise<number> {
+export async function runQemuMachine(spec: VmSpec, machine: QemuMachine, qmpEndpoint: QmpEndpoint | undefined): Promise<number> {
   const serialFd = openSerial(machine.serial);
+  const report = (message: string) => writeSync(STDERR, `${PROGRAM}: ${message}\n`);
   let vm: Vm | undefined;
   let input: ConsoleInput | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => void vm?.stop(signal);
+  let qmp: VmQmp | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    qmp?.stopWaiting();
+    void vm?.stop(signal);
+  };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   try {
-    vm = await Vm.create(spec, { serialOutputFd: serialFd, report: (message) => writeSync(STDERR, `${PROGRAM}: ${message}\n`) });
+    vm = await Vm.create(spec, { serialOutputFd: serialFd, report });
+    if (qmpEndpoint) {
+      qmp = await startVmQmp(qmpEndpoint, vm, { serial: machine.serial.kind === 'stdio' ? 'stdio' : 'file', report });
+      await qmp.waitForClient();
+    }
     if (machine.serial.kind === 'stdio') input = new ConsoleInput(vm.console, process.stdin);
-    const exit = await vm.run();
+    const run = vm.run();
+    qmp?.started(run);
+    const exit = await run;
+    qmp?.ended(exit);
     for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `${PROGRAM}: ${line}\n`);
     return qemuExitStatus(exit, machine);
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     input?.close();
     process.stdin.destroy();
+    await qmp?.close();
     await vm?.destroy();
     if (serialFd !== STDOUT) closeSync(serialFd);
   }

@@ -3,7 +3,6 @@
  * front end): the VM as its machine, QEMU's wait for a first client before the guest starts,
  * and the SHUTDOWN event for the way the VM ended.
  */
-import { writeSync } from 'node:fs';
 import { tsvisorVersion } from '../cli/version.js';
 import type { Vm } from '../vmm/vm.js';
 import type { VmExit } from '../vmm/vm-exit.js';
@@ -42,7 +41,7 @@ export async function startVmQmp(endpoint: QmpEndpoint, vm: Vm, options: VmQmpOp
     waitForClient: async () => {
       if (!endpoint.server || !endpoint.wait) return;
       // QEMU says the same, as an info line, and waits before it starts the guest.
-      writeSync(2, `tsvisor: waiting for a QMP connection on ${endpointFilename(service.endpoint)}\n`);
+      options.report(`waiting for a QMP connection on ${endpointFilename(service.endpoint)}`);
       await Promise.race([service.firstClient, stopped]);
     },
     stopWaiting,
