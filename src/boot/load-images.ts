@@ -26,6 +26,7 @@ export function loadImages(memory: GuestMemory, images: readonly LoadableImage[]
       );
     }
     for (const segment of image.segments) {
+      if (segment.memSize === 0) continue; // an empty multiboot module: a place, no bytes
       if (!memory.contains(segment.gpa, segment.memSize)) {
         throw new ImageError(`A segment of the ${image.role} image does not fit in guest RAM at ${hex(segment.gpa)}: RAM is ${memory.describe()}.`);
       }

@@ -4,7 +4,6 @@
  * It lives at 0x6000, where AxVisor puts it (so AxVisor's own BIOS finds it there), with
  * everything it points to in the 8 KiB from there to 0x7fff, below the BIOS at 0x8000.
  */
-import { basename } from 'node:path';
 import type { GuestRange } from './boot-plan.js';
 
 export const MULTIBOOT_INFO_AREA: GuestRange = { base: 0x6000, size: 0x2000 };
@@ -60,19 +59,21 @@ export function guestMemoryMap(
   }));
 }
 
-/** The multiboot inputs of a VM: its memory map, its command line, and its ramdisk as the one module. */
+/**
+ * The multiboot inputs of a VM: its memory map, its command line, and its modules, in the
+ * order of its images (the ramdisk first, then [tsvisor] modules), each with the string the
+ * config layer gave it.
+ */
 export function multibootInputsOf(vm: {
   readonly memoryRegions: Parameters<typeof guestMemoryMap>[0];
   readonly boot: { readonly cmdline: string };
-  readonly images: readonly { readonly role: string; readonly source: { readonly path: string }; readonly size: number; readonly segments: readonly { readonly gpa: number }[] }[];
+  readonly images: readonly { readonly size: number; readonly segments: readonly { readonly gpa: number }[]; readonly moduleString?: string }[];
 }): MultibootInputs {
-  const ramdisk = vm.images.find((image) => image.role === 'ramdisk');
-  const start = ramdisk?.segments[0]?.gpa;
-  return {
-    memoryMap: guestMemoryMap(vm.memoryRegions),
-    cmdline: vm.boot.cmdline,
-    modules: ramdisk && start !== undefined ? [{ start, end: start + ramdisk.size, name: basename(ramdisk.source.path) }] : [],
-  };
+  const modules = vm.images.flatMap(({ size, segments, moduleString }) => {
+    const start = segments[0]?.gpa;
+    return moduleString === undefined || start === undefined ? [] : [{ start, end: start + size, name: moduleString }];
+  });
+  return { memoryMap: guestMemoryMap(vm.memoryRegions), cmdline: vm.boot.cmdline, modules };
 }
 
 export class MultibootInfoTooLarge extends Error {

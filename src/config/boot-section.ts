@@ -24,6 +24,7 @@ import { describeImageSource } from '../images/image-source.js';
 import { readImage } from '../images/read-image.js';
 import type { ConfigSource, Table } from './config-source.js';
 import { checkPlacement, type BootArea, type LocatedImage } from './images.js';
+import { MODULES_KEY } from './multiboot-modules.js';
 import type { ImageSpec, MemoryRegionSpec } from './vm-spec.js';
 
 type Protocol = 'direct' | 'multiboot' | 'bios' | 'uefi';
@@ -40,6 +41,7 @@ const PROTOCOLS: Readonly<Record<string, Protocol>> = {
 
 /** The boot page tables for an ELF64 kernel map at most one PDPT's worth: 512 GiB. */
 const MAX_IDENTITY_MAPPED = 512 * 2 ** 30;
+const FOUR_GIB = 2 ** 32;
 /** Addresses above this cannot be guest physical addresses on x86-64. */
 const ADDRESS_LIMIT = 2n ** 52n;
 
@@ -84,7 +86,7 @@ export function readBoot(
   const viaBios = protocol === 'bios' || enableBios === true || (configBios !== undefined && enableBios !== false);
   if (configBios && !viaBios) source.warn('kernel.bios_path', 'is not loaded: enable_bios = false boots the kernel directly.');
 
-  const others = located.filter((image) => image.role === 'ramdisk' || image.role === 'dtb').map((image) => flatImage(source, image));
+  const others = located.filter((image) => image.role === 'ramdisk' || image.role === 'dtb' || image.role === 'module').map((image) => flatImage(source, image));
   let boot: BootSpec;
   let images: ImageSpec[];
   if (viaBios) {
@@ -141,6 +143,7 @@ export function readBoot(
     areas.push({ name: 'the multiboot information tsvisor writes', keyPath: 'kernel.memory_regions', ...boot.multibootInfo });
     checkMultibootInfoSize(source, boot, images, regions);
   }
+  checkModules(source, boot, images);
   if (boot.bootTables) areas.push({ name: 'the GDT and page tables tsvisor writes', keyPath: 'kernel.memory_regions', ...boot.bootTables });
   checkPlacement(source, images, areas, regions);
   if (boot.cpuMode === 'real') checkRealModeEntry(source, boot, images);
@@ -175,10 +178,39 @@ function axvmBiosContract(source: ConfigSource, located: LocatedImage, bios: Ima
   return { patchAddress: base + AXVM_BIOS_EBX_IMM_OFFSET, mainMemory: { base: main.gpa, size: main.size } };
 }
 
-/** A BIOS, ramdisk or DTB: the whole file at its configured address. */
+/** A BIOS, ramdisk, DTB or multiboot module: the whole file at its configured address. */
 function flatImage(source: ConfigSource, image: LocatedImage): ImageSpec {
   const gpa = guestAddress(source, image.loadAddress, image.addressKey);
-  return { role: image.role, keyPath: image.keyPath, addressKey: image.addressKey, source: image.source, size: image.size, segments: flatSegments(image.size, gpa) };
+  const module = image.moduleString === undefined ? {} : { moduleString: image.moduleString };
+  return { role: image.role, keyPath: image.keyPath, addressKey: image.addressKey, source: image.source, size: image.size, segments: flatSegments(image.size, gpa), ...module };
+}
+
+/**
+ * The multiboot modules, where the kernel learns of them: the multiboot information's
+ * addresses are 32-bit (Multiboot 0.6.96 section 3.3), so each module must lie below 4 GiB.
+ * [tsvisor] modules that no multiboot information lists (a kernel without a multiboot header,
+ * or AxVisor's own information for its BIOS) are loaded all the same, with a warning.
+ */
+function checkModules(source: ConfigSource, boot: BootSpec, images: readonly ImageSpec[]): void {
+  const listed = boot.multibootInfo !== undefined && boot.axvmBios === undefined;
+  if (!listed) {
+    if (images.some((image) => image.role === 'module')) {
+      const why = boot.axvmBios ? 'AxVisor\'s multiboot information for its BIOS lists no modules' : `the ${boot.kernelFormat} kernel gets no multiboot information`;
+      source.warn(MODULES_KEY, `the modules are loaded, but ${why}: the kernel must find them itself.`);
+    }
+    return;
+  }
+  for (const image of images) {
+    if (image.moduleString === undefined) continue;
+    const start = (image.segments[0] as { gpa: number }).gpa;
+    if (start + image.size > FOUR_GIB) {
+      throw source.error(
+        image.addressKey as string,
+        `the ${image.role} ${describeImageSource(image.source)} would end at ${hex(start + image.size)}, above 4 GiB: the multiboot information gives a module's range in 32-bit fields.`,
+        'Load it below 4 GiB.',
+      );
+    }
+  }
 }
 
 function kernelSpec(image: LocatedImage, plan: KernelPlan): ImageSpec {
@@ -290,11 +322,17 @@ function guestAddress(source: ConfigSource, address: bigint, key: string): numbe
   return Number(address);
 }
 
+/** The command line and the modules' strings share the multiboot information's 8 KiB: the error names the larger. */
 function checkMultibootInfoSize(source: ConfigSource, boot: BootSpec, images: readonly ImageSpec[], memoryRegions: readonly MemoryRegionSpec[]): void {
   try {
     buildMultibootInfo(multibootInputsOf({ memoryRegions, boot, images }));
   } catch (error) {
     if (!(error instanceof MultibootInfoTooLarge)) throw error;
-    throw source.error('kernel.cmdline', `${error.message} (0x6000-0x7fff).`, 'Shorten the command line.');
+    const modules = images.filter((image) => image.role === 'module');
+    const moduleText = modules.reduce((total, image) => total + Buffer.byteLength(image.moduleString ?? ''), 0);
+    if (modules.length === 0 || Buffer.byteLength(boot.cmdline) >= moduleText) {
+      throw source.error('kernel.cmdline', `${error.message} (0x6000-0x7fff).`, 'Shorten the command line.');
+    }
+    throw source.error(MODULES_KEY, `${error.message} (0x6000-0x7fff), with ${modules.length} modules and ${moduleText} bytes of their strings.`, 'Give fewer modules, or shorter strings (cmdline).');
   }
 }

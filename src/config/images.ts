@@ -1,6 +1,7 @@
 /**
- * The images a config names (BIOS, kernel, ramdisk, DTB): where their bytes come from, how
- * big they are, and whether each fits, whole, in guest RAM without overlapping another.
+ * The images a config names (BIOS, kernel, ramdisk, DTB, and the multiboot modules of
+ * [tsvisor] modules): where their bytes come from, how big they are, and whether each fits,
+ * whole, in guest RAM without overlapping another.
  *
  * `image_location = "memory"` (and a config that does not say) reads host files, relative
  * to the config's folder. `image_location = "fs"` reads from the FAT32 disk image AxVisor
@@ -8,10 +9,12 @@
  * with no disk image it reads host files too.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Fat32Error, Fat32Volume } from '../images/fat32.js';
+import { describeImageSource } from '../images/image-source.js';
 import type { ConfigSource, Table } from './config-source.js';
 import { overlaps, span } from './memory-regions.js';
+import { readModuleEntries } from './multiboot-modules.js';
 import type { ImageRole, ImageSource, ImageSpec, MemoryRegionSpec } from './vm-spec.js';
 
 const IMAGE_KEYS: readonly { role: ImageRole; pathKey: string; addressKey: string }[] = [
@@ -37,6 +40,8 @@ export interface LocatedImage {
   readonly source: ImageSource;
   readonly size: number;
   readonly loadAddress: bigint;
+  /** For a multiboot module (the ramdisk, [tsvisor] modules): its string in the multiboot information. */
+  readonly moduleString?: string;
 }
 
 /** Finds every image the config names (the built-in BIOS is not one of them). */
@@ -50,6 +55,8 @@ export function locateImages(source: ConfigSource, kernel: Table): LocatedImage[
   }
   const disk = location === 'fs' ? openDisk(source, kernel) : undefined;
   const images: LocatedImage[] = [];
+  const find = (name: string, keyPath: string, { allowEmpty }: { allowEmpty: boolean }) =>
+    disk ? findOnDisk(source, disk, name, keyPath) : findOnHost(source, name, keyPath, location, allowEmpty);
   try {
     for (const { role, pathKey, addressKey } of IMAGE_KEYS) {
       if (kernel[pathKey] === undefined && role !== 'kernel') {
@@ -58,8 +65,14 @@ export function locateImages(source: ConfigSource, kernel: Table): LocatedImage[
       }
       const name = source.string(source.required(kernel, 'kernel', pathKey), `kernel.${pathKey}`);
       const loadAddress = source.bigInteger(source.required(kernel, 'kernel', addressKey), `kernel.${addressKey}`, { max: 2n ** 64n - 1n });
-      const found = disk ? findOnDisk(source, disk, name, pathKey) : findOnHost(source, name, pathKey, location);
-      images.push({ role, keyPath: `kernel.${pathKey}`, addressKey: `kernel.${addressKey}`, ...found, loadAddress });
+      const found = find(name, `kernel.${pathKey}`, { allowEmpty: false });
+      // The ramdisk is the first multiboot module, its file name its string.
+      const moduleString = role === 'ramdisk' ? { moduleString: basename(found.source.path) } : {};
+      images.push({ role, keyPath: `kernel.${pathKey}`, addressKey: `kernel.${addressKey}`, ...found, loadAddress, ...moduleString });
+    }
+    for (const module of readModuleEntries(source)) {
+      const found = find(module.name, module.keyPath, { allowEmpty: true });
+      images.push({ role: 'module', keyPath: module.keyPath, addressKey: module.addressKey, ...found, loadAddress: module.loadAddress, moduleString: module.string });
     }
   } finally {
     disk?.volume.close();
@@ -85,18 +98,18 @@ function openDisk(source: ConfigSource, kernel: Table): Disk | undefined {
   }
 }
 
-function findOnDisk(source: ConfigSource, disk: Disk, name: string, pathKey: string): { source: ImageSource; size: number } {
+function findOnDisk(source: ConfigSource, disk: Disk, name: string, keyPath: string): { source: ImageSource; size: number } {
   const inside = name.startsWith('/') ? name : `/${name}`;
   let file;
   try {
     file = disk.volume.find(inside);
   } catch (error) {
     if (!(error instanceof Fat32Error)) throw error;
-    throw source.error(`kernel.${pathKey}`, `the disk image ${disk.path} cannot be read: ${error.message}`, 'Recreate the disk image with mkfs.vfat -F 32.');
+    throw source.error(keyPath, `the disk image ${disk.path} cannot be read: ${error.message}`, 'Recreate the disk image with mkfs.vfat -F 32.');
   }
   if (!file) {
     throw source.error(
-      `kernel.${pathKey}`,
+      keyPath,
       `the image is not in the disk image (looked for ${inside} in ${disk.path}).`,
       `Copy it there (mcopy -i ${disk.path} <file> ::${inside}), fix the path (absolute inside the disk image), or set image_location = "memory" to read host files. ${whereImagesComeFrom(name, inside)}`,
     );
@@ -104,7 +117,7 @@ function findOnDisk(source: ConfigSource, disk: Disk, name: string, pathKey: str
   return { source: { kind: 'disk', disk: disk.path, path: inside }, size: file.size };
 }
 
-function findOnHost(source: ConfigSource, name: string, pathKey: string, location: string): { source: ImageSource; size: number } {
+function findOnHost(source: ConfigSource, name: string, keyPath: string, location: string, allowEmpty: boolean): { source: ImageSource; size: number } {
   const path = resolve(source.folder, name);
   let size: number | undefined;
   try {
@@ -117,12 +130,12 @@ function findOnHost(source: ConfigSource, name: string, pathKey: string, locatio
     const diskNote =
       location === 'fs' ? ` There is no disk image to look in either (kernel.disk_path is not set and ${join(source.folder, DEFAULT_DISK)} does not exist).` : '';
     throw source.error(
-      `kernel.${pathKey}`,
+      keyPath,
       `the image does not exist (looked for ${path}).${diskNote}`,
       whereImagesComeFrom(name, path),
     );
   }
-  if (size === 0) throw source.error(`kernel.${pathKey}`, `the image ${path} is empty.`, 'Point it at the built image.');
+  if (size === 0 && !allowEmpty) throw source.error(keyPath, `the image ${path} is empty.`, 'Point it at the built image.');
   return { source: { kind: 'host', path }, size };
 }
 
@@ -152,7 +165,7 @@ export function checkPlacement(source: ConfigSource, images: readonly ImageSpec[
     })),
     ...images.flatMap((image) =>
       image.segments.map((segment, index) => ({
-        name: image.segments.length > 1 ? `segment ${index} of the ${image.role} image` : `the ${image.role} image`,
+        name: image.segments.length > 1 ? `segment ${index} of the ${image.role} image` : image.role === 'module' ? `the module ${describeImageSource(image.source)}` : `the ${image.role} image`,
         keyPath: image.addressKey ?? image.keyPath,
         gpa: segment.gpa,
         size: segment.memSize,

@@ -88,5 +88,7 @@ export function overlaps(a: { gpa: number; size: number }, b: { gpa: number; siz
 }
 
 export function span(region: { gpa: number; size: number }): string {
+  // An empty multiboot module has a place but no bytes.
+  if (region.size === 0) return hex(region.gpa);
   return `${hex(region.gpa)}-${hex(region.gpa + region.size - 1)}`;
 }

@@ -13,6 +13,8 @@
  *   cpu_features = ["-avx", "+pdpe1gb"]
  *                                 CPU features by QEMU's names (boot/cpu-features.ts): "-" turns
  *                                 one off, "+" asks for it (set where KVM supports it).
+ *   modules      = [{ path = "m.bin", load_addr = 0x20_6000, cmdline = "m.bin arg" }]
+ *                                 multiboot modules, read with the images (multiboot-modules.ts).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -26,7 +28,7 @@ import { hex } from '../errors.js';
 import { isTable, type ConfigSource, type Table } from './config-source.js';
 import type { DeviceSpec, FwCfgFileSpec } from './vm-spec.js';
 
-export const TSVISOR_KEYS = ['debug_exit', 'pc_testdev', 'fw_cfg', 'cpu_features'] as const;
+export const TSVISOR_KEYS = ['debug_exit', 'pc_testdev', 'fw_cfg', 'cpu_features', 'modules'] as const;
 
 /** fw_cfg file names are at most 55 bytes: the directory entry holds 56 with the NUL (QEMU's docs/specs/fw_cfg.rst). */
 const FW_CFG_NAME_MAX = 55;

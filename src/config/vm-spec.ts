@@ -33,7 +33,8 @@ export interface MemoryRegionSpec {
   readonly readOnly: boolean;
 }
 
-export type ImageRole = 'bios' | 'kernel' | 'ramdisk' | 'dtb';
+/** 'module': a multiboot module of [tsvisor] modules (the ramdisk is one too, the first). */
+export type ImageRole = 'bios' | 'kernel' | 'ramdisk' | 'dtb' | 'module';
 
 export type { BootSpec, CpuMode, GuestRange, KernelFormat } from '../boot/boot-plan.js';
 export type { ImageSegment } from '../boot/image-format.js';
@@ -50,6 +51,8 @@ export interface ImageSpec {
   readonly size: number;
   /** Where its bytes go: the whole file at its load address, or an ELF or multiboot image's segments. */
   readonly segments: readonly ImageSegment[];
+  /** For a multiboot module (the ramdisk, [tsvisor] modules): its string in the multiboot information. */
+  readonly moduleString?: string;
 }
 
 export type DeviceKind =

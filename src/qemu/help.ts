@@ -27,7 +27,8 @@ Boot:
   -kernel FILE                     a multiboot (ELF32 or a.out kludge), ELF64, ELF32 or flat
                                    kernel; a flat one loads and starts at 0x8000 in real mode
   -append CMDLINE                  the kernel command line (multiboot)
-  -initrd FILE                     one multiboot module
+  -initrd "FILE [ARGS],FILE [ARGS]"
+                                   multiboot modules, each with its string (",," for a comma)
   -bios FILE                       an AxVisor-style BIOS: loaded and started at 0x8000 in real
                                    mode, the kernel as it is at 0x200000 (not SeaBIOS or OVMF)
 Devices:

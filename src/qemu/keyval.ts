@@ -29,8 +29,8 @@ export function parseKeyValues(option: string, text: string, impliedKey?: string
   return pairs;
 }
 
-/** Splits on single commas; `,,` is a comma in the element. */
-function splitElements(text: string): string[] {
+/** Splits on single commas; `,,` is a comma in the element (also -initrd's module list). */
+export function splitElements(text: string): string[] {
   const elements: string[] = [];
   let current = '';
   for (let i = 0; i < text.length; i++) {

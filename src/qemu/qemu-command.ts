@@ -109,8 +109,20 @@ function optionFor(optionOf: ReadonlyMap<string, string>, keyPath: string | unde
 function configHeader(args: readonly string[], machine: QemuMachine): string[] {
   const serial = machine.serial.kind === 'stdio' ? '' : ` --serial ${machine.serial.kind === 'file' ? machine.serial.path : '/dev/null'}`;
   return [
-    `tsvisor's config for: ${PROGRAM} ${args.filter((arg) => arg !== '--print-config' && arg !== '-print-config').join(' ')}`,
+    `tsvisor's config for: ${PROGRAM} ${args.filter((arg) => arg !== '--print-config' && arg !== '-print-config').map(shellWord).join(' ')}`,
     `Run it with: tsvisor run <this file>${serial}`,
     '[tsvisor] holds tsvisor\'s own keys (see README.md, "Configs"); AxVisor ignores it.',
   ];
+}
+
+/**
+ * An argument as a shell reads it back: bare when it holds only plain characters, else quoted
+ * (-initrd 'a.bin arg,b.bin'); one with control characters in bash's $'...', so that the
+ * comment it goes in stays one line.
+ */
+function shellWord(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  if (!/[\x00-\x1f\x7f]/.test(arg)) return `'${arg.replaceAll("'", "'\\''")}'`;
+  const escaped = arg.replace(/[\\'\x00-\x1f\x7f]/g, (char) => (char === '\\' || char === "'" ? `\\${char}` : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return `$'${escaped}'`;
 }

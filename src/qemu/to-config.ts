@@ -8,11 +8,12 @@
  * COM1, the PIC pair, the PIT (with its interrupt: emu_type 0x24), the IO APIC and the HPET
  * at their PC addresses, fw_cfg, and the devices -device adds.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { isElf, parseElf } from '../boot/elf.js';
 import { ImageFormatError, type ImageSegment } from '../boot/image-format.js';
 import { findMultibootHeader, kludgeSegments } from '../boot/multiboot-header.js';
+import { parseInitrd } from './initrd-option.js';
 import type { QemuMachine } from './invocation.js';
 import { QemuError } from './qemu-error.js';
 
@@ -71,11 +72,6 @@ export function qemuConfig(machine: QemuMachine): QemuConfig {
   if (placement.multiboot) kernel.cmdline = `${machine.kernel} ${machine.append ?? ''}`;
   else if (machine.append !== undefined) kernel.cmdline = machine.append;
   setBy(written.append ?? written.kernel, 'kernel.cmdline');
-  if (machine.initrd !== undefined) {
-    kernel.ramdisk_path = resolve(modulePath(machine.initrd));
-    kernel.ramdisk_load_addr = BigInt(alignUp(placement.end, PAGE));
-    setBy(written.initrd, 'kernel.ramdisk_path', 'kernel.ramdisk_load_addr');
-  }
   if (machine.bios !== undefined) {
     readBios(machine.bios);
     kernel.bios_path = resolve(machine.bios);
@@ -93,6 +89,11 @@ export function qemuConfig(machine: QemuMachine): QemuConfig {
   if (machine.cpuFeatures.length > 0) {
     tsvisor.cpu_features = machine.cpuFeatures.map(({ name, enabled }) => `${enabled ? '+' : '-'}${name}`);
     setBy(written.cpu, 'tsvisor.cpu_features');
+  }
+  const modules = machine.initrd === undefined ? [] : moduleEntries(machine.initrd, placement.end);
+  if (modules.length > 0) {
+    tsvisor.modules = modules;
+    setBy(written.initrd, 'tsvisor.modules');
   }
   setBy(written.smp, 'base.cpu_num');
   setBy(written.name, 'base.name');
@@ -121,22 +122,30 @@ function memoryRegions(machine: QemuMachine): bigint[][] {
   return regions;
 }
 
-/** QEMU's -initrd for a multiboot kernel: modules, comma-separated, each "file [arguments]". */
-function modulePath(initrd: string): string {
-  const modules = initrd.split(/(?<!,),(?!,)/);
-  if (modules.length > 1) {
-    throw new QemuError(`-initrd ${initrd}`, 'tsvisor passes one multiboot module (the ramdisk); give one file.');
-  }
-  const [file, ...argumentsGiven] = initrd.replaceAll(',,', ',').split(' ');
-  if (argumentsGiven.length > 0) {
-    throw new QemuError(`-initrd ${initrd}`, 'tsvisor gives a module its file name as its string, with no arguments; give the file alone.');
-  }
+/**
+ * -initrd's modules as [tsvisor] modules, laid out as QEMU 7.2 lays them out: the first at the
+ * page boundary after the kernel's memory image, each next one at the page boundary after the
+ * one before, each with its whole text (file and arguments) as its string.
+ */
+function moduleEntries(initrd: string, kernelEnd: number): Record<string, unknown>[] {
+  let next = alignUp(kernelEnd, PAGE);
+  return parseInitrd(initrd).map(({ file, string }) => {
+    const entry = { path: resolve(file), load_addr: BigInt(next), cmdline: string };
+    next = alignUp(next + moduleSize(file), PAGE);
+    return entry;
+  });
+}
+
+/** A module file's size, or QEMU's message for one it cannot open. */
+function moduleSize(file: string): number {
   try {
-    statSync(file as string);
+    accessSync(file, constants.R_OK);
+    const stats = statSync(file);
+    if (stats.isFile()) return stats.size;
   } catch {
-    throw new QemuError(undefined, `Failed to open file '${file}'`);
+    // QEMU's message, below
   }
-  return file as string;
+  throw new QemuError(undefined, `Failed to open file '${file}'`);
 }
 
 /** The kernel's bytes, or QEMU's message for a kernel it cannot open. */

@@ -55,8 +55,8 @@ describe('buildMultibootInfo', () => {
     expect(info.u32(8)).toBe(0);
   });
 
-  it('lists the ramdisk as the one module, with its range and file name', () => {
-    const images = [{ role: 'ramdisk', source: { path: '/images/initrd.img' }, size: 0x1234, segments: [{ gpa: 0x80_0000 }] }];
+  it('lists the images that are modules, with their ranges and strings', () => {
+    const images = [{ size: 0x100, segments: [{ gpa: 0x20_0000 }] }, { size: 0x1234, segments: [{ gpa: 0x80_0000 }], moduleString: 'initrd.img' }];
     const info = reader(buildMultibootInfo(multibootInputsOf({ memoryRegions: regions, boot: { cmdline: '' }, images })));
     expect(info.u32(0) & MBI_MODULES).toBe(MBI_MODULES);
     expect(info.u32(20)).toBe(1);

@@ -11,37 +11,16 @@
  *     tsvisor's: the same words then go to both.
  * Without QEMU installed these tests are skipped, loudly.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeKvm } from '../helpers/kvm.js';
-import { REPO, tsvisor } from '../helpers/tsvisor.js';
-
-const QEMU = 'qemu-system-x86_64';
-const TSVISOR_QEMU = join(REPO, 'dist/bundle/tsvisor-qemu.js');
-const qemuInstalled = spawnSync(QEMU, ['-version']).status === 0;
-if (!qemuInstalled) console.warn(`\n*** QEMU ORACLE TESTS SKIPPED: ${QEMU} is not installed (apt-get install qemu-system-x86) ***\n`);
-const describeWithQemu = qemuInstalled ? describe : describe.skip;
+import { tsvisor } from '../helpers/tsvisor.js';
+import { describeWithQemu, messages, qemuInstalled, run } from './oracle.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-qemu-oracle-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(command: 'qemu' | 'tsvisor', args: readonly string[]): Run {
-  const [file, prefix] = command === 'qemu' ? [QEMU, []] : [process.execPath, [TSVISOR_QEMU]];
-  const result = spawnSync(file, [...prefix, ...args], { cwd: REPO, encoding: 'utf8', timeout: 30_000, input: '' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** stderr without the program name QEMU or tsvisor puts first on each line. */
-const messages = (stderr: string) => stderr.replace(/^(qemu-system-x86_64|qemu|tsvisor-qemu): /gm, '');
 
 describeWithQemu('errors, against QEMU 7.2', () => {
   const commandLines = [

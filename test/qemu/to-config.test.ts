@@ -14,6 +14,7 @@ import { configToml } from '../../src/qemu/print-config.js';
 import { qemuVmSpec } from '../../src/qemu/qemu-command.js';
 import { QemuError } from '../../src/qemu/qemu-error.js';
 import { qemuConfig } from '../../src/qemu/to-config.js';
+import { tsvisor } from '../helpers/tsvisor.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-qemu-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
@@ -52,6 +53,7 @@ describe('--print-config', () => {
   const commandLines: readonly (readonly string[])[] = [
     ['-kernel', BENCH],
     ['-kernel', BENCH, '-append', 'ops=none', '-initrd', 'guests/build/ramdisk.bin', '-m', '64', '-smp', '2', '-M', 'q35', '-name', 'bench'],
+    ['-kernel', BENCH, '-initrd', 'guests/build/ramdisk.bin arg "quoted",package.json x=1,,2'],
     ['-kernel', BENCH, '-device', 'isa-debug-exit', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', '-device', 'pc-testdev'],
     ['-kernel', BENCH, '-fw_cfg', 'name=opt/a,string=text "quoted"\ttab', '-fw_cfg', 'opt/b,file=package.json', '-cpu', 'host,-avx,+sse4.2,-kvmclock'],
     ['-kernel', 'guests/build/elf64.elf', '-m', '4G'],
@@ -98,6 +100,15 @@ debug_exit = [
 ]
 `);
   });
+
+  it('heads the config with the command line as a shell reads it back, each argument quoted as it needs, on one comment line', async () => {
+    const printed = await tsvisor(['qemu', '--print-config', '-kernel', BENCH, '-append', "it's\nok", '-initrd', 'guests/build/ramdisk.bin a  b', '-name', '']);
+    expect(printed.status).toBe(0);
+    expect(printed.stdout.split('\n')[0]).toBe(`# tsvisor's config for: tsvisor-qemu -kernel ${BENCH} -append $'it\\'s\\x0aok' -initrd 'guests/build/ramdisk.bin a  b' -name ''`);
+    const file = join(folder, 'quoted.toml');
+    writeFileSync(file, printed.stdout);
+    expect(loadVmConfig(file).boot.cmdline).toBe(`${BENCH} it's\nok`);
+  });
 });
 
 describe('the PC a QEMU command line describes', () => {
@@ -129,9 +140,9 @@ describe('the PC a QEMU command line describes', () => {
     const spec = specOf(['-kernel', BENCH, '-smp', '3', '-name', 'vm', '-cpu', 'host,-avx', '-fw_cfg', 'opt/x,string=y', '-initrd', 'guests/build/ramdisk.bin']);
     expect(spec).toMatchObject({ cpuCount: 3, name: 'vm', cpuFeatures: [{ name: 'avx', enabled: false }] });
     expect(spec.devices.find((device) => device.kind === 'fw-cfg')?.fwCfgFiles).toEqual([{ name: 'opt/x', string: 'y' }]);
-    // The module follows the kernel, page-aligned, as QEMU's modules do.
+    // The module follows the kernel, page-aligned, as QEMU's modules do (multiboot-modules.test.ts has several).
     const kernelEnd = Math.max(...(spec.images.find((image) => image.role === 'kernel')?.segments ?? []).map((segment) => segment.gpa + segment.memSize));
-    expect(spec.images.find((image) => image.role === 'ramdisk')?.segments[0]?.gpa).toBe(Math.ceil(kernelEnd / 0x1000) * 0x1000);
+    expect(spec.images.find((image) => image.role === 'module')?.segments[0]?.gpa).toBe(Math.ceil(kernelEnd / 0x1000) * 0x1000);
   });
 
   it('places a flat kernel at 0x8000, started there in real mode, and an ELF64 one by its headers in long mode', () => {
@@ -157,7 +168,7 @@ describe('errors', () => {
     expect(errorOf(['-kernel', BENCH, '-m', '1'])).toMatch(/^-kernel guests\/build\/bench.elf32: segment 0 of the kernel image .* is not inside one RAM region/);
     expect(errorOf(['-kernel', BENCH, '-device', 'isa-debug-exit,iobase=0x3f8'])).toMatch(/^-device isa-debug-exit,iobase=0x3f8: debug-exit .* overlaps COM1/);
     expect(errorOf(['-kernel', BENCH, '-fw_cfg', 'etc/e820,string=x'])).toMatch(/^-fw_cfg etc\/e820,string=x: fw_cfg already has a file named "etc\/e820"/);
-    expect(errorOf(['-kernel', BENCH, '-initrd', 'a.bin,b.bin'])).toBe('-initrd a.bin,b.bin: tsvisor passes one multiboot module (the ramdisk); give one file.');
+    expect(errorOf(['-kernel', BENCH, '-initrd', 'guests/build/ramdisk.bin,b.bin'])).toBe("Failed to open file 'b.bin'");
     expect(errorOf(['-kernel', BENCH, '-initrd', '/nonexist'])).toBe("Failed to open file '/nonexist'");
     expect(errorOf(['-kernel', BENCH, '-bios', '/nonexist'])).toBe("could not load PC BIOS '/nonexist'");
   });
