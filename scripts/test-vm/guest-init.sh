@@ -36,6 +36,8 @@ for fs in proc sys dev; do mount --rbind "/$fs" "/host/$fs"; done
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts devpts /host/dev/pts
 mount -t tmpfs shm /host/dev/shm
+mkdir -p /host/dev/shm/tmp # the command's TMPDIR (test-vm.mjs): scratch files off 9p
+chmod 1777 /host/dev/shm/tmp
 stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo
 
