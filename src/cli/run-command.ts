@@ -1,18 +1,16 @@
 /** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
-import { ConsoleInput } from '../vmm/console-input.js';
 import { formatStats } from './format-stats.js';
-import { Vm } from '../vmm/vm.js';
 import { exitStatusOf } from '../vmm/vm-exit.js';
 import { RUN_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
 import { parseQmpEndpoint } from '../qmp/endpoint.js';
-import { startVmQmp, type VmQmp } from '../qmp/run-with-vm.js';
+import { runVm } from './run-vm.js';
 
 const STDOUT = 1;
 const STDERR = 2;
@@ -39,30 +37,16 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
 
   const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
-  let vm: Vm | undefined;
-  let input: ConsoleInput | undefined;
-  let qmp: VmQmp | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
-    qmp?.stopWaiting();
-    void vm?.stop(signal);
+  const report = (message: string) => writeSync(STDERR, `tsvisor: ${message}\n`);
+  const options = {
+    serialOutputFd: serialFd,
+    report,
+    ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
+    timeStats: values.stats ?? false,
+    consoleInput: true,
+    qmp: qmpEndpoint && { endpoint: qmpEndpoint, serial: values.serial === undefined ? ('stdio' as const) : ('file' as const) },
   };
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  try {
-    vm = await Vm.create(spec, {
-      serialOutputFd: serialFd,
-      report: (message) => writeSync(STDERR, `tsvisor: ${message}\n`),
-      ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
-      timeStats: values.stats ?? false,
-    });
-    if (qmpEndpoint) {
-      qmp = await startVmQmp(qmpEndpoint, vm, { serial: values.serial === undefined ? 'stdio' : 'file', report: (message) => writeSync(STDERR, `tsvisor: ${message}\n`) });
-      await qmp.waitForClient();
-    }
-    input = new ConsoleInput(vm.console, process.stdin);
-    const run = vm.run();
-    qmp?.started(run);
-    const exit = await run;
-    qmp?.ended(exit);
+  return runVm(spec, options, (exit, vm) => {
     if (exit.kind === 'guest-failure') {
       writeSync(STDERR, `tsvisor: ${exit.message}\n${exit.registers ? `${exit.registers}\n` : ''}`);
     }
@@ -80,14 +64,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     }
     if (values.stats) writeSync(STDERR, formatStats(stats));
     return exitStatusOf(exit);
-  } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    input?.close();
-    process.stdin.destroy();
-    await qmp?.close();
-    await vm?.destroy();
-    if (serialFd !== STDOUT) closeSync(serialFd);
-  }
+  });
 }
 
 function openSerialFile(path: string): number {

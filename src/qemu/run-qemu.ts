@@ -5,13 +5,11 @@
  * go on (it reboots a guest that resets without -no-reboot; it pauses one KVM cannot run, or
  * idles with every vCPU halted for good), tsvisor cannot, and ends with status 1 saying why.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import type { VmSpec } from '../config/vm-spec.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
-import { ConsoleInput } from '../vmm/console-input.js';
-import { Vm } from '../vmm/vm.js';
 import { exitStatusOf, type VmExit } from '../vmm/vm-exit.js';
-import { startVmQmp, type VmQmp } from '../qmp/run-with-vm.js';
+import { runVm } from '../cli/run-vm.js';
 import type { QmpEndpoint } from '../qmp/endpoint.js';
 import type { QemuMachine, SerialBackend } from './invocation.js';
 import { PROGRAM, QEMU_ERROR_STATUS } from './qemu-error.js';
@@ -21,37 +19,17 @@ const STDERR = 2;
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 
 export async function runQemuMachine(spec: VmSpec, machine: QemuMachine, qmpEndpoint: QmpEndpoint | undefined): Promise<number> {
-  const serialFd = openSerial(machine.serial);
-  const report = (message: string) => writeSync(STDERR, `${PROGRAM}: ${message}\n`);
-  let vm: Vm | undefined;
-  let input: ConsoleInput | undefined;
-  let qmp: VmQmp | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
-    qmp?.stopWaiting();
-    void vm?.stop(signal);
+  const serial: 'stdio' | 'file' = machine.serial.kind === 'stdio' ? 'stdio' : 'file';
+  const options = {
+    serialOutputFd: openSerial(machine.serial),
+    report: (message: string) => writeSync(STDERR, `${PROGRAM}: ${message}\n`),
+    consoleInput: serial === 'stdio',
+    qmp: qmpEndpoint && { endpoint: qmpEndpoint, serial },
   };
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  try {
-    vm = await Vm.create(spec, { serialOutputFd: serialFd, report });
-    if (qmpEndpoint) {
-      qmp = await startVmQmp(qmpEndpoint, vm, { serial: machine.serial.kind === 'stdio' ? 'stdio' : 'file', report });
-      await qmp.waitForClient();
-    }
-    if (machine.serial.kind === 'stdio') input = new ConsoleInput(vm.console, process.stdin);
-    const run = vm.run();
-    qmp?.started(run);
-    const exit = await run;
-    qmp?.ended(exit);
+  return runVm(spec, options, (exit, vm) => {
     for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `${PROGRAM}: ${line}\n`);
     return qemuExitStatus(exit, machine);
-  } finally {
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    input?.close();
-    process.stdin.destroy();
-    await qmp?.close();
-    await vm?.destroy();
-    if (serialFd !== STDOUT) closeSync(serialFd);
-  }
+  });
 }
 
 /** QEMU's status for how the VM ended, with what QEMU (or tsvisor, where it differs) says on stderr. */
