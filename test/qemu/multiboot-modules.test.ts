@@ -22,17 +22,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
-import type { VmSpec } from '../../src/config/vm-spec.js';
 import { parseInitrd } from '../../src/qemu/initrd-option.js';
 import { parseCommandLine } from '../../src/qemu/parse-command-line.js';
 import { configToml } from '../../src/qemu/print-config.js';
 import { qemuVmSpec } from '../../src/qemu/qemu-command.js';
-import { QemuError } from '../../src/qemu/qemu-error.js';
 import { qemuConfig } from '../../src/qemu/to-config.js';
 import { describeKvm } from '../helpers/kvm.js';
 import { tsvisor } from '../helpers/tsvisor.js';
 import { LAYOUT_OK, moduleLine } from '../boot/mb-modules-output.js';
 import { GUEST_SERIAL_ONLY, describeWithQemu, messages, qemuInstalled, run } from './oracle.js';
+import { errorOf, specOf } from './front-end.js';
 
 const KERNEL = 'guests/build/mb-modules.elf32';
 const PAGE = 0x1000;
@@ -56,21 +55,7 @@ mkdirSync(directory);
 /** -initrd's text for a module: its file with ",," for each comma, then its arguments. */
 const module = (path: string, args = '') => `${path.replaceAll(',', ',,')}${args}`;
 
-function specOf(args: readonly string[]): VmSpec {
-  const invocation = parseCommandLine(args);
-  if (invocation.action !== 'run') throw new Error(`expected a run, got ${invocation.action}`);
-  return qemuVmSpec(qemuConfig(invocation.machine));
-}
 
-function errorOf(args: readonly string[]): string {
-  try {
-    specOf(args);
-  } catch (error) {
-    if (error instanceof QemuError) return error.message;
-    throw error;
-  }
-  throw new Error('no error');
-}
 
 describe('-initrd\'s module list, as QEMU 7.2 reads it', () => {
   it('splits at single commas; ",," is a comma; a module\'s file ends at its first space, its string is all of it', () => {

@@ -9,26 +9,15 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
 import type { VmSpec } from '../../src/config/vm-spec.js';
-import { parseCommandLine } from '../../src/qemu/parse-command-line.js';
 import { configToml } from '../../src/qemu/print-config.js';
-import { qemuVmSpec } from '../../src/qemu/qemu-command.js';
-import { QemuError } from '../../src/qemu/qemu-error.js';
-import { qemuConfig } from '../../src/qemu/to-config.js';
 import { tsvisor } from '../helpers/tsvisor.js';
+import { configOf, errorOf, specOf } from './front-end.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-qemu-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 const BENCH = 'guests/build/bench.elf32';
 
-function configOf(args: readonly string[]) {
-  const invocation = parseCommandLine(args);
-  if (invocation.action !== 'run') throw new Error(`expected a run, got ${invocation.action}`);
-  return qemuConfig(invocation.machine);
-}
 
-function specOf(args: readonly string[]): VmSpec {
-  return qemuVmSpec(configOf(args));
-}
 
 /** The VmSpec `tsvisor check` makes of --print-config's TOML. */
 function specOfPrintedConfig(args: readonly string[]): VmSpec {
@@ -37,15 +26,6 @@ function specOfPrintedConfig(args: readonly string[]): VmSpec {
   return loadVmConfig(file);
 }
 
-function errorOf(args: readonly string[]): string {
-  try {
-    specOf(args);
-  } catch (error) {
-    if (error instanceof QemuError) return error.message;
-    throw error;
-  }
-  throw new Error('no error');
-}
 
 const withoutPath = ({ configPath: _path, ...spec }: VmSpec) => spec;
 

@@ -1,0 +1,27 @@
+/** The QEMU front end without a VM, for tests: a command line's config document, its VmSpec, or the error it ends in. */
+import type { VmSpec } from '../../src/config/vm-spec.js';
+import { parseCommandLine } from '../../src/qemu/parse-command-line.js';
+import { qemuVmSpec } from '../../src/qemu/qemu-command.js';
+import { QemuError } from '../../src/qemu/qemu-error.js';
+import { qemuConfig, type QemuConfig } from '../../src/qemu/to-config.js';
+
+export function configOf(args: readonly string[]): QemuConfig {
+  const invocation = parseCommandLine(args);
+  if (invocation.action !== 'run') throw new Error(`expected a run, got ${invocation.action}`);
+  return qemuConfig(invocation.machine);
+}
+
+export function specOf(args: readonly string[]): VmSpec {
+  return qemuVmSpec(configOf(args));
+}
+
+/** The message of the QemuError the command line ends in. */
+export function errorOf(args: readonly string[]): string {
+  try {
+    specOf(args);
+  } catch (error) {
+    if (error instanceof QemuError) return error.message;
+    throw error;
+  }
+  throw new Error('no error');
+}
