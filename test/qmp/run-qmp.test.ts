@@ -25,6 +25,8 @@ interface Running {
   readonly client: QmpClient;
   readonly events: string[];
   readonly exit: Promise<{ status: number | null; stdout: string; stderr: string }>;
+  /** Resolves once the guest's output has shown `text` (at any time since the start). */
+  readonly untilOutput: (text: string) => Promise<void>;
 }
 
 /** Starts tsvisor with a QMP server that waits for its client (wait=on), and connects. */
@@ -42,7 +44,10 @@ async function startEcho(name: string): Promise<Running> {
   expect(existsSync(path)).toBe(true);
   const events: string[] = [];
   const client = await QmpClient.connect({ transport: 'unix', path }, (event: JsonObject) => events.push(eventShape(event)));
-  return { child, client, events, exit };
+  const untilOutput = async (text: string) => {
+    while (!stdout.includes(text)) await new Promise((resolve) => child.stdout.once('data', resolve));
+  };
+  return { child, client, events, exit, untilOutput };
 }
 
 /** An event without its timestamp (its shape checked). */
@@ -92,9 +97,12 @@ describeKvm('tsvisor run --qmp, with a real guest', () => {
   });
 
   it('the guest powering off: SHUTDOWN "guest-shutdown", and its status', async () => {
-    const { child, client, events, exit } = await startEcho('poweroff');
+    const { child, client, events, exit, untilOutput } = await startEcho('poweroff');
     try {
       expect(await returned(client, 'query-status')).toBe('{"status": "running", "singlestep": false, "running": true}');
+      // Typed once the guest prompts, as a person would: the guest's UART set-up clears its
+      // receive FIFO, so a byte that came before it is gone, as on a PC.
+      await untilOutput('echo> ');
       child.stdin.end('hi\n');
       const result = await exit;
       expect(result.stdout).toBe('echo> you typed: hi\n');
