@@ -7,11 +7,12 @@ import { EXIT_REASON_NAMES, KVM_EXIT_IO, KVM_EXIT_MMIO, type KvmRegs, type KvmSe
 const CR0_PE = 1n << 0n;
 const CR0_PG = 1n << 31n;
 const EFER_LMA = 1n << 10n;
+const RFLAGS_IF = 1n << 9n;
 
 /** RFLAGS bits worth naming (Intel SDM vol. 1, 3.4.3). */
 const RFLAGS_NAMES: readonly [bigint, string][] = [
   [1n << 0n, 'CF'], [1n << 2n, 'PF'], [1n << 4n, 'AF'], [1n << 6n, 'ZF'], [1n << 7n, 'SF'], [1n << 8n, 'TF'],
-  [1n << 9n, 'IF'], [1n << 10n, 'DF'], [1n << 11n, 'OF'],
+  [RFLAGS_IF, 'IF'], [1n << 10n, 'DF'], [1n << 11n, 'OF'],
 ];
 
 export interface CodeBytes {
@@ -106,7 +107,7 @@ export function lostRegistersReport(vcpuId: number, last: LastExit, exitsBefore:
 export function formatStopPoint(vcpuId: number, state: string, regs: KvmRegs | undefined, sregs: KvmSregs | undefined, lastAccess: LastExit, exits: number): string {
   const where =
     regs && sregs
-      ? ` in ${cpuMode(sregs)} at 0x${instructionPointer(regs, sregs).toString(16)}, interrupts ${(regs.rflags & (1n << 9n)) !== 0n ? 'enabled' : 'disabled'}`
+      ? ` in ${cpuMode(sregs)} at 0x${instructionPointer(regs, sregs).toString(16)}, interrupts ${(regs.rflags & RFLAGS_IF) !== 0n ? 'enabled' : 'disabled'}`
       : ' (its registers could not be read)';
   const access = lastAccess.reason < 0 ? 'no I/O or MMIO exit yet' : `the last I/O or MMIO exit ${describeExit(lastAccess)}`;
   return `vCPU ${vcpuId} was ${state}${where}; ${exits} exits, ${access}`;
