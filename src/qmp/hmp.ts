@@ -3,6 +3,7 @@
  * with QEMU 7.2's wording (its help lines, its replies and its errors, measured against it;
  * test/qmp/qemu-transcripts.json). Lines end in "\r\n", as QEMU's monitor writes them.
  */
+import { formatCpuDump } from '../monitor/cpu-dump.js';
 import type { MachineActions } from './machine-actions.js';
 import { QmpError } from './qmp-error.js';
 import type { QmpVersion } from './version.js';
@@ -36,6 +37,12 @@ const INFO_COMMANDS: readonly HmpCommand[] = [
         .vcpuThreadIds()
         .map((tid, index) => `${index === cpuIndex ? '*' : ' '} CPU #${index}: thread_id=${tid}\r\n`)
         .join(''),
+  },
+  {
+    names: 'registers',
+    params: '[-a|vcpu]',
+    help: "show the cpu registers (-a: show register info for all cpus; vcpu: specific vCPU to query; show the current CPU's registers if no argument is specified)",
+    withArgument: (rest, context) => registers(rest, context),
   },
   { names: 'status', params: '', help: 'show the current VM status (running|paused)', run: ({ actions }) => `VM status: ${statusText(actions.machine.runState())}\r\n` },
   { names: 'version', params: '', help: 'show the version of QEMU', run: ({ version }) => `${version.qemu.major}.${version.qemu.minor}.${version.qemu.micro}${version.package}\r\n` },
@@ -113,7 +120,28 @@ async function info(rest: string, context: HmpContext): Promise<string> {
   if (name === '') return helpLines(INFO_COMMANDS, 'info ');
   const command = find(INFO_COMMANDS, name);
   if (!command) return unknown(`info ${name}`);
+  if (command.withArgument) return command.withArgument(more, context);
   return noArguments(command, `info ${name}`, more) ?? (command.run as NonNullable<HmpCommand['run']>)(context);
+}
+
+/** info registers: the current CPU's, every CPU's (-a), or one CPU's by number (an HMP expression: decimal or 0x hex). */
+async function registers(rest: string, { actions, cpuIndex }: HmpContext): Promise<string> {
+  const [word, more] = splitWord(rest);
+  const tryHelp = 'Try "help info registers" for more information\r\n';
+  if (more.trim() !== '') return `registers: extraneous characters at the end of line\r\n${tryHelp}`;
+  const count = actions.machine.vcpuThreadIds().length;
+  let indices: number[];
+  if (word === '') indices = [cpuIndex];
+  else if (word === '-a') indices = Array.from({ length: count }, (_unused, index) => index);
+  else {
+    const number = /^(0x[0-9a-f]+|\d+)$/i.test(word) ? Number(word) : undefined;
+    if (number === undefined) return `invalid char '${word.match(/[^0-9]/)?.[0] ?? word[0]}' in expression\r\n${tryHelp}`;
+    if (number >= count) return `CPU#${number} not available\r\n`;
+    indices = [number];
+  }
+  let text = '';
+  for (const index of indices) text += formatCpuDump(index, await actions.machine.cpuDump(index));
+  return text;
 }
 
 function help(rest: string): string {

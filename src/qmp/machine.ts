@@ -2,6 +2,7 @@
  * What the QMP server needs of a VM: a small interface, so that its policy is testable with a
  * fake machine and no KVM. vm-adapter.ts implements it over tsvisor's Vm.
  */
+import type { CpuDumpState } from '../monitor/cpu-dump.js';
 
 /** QEMU's RunState values that a tsvisor VM can be in (qapi/run-state.json). */
 export type RunState = 'prelaunch' | 'running' | 'paused' | 'shutdown';
@@ -28,6 +29,8 @@ export interface QmpMachine {
   reset(): Promise<void>;
   /** Presses the power button: what the guest makes of it is the guest's business. */
   pressPowerButton(): void;
+  /** vCPU `index`'s registers, read where it stopped (a running vCPU is stopped for the read and goes on). */
+  cpuDump(index: number): Promise<CpuDumpState>;
   /** Each vCPU's host thread id, by CPU index. */
   vcpuThreadIds(): readonly number[];
   chardevs(): readonly Chardev[];

@@ -4,11 +4,13 @@
  */
 import type { Vm } from '../vmm/vm.js';
 import type { VmExit } from '../vmm/vm-exit.js';
+import type { CpuDumpState } from '../monitor/cpu-dump.js';
+import { VcpuState } from '../vmm/vm-control.js';
 import type { Chardev, QmpMachine, RunState } from './machine.js';
 import { genericError } from './qmp-error.js';
 
 /** What the adapter uses of a Vm. */
-export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'threadIds'> & { readonly spec: { readonly name: string } };
+export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'threadIds' | 'vcpuState' | 'cpuDumpState'> & { readonly spec: { readonly name: string } };
 
 /** tsvisor's configs carry no UUID; QEMU without -uuid reports this one. */
 const NO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -66,6 +68,22 @@ export class VmMachine implements QmpMachine {
 
   /** tsvisor's guests have no ACPI power button: as QEMU with such a guest, the POWERDOWN event is all there is. */
   pressPowerButton(): void {}
+
+  /**
+   * A running VM is paused for the read and goes on after it, with no STOP or RESUME event (as
+   * QEMU's monitor stops a vCPU for it unseen). A stop that comes meanwhile keeps it paused.
+   */
+  async cpuDump(index: number): Promise<CpuDumpState> {
+    const state = this.vm.vcpuState(index);
+    const halted = state === VcpuState.halted || state === VcpuState.haltedUninterruptible || state === VcpuState.parked;
+    if (this.state !== 'running') return this.vm.cpuDumpState(index, halted);
+    await Promise.race([this.vm.pause(), this.ended]);
+    try {
+      return this.vm.cpuDumpState(index, halted);
+    } finally {
+      if (this.state === 'running') this.vm.resume();
+    }
+  }
 
   vcpuThreadIds(): readonly number[] {
     return this.vm.threadIds;

@@ -20,6 +20,7 @@ import { KVM_TSS_OFFSET } from '../boot/real-mode.js';
 import { resetVcpu } from '../boot/reset-vcpu.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
+import type { CpuDumpState } from '../monitor/cpu-dump.js';
 import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from '../devices/local-apic.js';
 import { DeliveryMode } from '../devices/apic-message.js';
 import { HPET_STATE_WORDS } from '../devices/hpet.js';
@@ -290,6 +291,22 @@ export class Vm {
   /** The worker threads' kernel tids, by vCPU. */
   get threadIds(): number[] {
     return this.vcpus.map((_vcpu, id) => this.control.tid(id));
+  }
+
+  /**
+   * vCPU `id`'s registers, for a monitor's `info registers`. Only while the vCPU is out of
+   * KVM_RUN (the VM paused, not run yet, or ended): KVM would hold the read until it exits.
+   */
+  cpuDumpState(id: number, halted: boolean): CpuDumpState {
+    const vcpu = this.vcpus[id] as kvm.Vcpu;
+    return {
+      regs: vcpu.getRegs(),
+      sregs: vcpu.getSregs(),
+      debugregs: vcpu.getDebugregs(),
+      xsave: vcpu.getXsave(),
+      interruptShadow: vcpu.getVcpuEvents().interrupt.shadow !== 0,
+      halted,
+    };
   }
 
   stats(): VmStats {

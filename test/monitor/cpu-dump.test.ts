@@ -4,31 +4,9 @@
  * reset in real mode (SeaBIOS halted, -S then cont). The states are those QEMU printed.
  */
 import { describe, expect, it } from 'vitest';
-import type { KvmRegs, KvmSegment, KvmSregs } from '../../src/kvm/index.js';
+import type { KvmSregs } from '../../src/kvm/index.js';
 import { formatCpuDump, type CpuDumpState } from '../../src/monitor/cpu-dump.js';
-
-const ZERO_REGS: KvmRegs = {
-  rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rsi: 0n, rdi: 0n, rsp: 0n, rbp: 0n,
-  r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n, rip: 0n, rflags: 0n,
-};
-
-function segment(selector: number, base: bigint, limit: number, type: number, bits: Partial<KvmSegment> = {}): KvmSegment {
-  return { selector, base, limit, type, present: 1, dpl: 0, db: 0, s: 1, l: 0, g: 0, avl: 0, unusable: 0, padding: 0, ...bits };
-}
-
-function fxsave(fcw: number, mxcsr: number): Uint8Array {
-  const area = new Uint8Array(4096);
-  const view = new DataView(area.buffer);
-  view.setUint16(0, fcw, true);
-  view.setUint32(24, mxcsr, true);
-  return area;
-}
-
-const DEBUG = { db: [0n, 0n, 0n, 0n], dr6: 0xffff0ff0n, dr7: 0x400n, flags: 0n, reserved: [] } as unknown as CpuDumpState['debugregs'];
-
-function sregs(bits: Partial<KvmSregs>): KvmSregs {
-  return { cr8: 0n, apic_base: 0n, interrupt_bitmap: [], ...bits } as unknown as KvmSregs;
-}
+import { DEBUG, fxsave, segment, sregs, ZERO_REGS } from './cpu-states.js';
 
 describe('formatCpuDump', () => {
   it('prints a 64-bit CPU as QEMU 7.2 did', () => {

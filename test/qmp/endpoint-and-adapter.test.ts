@@ -1,8 +1,10 @@
 /** The --qmp endpoint syntax (QEMU's -qmp, its defaults measured with QEMU 7.2), and the Vm adapter's policy, without KVM. */
 import { describe, expect, it } from 'vitest';
+import type { CpuDumpState } from '../../src/monitor/cpu-dump.js';
 import { endpointFilename, parseQmpEndpoint } from '../../src/qmp/endpoint.js';
 import { QmpError } from '../../src/qmp/qmp-error.js';
 import { shutdownEventOf, VmMachine, type QmpVm } from '../../src/qmp/vm-adapter.js';
+import { VcpuState } from '../../src/vmm/vm-control.js';
 
 describe('parseQmpEndpoint', () => {
   it.each([
@@ -30,8 +32,31 @@ describe('parseQmpEndpoint', () => {
 describe('VmMachine', () => {
   const vm = (): QmpVm & { log: string[] } => {
     const log: string[] = [];
-    return { log, spec: { name: 'guest' }, threadIds: [11, 12], pause: async () => void log.push('pause'), resume: () => void log.push('resume'), stop: async () => void log.push('stop') };
+    return {
+      log,
+      spec: { name: 'guest' },
+      threadIds: [11, 12],
+      pause: async () => void log.push('pause'),
+      resume: () => void log.push('resume'),
+      stop: async () => void log.push('stop'),
+      vcpuState: (id) => (id === 1 ? VcpuState.parked : VcpuState.running),
+      cpuDumpState: (id, halted) => {
+        log.push(`dump ${id} halted=${halted}`);
+        return { halted } as CpuDumpState;
+      },
+    };
   };
+
+  it('reads a running vCPU\'s registers between a pause and a resume, and a paused one\'s as it is', async () => {
+    const target = vm();
+    const machine = new VmMachine(target, []);
+    machine.started(new Promise<void>(() => {}));
+    expect((await machine.cpuDump(0)).halted).toBe(false);
+    expect((await machine.cpuDump(1)).halted).toBe(true);
+    await machine.pause();
+    await machine.cpuDump(0);
+    expect(target.log).toEqual(['pause', 'dump 0 halted=false', 'resume', 'pause', 'dump 1 halted=true', 'resume', 'pause', 'dump 0 halted=false']);
+  });
 
   it('is in prelaunch until the run starts, then running, paused, running, and shutdown once the run ends', async () => {
     const target = vm();

@@ -1,4 +1,5 @@
 /** A QmpMachine without KVM, for the server's policy: it records what was asked of it. */
+import type { CpuDumpState } from '../../src/monitor/cpu-dump.js';
 import type { Chardev, QmpMachine, RunState } from '../../src/qmp/machine.js';
 
 export class FakeMachine implements QmpMachine {
@@ -34,6 +35,14 @@ export class FakeMachine implements QmpMachine {
   pressPowerButton(): void {
     this.calls.push('power button');
   }
+  async cpuDump(index: number): Promise<CpuDumpState> {
+    this.calls.push(`cpu dump ${index}`);
+    return this.dumpState(index);
+  }
+  /** What cpuDump answers: tests that print registers set it. */
+  dumpState: (index: number) => CpuDumpState = () => {
+    throw new Error('FakeMachine: no CPU state to dump');
+  };
   vcpuThreadIds(): readonly number[] {
     return this.threadIds;
   }
