@@ -1,12 +1,13 @@
 /** tsvisor check: validates a config without starting a VM, and prints the machine it describes. */
 import { writeSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
-import { loadVmConfig } from '../config/load-config.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import { vcpuCpuid } from '../boot/cpuid.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
+import { DomainXmlError } from '../libvirt/domain-xml-error.js';
 import * as kvm from '../kvm/index.js';
 import { describeBoot, describeVm, type CpuidReport } from './describe-vm.js';
+import { loadConfigFile } from './load-vm-spec.js';
 import { CHECK_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
@@ -30,7 +31,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
   }
   const path = positionals[0] as string;
   try {
-    const spec = loadVmConfig(path);
+    const { spec } = loadConfigFile(path);
     const cpuid = cpuidReport(spec.cpuFeatures);
     if (values.json) {
       writeSync(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
@@ -39,6 +40,11 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
     }
     return ExitStatus.ok;
   } catch (error) {
+    if (error instanceof DomainXmlError) {
+      if (values.json) writeSync(1, `${JSON.stringify({ valid: false, error: { message: error.message } }, null, 2)}\n`);
+      else writeSync(2, `tsvisor: ${error.message}\n`);
+      return INVALID;
+    }
     if (!(error instanceof ConfigError)) throw error;
     if (values.json) {
       const { file, location, keyPath, problem, fix, message } = error;
