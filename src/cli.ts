@@ -49,6 +49,11 @@ async function main(args: readonly string[]): Promise<number> {
         await dismissIdleVcpuThreads();
       }
     }
+    case 'domxml-to-toml':
+    case 'domxml-from-toml': {
+      const { domxmlCommand } = await import('./cli/domxml-command.js');
+      return domxmlCommand(command === 'domxml-to-toml' ? 'to-toml' : 'from-toml', rest);
+    }
     case 'qmp': {
       const { qmpCommand } = await import('./cli/qmp-command.js');
       return qmpCommand(rest);
@@ -58,7 +63,7 @@ async function main(args: readonly string[]): Promise<number> {
       return benchCommand(rest);
     }
     default:
-      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, qmp, bench. See \`tsvisor --help\`.`);
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, qmp, domxml-to-toml, domxml-from-toml, bench. See \`tsvisor --help\`.`);
   }
 }
 

@@ -3,11 +3,14 @@
 export const GENERAL_HELP = `tsvisor: an x86_64 hypervisor runtime in TypeScript on Linux KVM
 
 Usage:
-  tsvisor run <config.toml> [options]   boot the VM an AxVisor-style config describes
-  tsvisor check <config.toml> [--json]  validate a config and print the machine it describes
+  tsvisor run <config> [options]        boot the VM a config describes: AxVisor-style TOML, or
+                                        a libvirt domain XML file (recognised by content)
+  tsvisor check <config> [--json]       validate a config and print the machine it describes
   tsvisor qemu <QEMU options>           boot what a qemu-system-x86_64 command line describes
                                         (also the tsvisor-qemu command; tsvisor qemu -h)
   tsvisor qmp <socket> <command> [args] send one QMP command to a running VM
+  tsvisor domxml-to-toml <domain.xml>   a libvirt domain as an AxVisor TOML config
+  tsvisor domxml-from-toml <config.toml> a TOML config as a libvirt domain
   tsvisor bench [--quick]               measure VM exit cost and start-up against references
   tsvisor --help                        this text (tsvisor run --help for the run options)
   tsvisor --version                     the version
@@ -88,10 +91,10 @@ Options:
   -h, --help       this text
 `;
 
-export const CHECK_HELP = `Usage: tsvisor check <config.toml> [--json]
+export const CHECK_HELP = `Usage: tsvisor check <config> [--json]
 
-Validates an AxVisor VM config without starting a VM, exactly as tsvisor run does before
-it touches KVM, and prints the machine it describes: base information, the memory map,
+Validates a config (an AxVisor VM config in TOML, or a libvirt domain XML file, told apart
+by content) without starting a VM, exactly as tsvisor run does before it touches KVM, and prints the machine it describes: base information, the memory map,
 the images with their load ranges, the devices with their ranges and interrupts, the boot
 plan, and any warnings.
 
@@ -100,4 +103,15 @@ Options:
   -h, --help   this text
 
 Exit status: 0 when the config is valid, 1 when it is not, 2 on a usage error.
+`;
+
+export const DOMXML_HELP = `Usage: tsvisor domxml-to-toml <domain.xml>
+       tsvisor domxml-from-toml <config.toml>
+
+Translates between libvirt domain XML and AxVisor TOML, printing the result on stdout. Both
+sides make the same VM where both formats can say it; what does not carry over is listed
+(as comments atop the TOML; on stderr for the XML). See README.md, "Coming from libvirt".
+
+Options:
+  -h, --help   this text
 `;
