@@ -49,6 +49,10 @@ async function main(args: readonly string[]): Promise<number> {
         await dismissIdleVcpuThreads();
       }
     }
+    case 'domain': {
+      const { domainCommand } = await import('./cli/domain-command.js');
+      return domainCommand(rest);
+    }
     case 'domxml-to-toml':
     case 'domxml-from-toml': {
       const { domxmlCommand } = await import('./cli/domxml-command.js');
@@ -63,7 +67,7 @@ async function main(args: readonly string[]): Promise<number> {
       return benchCommand(rest);
     }
     default:
-      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, qmp, domxml-to-toml, domxml-from-toml, bench. See \`tsvisor --help\`.`);
+      throw new UsageError(`'${command}' is not a tsvisor command. The commands are: run, check, qemu, qmp, domain, domxml-to-toml, domxml-from-toml, bench. See \`tsvisor --help\`.`);
   }
 }
 

@@ -14,7 +14,8 @@
 /* "Firmware Configuration Items": well-known keys. */
 #define FW_CFG_SIGNATURE 0x00 /* "QEMU" */
 #define FW_CFG_RAM_SIZE  0x03 /* u64, little-endian */
-#define FW_CFG_NB_CPUS   0x05 /* u16, little-endian */
+#define FW_CFG_NB_CPUS   0x05 /* u16, little-endian: the CPUs at boot (QEMU's -smp cpus) */
+#define FW_CFG_MAX_CPUS  0x0f /* u16, little-endian: every CPU, plugged in or not (maxcpus) */
 #define FW_CFG_FILE_DIR  0x19 /* the file directory: see fw_cfg_find_file() */
 
 #define FW_CFG_FILE_NAME_SIZE 56 /* including the terminating NUL */

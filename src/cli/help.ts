@@ -9,6 +9,9 @@ Usage:
   tsvisor qemu <QEMU options>           boot what a qemu-system-x86_64 command line describes
                                         (also the tsvisor-qemu command; tsvisor qemu -h)
   tsvisor qmp <socket> <command> [args] send one QMP command to a running VM
+  tsvisor domain <socket> <operation>   libvirt's domain operations on a running VM (dominfo,
+                                        dumpxml, suspend, resume, reset, shutdown, destroy,
+                                        setvcpus, setmem)
   tsvisor domxml-to-toml <domain.xml>   a libvirt domain as an AxVisor TOML config
   tsvisor domxml-from-toml <config.toml> a TOML config as a libvirt domain
   tsvisor bench [--quick]               measure VM exit cost and start-up against references
@@ -114,4 +117,32 @@ sides make the same VM where both formats can say it; what does not carry over i
 
 Options:
   -h, --help   this text
+`;
+
+export const DOMAIN_HELP = `Usage: tsvisor domain <socket> <operation> [value] [options]
+
+libvirt's domain operations, with virsh's words and exit statuses, on a tsvisor VM that serves
+QMP on <socket> (tsvisor run --qmp ..., or -qmp in a domain's <qemu:commandline>; a path,
+unix:PATH or tcp:HOST:PORT). A VM not started from domain XML answers as the domain its config
+translates to (tsvisor domxml-from-toml).
+
+Operations:
+  dominfo                 the domain's id, name, UUID, state, vCPUs, CPU time and memory
+  dumpxml [--inactive]    the live definition (with its id and current values), or the stored one
+  suspend | resume        pause and continue the vCPUs
+  reset                   reset the machine
+  shutdown                press the power button (the guest decides)
+  destroy                 end the VM at once
+  setvcpus COUNT          how many vCPUs the guest may start: --live (the default) plugs vCPUs in
+                          or out of the running VM (one the guest runs is never taken away);
+                          --config changes the stored definition; --maximum --config its maximum
+  setmem SIZE             the memory the guest has (KiB, or with a unit: 16M): --config changes
+                          the stored definition; --live needs a balloon, which tsvisor has not
+
+Options:
+  --live, --config, --maximum, --inactive   as above
+  -h, --help                                this text
+
+Exit status: 0 when the operation was done, 1 when it failed (error: ... on stderr), 2 on a
+usage error.
 `;

@@ -50,7 +50,7 @@ export async function qmpCommand(args: readonly string[]): Promise<number> {
 }
 
 /** A path, unix:PATH or tcp:HOST:PORT. */
-function parseAddress(text: string): QmpAddress {
+export function parseAddress(text: string): QmpAddress {
   if (text.startsWith('tcp:')) {
     const match = /^tcp:(.*):(\d+)$/.exec(text);
     if (!match || Number(match[2]) > 65535) throw new UsageError(`'${text}' is not a TCP address: give it as tcp:HOST:PORT, for example tcp:127.0.0.1:4444.`);

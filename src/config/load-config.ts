@@ -18,7 +18,7 @@ import { locateImages } from './images.js';
 import { readMemoryRegions } from './memory-regions.js';
 import { rejectFlatFormat, rejectNewerFormats, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
-import { readTsvisorSection } from './tsvisor-section.js';
+import { readCurrentCpus, readTsvisorSection } from './tsvisor-section.js';
 import type { DeviceSpec, MemoryRegionSpec, VmSpec } from './vm-spec.js';
 
 export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): VmSpec {
@@ -41,9 +41,10 @@ export function vmSpecOf(source: ConfigSource, host: HostFacts = readHostFacts()
   const memoryRegions = readMemoryRegions(source, kernel, host);
   const { boot, images } = readBoot(source, kernel, locateImages(source, kernel), memoryRegions);
   const { cpuFeatures, ...extensions } = readTsvisorSection(source);
+  const currentCpus = readCurrentCpus(source, base.cpuCount);
   const { devices, interruptMode } = readDevices(source, memoryRegions, extensions);
   const kvmRealModeArea = placeRealModeArea(source, memoryRegions, devices);
-  return { configPath: source.file, ...base, memoryRegions, images, boot, devices, interruptMode, cpuFeatures, kvmRealModeArea, warnings: source.warnings };
+  return { configPath: source.file, ...base, currentCpus, memoryRegions, images, boot, devices, interruptMode, cpuFeatures, kvmRealModeArea, warnings: source.warnings };
 }
 
 /** 16 KiB below 4 GiB that no region and no MMIO device uses, for KVM's real-mode pages. */

@@ -15,6 +15,9 @@
  *                                 one off, "+" asks for it (set where KVM supports it).
  *   modules      = [{ path = "m.bin", load_addr = 0x20_6000, cmdline = "m.bin arg" }]
  *                                 multiboot modules, read with the images (multiboot-modules.ts).
+ *   current_cpus = 1              how many of base.cpu_num's vCPUs the guest may start (libvirt's
+ *                                 <vcpu current>, QEMU's -smp cpus below maxcpus): the others are
+ *                                 off the APIC bus until raised at run time (setvcpus --live).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,7 +31,7 @@ import { hex } from '../errors.js';
 import { isTable, type ConfigSource, type Table } from './config-source.js';
 import type { DeviceSpec, FwCfgFileSpec } from './vm-spec.js';
 
-export const TSVISOR_KEYS = ['debug_exit', 'pc_testdev', 'fw_cfg', 'cpu_features', 'modules'] as const;
+export const TSVISOR_KEYS = ['debug_exit', 'pc_testdev', 'fw_cfg', 'cpu_features', 'modules', 'current_cpus'] as const;
 
 /** fw_cfg file names are at most 55 bytes: the directory entry holds 56 with the NUL (QEMU's docs/specs/fw_cfg.rst). */
 const FW_CFG_NAME_MAX = 55;
@@ -55,6 +58,13 @@ export function readTsvisorSection(source: ConfigSource): TsvisorSection {
     fwCfgFiles: table.fw_cfg === undefined ? [] : readFwCfgFiles(source, table.fw_cfg),
     cpuFeatures: table.cpu_features === undefined ? [] : readCpuFeatures(source, table.cpu_features),
   };
+}
+
+/** tsvisor.current_cpus: from 1 to cpu_num; cpu_num when absent. */
+export function readCurrentCpus(source: ConfigSource, cpuCount: number): number {
+  const value = source.document.tsvisor;
+  if (!isTable(value) || value.current_cpus === undefined) return cpuCount;
+  return source.integer(value.current_cpus, 'tsvisor.current_cpus', { min: 1, max: cpuCount });
 }
 
 function platformDebugExit(): DeviceSpec {

@@ -90,6 +90,8 @@ export interface VmSpec {
   /** 0 host VM, 1 RTOS / full virtualization, 2 Linux. */
   readonly vmType: number;
   readonly cpuCount: number;
+  /** How many of the vCPUs the guest may start (tsvisor.current_cpus); the others are off the APIC bus. */
+  readonly currentCpus: number;
   /** For each vCPU, the host CPUs it may run on (from phys_cpu_sets); undefined when not pinned. */
   readonly vcpuAffinity: readonly (readonly number[])[] | undefined;
   /** phys_cpu_ids, as given. */

@@ -65,7 +65,7 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
         break;
       case SHORTHAND_ALL_INCLUDING_SELF:
       case SHORTHAND_ALL_EXCLUDING_SELF:
-        for (let id = 0; id < this.states.vcpuCount; id++) {
+        for (let id = 0, plugged = this.states.pluggedCount(); id < plugged; id++) {
           // A globally disabled APIC is not on the bus, for shorthands as for destinations
           // (collectDestination): without this an all-excluding-self INIT or SIPI would reach it.
           if (!(this.states.enableBits(id) & ENABLE_GLOBAL)) continue;
@@ -83,7 +83,8 @@ export class ApicBus implements ApicMessageSink, InterprocessorInterrupts {
     const targets = this.targets;
     targets.length = 0;
     const states = this.states;
-    for (let id = 0; id < states.vcpuCount; id++) {
+    // vCPUs from pluggedCount up are not plugged in: not on the bus.
+    for (let id = 0, plugged = states.pluggedCount(); id < plugged; id++) {
       if (!(states.enableBits(id) & ENABLE_GLOBAL)) continue; // globally disabled: not on the bus
       if (message.destination === BROADCAST) {
         targets.push(id);

@@ -40,6 +40,9 @@ export interface E820Entry {
 }
 
 export interface FwCfgContents {
+  /** The vCPUs the guest may start at boot (QEMU's -smp cpus): FW_CFG_NB_CPUS. */
+  readonly bootCpus: number;
+  /** Every vCPU, those not plugged in yet too (QEMU's maxcpus): FW_CFG_MAX_CPUS. */
   readonly cpuCount: number;
   readonly ramSize: number;
   readonly memoryMap: readonly E820Entry[];
@@ -64,7 +67,7 @@ export class FwCfg implements BusDevice {
     this.items.set(FW_CFG_SIGNATURE, new TextEncoder().encode('QEMU'));
     this.items.set(FW_CFG_ID, le(4, (view) => view.setUint32(0, FW_CFG_VERSION_TRADITIONAL, true)));
     this.items.set(FW_CFG_RAM_SIZE, le(8, (view) => view.setBigUint64(0, BigInt(contents.ramSize), true)));
-    this.items.set(FW_CFG_NB_CPUS, le(2, (view) => view.setUint16(0, contents.cpuCount, true)));
+    this.items.set(FW_CFG_NB_CPUS, le(2, (view) => view.setUint16(0, contents.bootCpus, true)));
     this.items.set(FW_CFG_MAX_CPUS, le(2, (view) => view.setUint16(0, contents.cpuCount, true)));
     const e820 = le(contents.memoryMap.length * E820_ENTRY_SIZE, (view) =>
       contents.memoryMap.forEach((entry, i) => {

@@ -33,6 +33,12 @@ const COALESCED_WORDS_PER_APIC = 256;
  * APIC bus (from the IO APIC, or an ICR) that no Local APIC accepted.
  */
 const UNDELIVERED_WORDS = 1;
+/**
+ * Last, the machine's shape rather than an APIC's state: how many vCPUs are on the APIC bus,
+ * from vCPU 0 up. The others exist but are not plugged in (libvirt's <vcpu current>): no
+ * message reaches them, so a guest cannot start them until the count is raised.
+ */
+const PLUGGED_WORDS = 1;
 
 /** IA32_APIC_BASE bit 11: the APIC is globally enabled (SDM 10.4.3). */
 export const ENABLE_GLOBAL = 1 << 0;
@@ -62,6 +68,7 @@ export class LocalApicStates {
   private readonly words: Int32Array;
   private readonly coalesced: Int32Array;
   private readonly undelivered: Int32Array;
+  private readonly plugged: Int32Array;
 
   constructor(
     readonly vcpuCount: number,
@@ -70,13 +77,15 @@ export class LocalApicStates {
     this.words = new Int32Array(buffer, 0, vcpuCount * WORDS_PER_APIC);
     this.coalesced = new Int32Array(buffer, vcpuCount * WORDS_PER_APIC * 4, vcpuCount * COALESCED_WORDS_PER_APIC);
     this.undelivered = new Int32Array(buffer, vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) * 4, UNDELIVERED_WORDS);
+    this.plugged = new Int32Array(buffer, (vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) + UNDELIVERED_WORDS) * 4, PLUGGED_WORDS);
   }
 
   /** A fresh block for `vcpuCount` APICs in their power-up state: APIC ID = vCPU index, flat model, software-disabled. */
   static create(vcpuCount: number): SharedArrayBuffer {
-    const buffer = new SharedArrayBuffer((vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) + UNDELIVERED_WORDS) * 4);
+    const buffer = new SharedArrayBuffer((vcpuCount * (WORDS_PER_APIC + COALESCED_WORDS_PER_APIC) + UNDELIVERED_WORDS + PLUGGED_WORDS) * 4);
     const states = new LocalApicStates(vcpuCount, buffer);
     for (let id = 0; id < vcpuCount; id++) states.reset(id);
+    states.setPluggedCount(vcpuCount);
     return buffer;
   }
 
@@ -168,6 +177,14 @@ export class LocalApicStates {
   /** The vector of the latched start-up IPI (read after taking ATTENTION_STARTUP). */
   startupVector(id: number): number {
     return Atomics.load(this.words, id * WORDS_PER_APIC + STARTUP_VECTOR);
+  }
+
+  /** How many vCPUs, from 0 up, are on the APIC bus. */
+  pluggedCount(): number {
+    return Atomics.load(this.plugged, 0);
+  }
+  setPluggedCount(count: number): void {
+    Atomics.store(this.plugged, 0, count);
   }
 
   /** A message on the APIC bus that no Local APIC accepted. */

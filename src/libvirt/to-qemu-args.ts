@@ -12,7 +12,9 @@ export function qemuArgsOf(domain: DomainDefinition): string[] {
   args.push('-name', `guest=${domain.name.replace(/,/g, ',,')}`, '-uuid', domain.uuid);
   if (domain.os.machine !== undefined) args.push('-machine', domain.os.machine);
   args.push('-m', `${domain.memoryKib}k`);
-  args.push('-smp', String(domain.vcpus.maximum));
+  // As libvirt: <vcpu current='1'>2</vcpu> is -smp 1,maxcpus=2.
+  const { current, maximum } = domain.vcpus;
+  args.push('-smp', current === maximum ? String(maximum) : `${current},maxcpus=${maximum}`);
   const cpu = cpuOption(domain);
   if (cpu !== undefined) args.push('-cpu', cpu);
   if (domain.os.loader !== undefined) args.push('-bios', domain.os.loader);

@@ -42,7 +42,10 @@ export interface QemuMachine {
   readonly machine: MachineType;
   /** RAM in bytes (-m, 128 MiB by default), rounded up to 8 KiB as QEMU rounds it. */
   readonly ramSize: number;
+  /** The vCPUs the guest may start at boot (-smp cpus). */
   readonly cpus: number;
+  /** Every vCPU (-smp maxcpus): those above cpus wait, off the APIC bus, to be plugged in. */
+  readonly maxCpus: number;
   readonly cpuFeatures: readonly CpuFeatureSetting[];
   readonly kernel: string | undefined;
   readonly append: string | undefined;

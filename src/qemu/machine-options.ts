@@ -83,11 +83,13 @@ const SMP_KEYS = ['cpus', 'maxcpus', 'sockets', 'dies', 'clusters', 'cores', 'th
 type SmpKey = (typeof SMP_KEYS)[number];
 
 /**
- * -smp [cpus=]n[,maxcpus=,sockets=,dies=,cores=,threads=]: the vCPU count, computed and
- * checked as QEMU 7.2 does for its PC machines (hw/core/machine-smp.c, which prefers cores
- * over sockets for a missing count). The topology itself is not modelled.
+ * -smp [cpus=]n[,maxcpus=,sockets=,dies=,cores=,threads=]: the vCPUs at boot and in all,
+ * computed and checked as QEMU 7.2 does for its PC machines (hw/core/machine-smp.c, which
+ * prefers cores over sockets for a missing count). The topology itself is not modelled.
+ * QEMU's vCPUs above cpus are hot-pluggable; tsvisor's are all there, off the APIC bus until
+ * plugged in (tsvisor.current_cpus).
  */
-export function parseSmp(text: string, machine: MachineType): number {
+export function parseSmp(text: string, machine: MachineType): { readonly cpus: number; readonly maxCpus: number } {
   const given: Partial<Record<SmpKey, number>> = {};
   for (const { key, value } of parseKeyValues('-smp', text, 'cpus')) {
     if (!(SMP_KEYS as readonly string[]).includes(key)) throw new QemuError(`-smp ${text}`, `Invalid parameter '${key}'`);
@@ -122,9 +124,10 @@ export function parseSmp(text: string, machine: MachineType): number {
   if (maxcpus < cpus) {
     throw new QemuError(undefined, `Invalid CPU topology: maxcpus must be equal to or greater than smp: ${product} == maxcpus (${maxcpus}) < smp_cpus (${cpus})`);
   }
-  if (cpus > MAX_VCPUS) {
+  // QEMU 7.2 names maxcpus in this message too (-smp 1,maxcpus=300).
+  if (maxcpus > MAX_VCPUS) {
     const name = machine === 'pc' ? 'pc-i440fx-7.2' : 'pc-q35-7.2';
-    throw new QemuError(undefined, `Invalid SMP CPUs ${cpus}. The max CPUs supported by machine '${name}' is ${MAX_VCPUS}`);
+    throw new QemuError(undefined, `Invalid SMP CPUs ${maxcpus}. The max CPUs supported by machine '${name}' is ${MAX_VCPUS}`);
   }
-  return cpus;
+  return { cpus, maxCpus: maxcpus };
 }

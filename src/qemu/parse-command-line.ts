@@ -177,7 +177,7 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
     machine: {
       machine,
       ramSize,
-      cpus: smp === undefined ? 1 : parseSmp(smp, machine),
+      ...(smp === undefined ? { cpus: 1, maxCpus: 1 } : parseSmp(smp, machine)),
       cpuFeatures,
       kernel: single.kernel,
       append: single.append,

@@ -90,6 +90,10 @@ export function qemuConfig(machine: QemuMachine): QemuConfig {
     tsvisor.cpu_features = machine.cpuFeatures.map(({ name, enabled }) => `${enabled ? '+' : '-'}${name}`);
     setBy(written.cpu, 'tsvisor.cpu_features');
   }
+  if (machine.cpus < machine.maxCpus) {
+    tsvisor.current_cpus = BigInt(machine.cpus);
+    setBy(written.smp, 'tsvisor.current_cpus');
+  }
   const modules = machine.initrd === undefined ? [] : moduleEntries(machine.initrd, placement.end);
   if (modules.length > 0) {
     tsvisor.modules = modules;
@@ -99,7 +103,7 @@ export function qemuConfig(machine: QemuMachine): QemuConfig {
   setBy(written.name, 'base.name');
 
   const document: ConfigDocument = {
-    base: { id: 1n, name: machine.name ?? basename(machine.kernel), vm_type: 1n, cpu_num: BigInt(machine.cpus) },
+    base: { id: 1n, name: machine.name ?? basename(machine.kernel), vm_type: 1n, cpu_num: BigInt(machine.maxCpus) },
     kernel,
     devices: {
       emu_devices: [PIT_ENTRY],

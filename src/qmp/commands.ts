@@ -3,6 +3,7 @@
  * with its declared parameters, checked before it runs as QEMU checks them.
  */
 import type { Parameter } from './arguments.js';
+import { DOMAIN_COMMANDS } from './domain-commands.js';
 import { runHmp } from './hmp.js';
 import type { JsonObject, JsonValue } from './json-value.js';
 import type { MachineActions } from './machine-actions.js';
@@ -73,6 +74,7 @@ export const COMMANDS: ReadonlyMap<string, QmpCommand> = new Map<string, QmpComm
       },
     },
   ],
+  ...DOMAIN_COMMANDS,
 ]);
 
 function queryStatus(actions: MachineActions): JsonValue {

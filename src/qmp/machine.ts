@@ -14,7 +14,17 @@ export interface Chardev {
   readonly frontendOpen: boolean;
 }
 
+/** The VM as a libvirt domain, for tsvisor's x-tsvisor-* commands (domain-commands.ts); each method throws an Error in libvirt's words when it cannot. */
+export interface DomainView {
+  dumpxml(inactive: boolean): string;
+  info(): { readonly id: number; readonly vcpus: number; readonly cpuTimeNs: number; readonly maxMemoryKib: bigint; readonly usedMemoryKib: bigint };
+  setVcpus(count: number, flags: { readonly live: boolean; readonly config: boolean; readonly maximum: boolean }): void;
+  setMemory(kib: bigint, flags: { readonly live: boolean; readonly config: boolean }): void;
+}
+
 export interface QmpMachine {
+  /** The VM as a libvirt domain; undefined where there is none to offer. */
+  readonly domain: DomainView | undefined;
   /** The VM's name (query-name omits it when there is none). */
   readonly name: string | undefined;
   /** The VM's UUID, in its 36-character form. */

@@ -6,7 +6,7 @@ import type { Vm } from '../vmm/vm.js';
 import type { VmExit } from '../vmm/vm-exit.js';
 import type { CpuDumpState } from '../monitor/cpu-dump.js';
 import { VcpuState } from '../vmm/vm-control.js';
-import type { Chardev, QmpMachine, RunState } from './machine.js';
+import type { Chardev, DomainView, QmpMachine, RunState } from './machine.js';
 import { genericError } from './qmp-error.js';
 
 /** What the adapter uses of a Vm. */
@@ -22,6 +22,7 @@ export class VmMachine implements QmpMachine {
   constructor(
     private readonly vm: QmpVm,
     private readonly chardevList: readonly Chardev[],
+    readonly domain: DomainView | undefined = undefined,
   ) {}
 
   get name(): string {

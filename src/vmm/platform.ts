@@ -32,6 +32,7 @@ import { TimerSources, type TimerSource } from './vcpu/timer-sources.js';
 
 export interface PlatformSpec {
   readonly cpuCount: number;
+  readonly currentCpus: number;
   readonly devices: readonly DeviceSpec[];
   readonly memoryRegions: readonly MemoryRegionSpec[];
 }
@@ -165,6 +166,7 @@ function attachments(spec: PlatformSpec): Attachment[] {
     'fw-cfg': ({ state }, device) =>
       new FwCfg(
         {
+          bootCpus: spec.currentCpus,
           cpuCount: spec.cpuCount,
           ramSize: memoryMap.filter((entry) => entry.type === MEMORY_AVAILABLE).reduce((total, entry) => total + entry.size, 0),
           memoryMap: memoryMap.map((entry) => ({ address: entry.base, length: entry.size, type: entry.type })),

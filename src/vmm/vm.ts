@@ -172,12 +172,13 @@ export class Vm {
         kick: (id) => kicker.kick(id),
         control,
       });
+      interrupts.localApics.setPluggedCount(spec.currentCpus);
       const com1 = com1Uart(spec, platformState, interrupts);
       const serialOutput = new SerialOutput(new OutputRing(platformState.uartOutput), com1, openOutputWriter(options.serialOutputFd), options.report);
       cleanup.push(() => serialOutput.close());
       vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, com1, kicker, platformState, interrupts, serialOutput);
       serialOutput.start();
-      const platform = { cpuCount: spec.cpuCount, devices: spec.devices, memoryRegions: spec.memoryRegions };
+      const platform = { cpuCount: spec.cpuCount, currentCpus: spec.currentCpus, devices: spec.devices, memoryRegions: spec.memoryRegions };
       const runs = vcpus.map((vcpu) => vcpu.runMapping);
       await vm.startWorkers(options, (id) =>
         id === spec.cpuCount
@@ -259,6 +260,31 @@ export class Vm {
     this.control.revive(id);
     this.kicker.kick(id);
     this.control.releaseAlive();
+  }
+
+  /** How many vCPUs, from 0 up, the guest may start (the rest are off the APIC bus). */
+  get currentVcpus(): number {
+    return this.interrupts.localApics.pluggedCount();
+  }
+
+  /**
+   * Plugs vCPUs into the APIC bus or out of it (libvirt's setvcpus --live): from `count` up
+   * they take no message, so the guest cannot start them. One the guest has started stays:
+   * lowering the count below it is refused, and so is lowering it while the VM is paused, when
+   * a vCPU that waits for its start-up IPI cannot be told from one the guest runs.
+   */
+  setCurrentVcpus(count: number): void {
+    const total = this.vcpus.length;
+    if (!Number.isInteger(count) || count < 1 || count > total) throw new TsvisorError(`requested vcpus is greater than max allowable vcpus for the domain: ${count} > ${total}`);
+    if (count < this.currentVcpus) {
+      for (let id = count; id < total; id++) {
+        const state = this.control.vcpuState(id);
+        if (state === VcpuState.parked) continue;
+        if (state === VcpuState.paused) throw new TsvisorError(`the VM is paused, and tsvisor cannot tell whether vCPU ${id} waits for its start-up or runs guest code: resume the domain first.`);
+        throw new TsvisorError(`vCPU ${id} runs guest code (the guest started it): tsvisor does not take a vCPU away from a guest that runs it. Lower the count after a reset, or only down to ${id + 1}.`);
+      }
+    }
+    this.interrupts.localApics.setPluggedCount(count);
   }
 
   /**

@@ -555,3 +555,30 @@ describe('an APIC that INIT resets stays on the bus (SDM 10.4.7.3: INIT keeps th
     expect(states.startupVector(2)).toBe(0x08);
   });
 });
+
+describe('vCPUs not plugged in (libvirt\'s <vcpu current>): off the bus', () => {
+  it('all vCPUs are plugged in at first', () => {
+    expect(states.pluggedCount()).toBe(VCPUS);
+  });
+
+  it('a vCPU from the plugged count up takes no message: physical, logical, broadcast or shorthand, INIT or SIPI', () => {
+    states.setPluggedCount(2);
+    for (const id of ALL) setLogicalId(id, 1 << id);
+    expect(bus.send(physical(3))).toBe(0);
+    bus.send(logical(0xff));
+    bus.send(physical(0xff, { vector: 0x41 }));
+    bus.sendIpi(0, message({ vector: 0x42 }), SHORTHAND_ALL_EXCLUDING_SELF);
+    expect([requested(0x40), requested(0x41), requested(0x42)]).toEqual([[0, 1], [0, 1], [1]]);
+    bus.sendIpi(0, physical(3, { deliveryMode: DeliveryMode.init, vector: 0 }), SHORTHAND_NONE);
+    bus.sendIpi(0, message({ deliveryMode: DeliveryMode.startup, vector: 0x9a }), SHORTHAND_ALL_EXCLUDING_SELF);
+    expect(startups()).toEqual([[1, 0x9a]]);
+    expect(attention()).toEqual([ATTENTION_INTERRUPT, ATTENTION_INTERRUPT, 0, 0]);
+  });
+
+  it('a vCPU plugged in later takes messages again', () => {
+    states.setPluggedCount(1);
+    expect(bus.send(physical(1))).toBe(0);
+    states.setPluggedCount(2);
+    expect(bus.send(physical(1))).toBe(1);
+  });
+});

@@ -4,6 +4,7 @@ import { FW_CFG_FILE_DIR, FW_CFG_FILE_FIRST, FW_CFG_ID, FW_CFG_MAX_CPUS, FW_CFG_
 
 const device = () =>
   new FwCfg({
+    bootCpus: 1,
     cpuCount: 2,
     ramSize: 0x1000_0000,
     memoryMap: [
@@ -33,10 +34,10 @@ describe('FwCfg', () => {
     expect(le(readItem(fwCfg, FW_CFG_ID, 4))).toBe(1n);
   });
 
-  it('gives the RAM size and the CPU counts little-endian', () => {
+  it('gives the RAM size and the CPU counts little-endian: the boot CPUs, then every CPU (as QEMU with -smp 1,maxcpus=2)', () => {
     const fwCfg = device();
     expect(le(readItem(fwCfg, FW_CFG_RAM_SIZE, 8))).toBe(0x1000_0000n);
-    expect(le(readItem(fwCfg, FW_CFG_NB_CPUS, 2))).toBe(2n);
+    expect(le(readItem(fwCfg, FW_CFG_NB_CPUS, 2))).toBe(1n);
     expect(le(readItem(fwCfg, FW_CFG_MAX_CPUS, 2))).toBe(2n);
   });
 
@@ -53,13 +54,13 @@ describe('FwCfg', () => {
 
   it('reads zeros past an item, for an unknown key, and from the selector port; ignores data-port writes', () => {
     const fwCfg = device();
-    expect(Array.from(readItem(fwCfg, FW_CFG_NB_CPUS, 4))).toEqual([2, 0, 0, 0]);
+    expect(Array.from(readItem(fwCfg, FW_CFG_MAX_CPUS, 4))).toEqual([2, 0, 0, 0]);
     expect(Array.from(readItem(fwCfg, 0x7777, 2))).toEqual([0, 0]);
     const data = new Uint8Array(2).fill(9);
     fwCfg.read(0, data);
     expect(Array.from(data)).toEqual([0, 0]);
     fwCfg.write(1, new Uint8Array([FW_CFG_SIGNATURE]));
-    expect(Array.from(readItem(fwCfg, FW_CFG_NB_CPUS, 1))).toEqual([2]);
+    expect(Array.from(readItem(fwCfg, FW_CFG_MAX_CPUS, 1))).toEqual([2]);
   });
 
   it('restarts an item when it is selected again', () => {

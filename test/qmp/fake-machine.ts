@@ -1,11 +1,12 @@
 /** A QmpMachine without KVM, for the server's policy: it records what was asked of it. */
 import type { CpuDumpState } from '../../src/monitor/cpu-dump.js';
-import type { Chardev, QmpMachine, RunState } from '../../src/qmp/machine.js';
+import type { Chardev, DomainView, QmpMachine, RunState } from '../../src/qmp/machine.js';
 
 export class FakeMachine implements QmpMachine {
   state: RunState = 'running';
   readonly calls: string[] = [];
   onQuit: () => void = () => {};
+  domain: DomainView | undefined = undefined;
 
   constructor(
     readonly name: string | undefined,
