@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// npm run soak [-- --seconds S --vms N --exits E]: tsvisor under sustained load, on real KVM
+// (issue 15, items 3 and 4). Three parts, each printed as it ends, then written as JSON to
+// bench/results/soak-<date>.json:
+//   1. the hostile guest (guests/hostile) for S seconds (30), seed after seed, through the CLI:
+//      every run must end with the guest's power-off (status 0) and its verdict line;
+//   2. N VMs (1000) created, run to their end (the hello guest) and destroyed in this process:
+//      open fds, threads and RSS after the first ten and at the end;
+//   3. one VM taking E port exits (10^7; the bench guest's pio-out), its RSS sampled each second.
+// Built files only (npm install first); no timing is asserted, the figures are for the reader.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const repo = new URL('..', import.meta.url).pathname;
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, vms: { type: 'string', default: '1000' }, exits: { type: 'string', default: '1e7' } } });
+const seconds = Number(values.seconds);
+const vmCount = Number(values.vms);
+const exitCount = Number(values.exits);
+if (!(seconds > 0 && vmCount > 10 && exitCount > 0)) {
+  console.error('npm run soak -- [--seconds S] [--vms N (more than 10)] [--exits E]: each a positive number.');
+  process.exit(2);
+}
+try {
+  closeSync(openSync('/dev/kvm', 'r+'));
+} catch (error) {
+  console.error(`npm run soak needs /dev/kvm (${error.code}): run it on a KVM host, or in the test VM (npm run test:vm -- 'npm run soak').`);
+  process.exit(2);
+}
+
+const { loadVmConfig } = await import(join(repo, 'dist/config/load-config.js'));
+const { Vm } = await import(join(repo, 'dist/vmm/vm.js'));
+const { dismissIdleVcpuThreads } = await import(join(repo, 'dist/vmm/vcpu-threads.js'));
+const folder = mkdtempSync(join(tmpdir(), 'tsvisor-soak-'));
+const devNull = openSync('/dev/null', 'w');
+const results = { date: new Date().toISOString() };
+
+const counts = () => ({ fds: readdirSync('/proc/self/fd').length, threads: readdirSync('/proc/self/task').length, rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(1) });
+
+// 1. The hostile guest, seed after seed.
+{
+  const config = (seed) => {
+    const text = `[base]\nid = 1\nname = "hostile"\nvm_type = 1\ncpu_num = 2\n\n[kernel]\nentry_point = 0x8000\nimage_location = "memory"\nkernel_path = ${JSON.stringify(join(repo, 'guests/build/hostile.bin'))}\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 0x7, 0]]\n\n[devices]\nemu_devices = [["x86-pit", 0x40, 0x22, 0, 0x24, []]]\npassthrough_devices = [["IO APIC", 0xfec0_0000, 0xfec0_0000, 0x1000, 0], ["HPET", 0xfed0_0000, 0xfed0_0000, 0x1000, 0]]\n\n[tsvisor]\nfw_cfg = [{ name = "opt/hostile/seed", string = "${seed}" }, { name = "opt/hostile/rounds", string = "20000" }]\n`;
+    const path = join(folder, `hostile-${seed}.toml`);
+    writeFileSync(path, text);
+    return path;
+  };
+  const start = Date.now();
+  const runs = [];
+  for (let seed = 1; Date.now() - start < seconds * 1000; seed++) {
+    const result = spawnSync(process.execPath, [join(repo, 'dist/bundle/cli.js'), 'run', config(seed)], { encoding: 'utf8', timeout: 120_000 });
+    const survived = result.status === 0 && /: done \(/.test(result.stdout);
+    runs.push({ seed, status: result.status, survived });
+    if (!survived) console.error(`hostile seed ${seed}: status ${result.status}\n${result.stdout}${result.stderr}`);
+  }
+  results.hostile = { seconds: (Date.now() - start) / 1000, runs: runs.length, survived: runs.filter((run) => run.survived).length, failedSeeds: runs.filter((run) => !run.survived).map((run) => run.seed) };
+  console.log(`hostile guest: ${results.hostile.runs} runs (2 vCPUs, 20000 rounds each) in ${results.hostile.seconds.toFixed(0)} s; ${results.hostile.survived} ended with the guest's power-off${results.hostile.failedSeeds.length ? `; FAILED seeds ${results.hostile.failedSeeds.join(', ')}` : ''}`);
+}
+
+// 2. VMs created, run and destroyed in one process.
+{
+  const spec = loadVmConfig(join(repo, 'configs/hello-x86_64.toml'));
+  let afterTen;
+  const start = Date.now();
+  for (let index = 0; index < vmCount; index++) {
+    const vm = await Vm.create(spec, { serialOutputFd: devNull, report: () => {} });
+    const exit = await vm.run();
+    await vm.destroy();
+    if (exit.kind !== 'debug-exit') throw new Error(`VM ${index} ended ${JSON.stringify(exit)}`);
+    if (index === 9) {
+      await dismissIdleVcpuThreads();
+      afterTen = counts();
+    }
+  }
+  await dismissIdleVcpuThreads();
+  const atEnd = counts();
+  results.churn = { vms: vmCount, seconds: (Date.now() - start) / 1000, afterTen, atEnd };
+  console.log(`VM churn: ${vmCount} VMs created, run and destroyed in ${results.churn.seconds.toFixed(1)} s; after 10: ${afterTen.fds} fds, ${afterTen.threads} threads, ${afterTen.rssMiB} MiB RSS; at the end: ${atEnd.fds} fds, ${atEnd.threads} threads, ${atEnd.rssMiB} MiB RSS`);
+}
+
+// 3. One VM taking many exits, its RSS sampled each second.
+{
+  const spec = loadVmConfig(join(repo, 'bench/bench-guest.toml'));
+  const run = { ...spec, boot: { ...spec.boot, cmdline: `ops=pio-out iterations=${exitCount} batches=1 warmup=0` } };
+  const vm = await Vm.create(run, { serialOutputFd: devNull, report: () => {} });
+  const samples = [];
+  const sampler = setInterval(() => samples.push(counts().rssMiB), 1000);
+  const start = Date.now();
+  const exit = await vm.run();
+  clearInterval(sampler);
+  await vm.destroy();
+  await dismissIdleVcpuThreads();
+  const steady = samples.slice(Math.min(2, samples.length - 1));
+  results.exits = { exits: exitCount, seconds: (Date.now() - start) / 1000, ended: exit.kind, rssMiB: { first: steady[0], min: Math.min(...steady), max: Math.max(...steady), last: steady.at(-1) } };
+  console.log(`${exitCount.toExponential(0)} port exits in one VM: ${results.exits.seconds.toFixed(1)} s (${exit.kind}); RSS after warm-up from ${results.exits.rssMiB.first} MiB, min ${results.exits.rssMiB.min}, max ${results.exits.rssMiB.max}, last ${results.exits.rssMiB.last}`);
+}
+
+closeSync(devNull);
+rmSync(folder, { recursive: true, force: true });
+mkdirSync(join(repo, 'bench/results'), { recursive: true });
+const out = join(repo, 'bench/results', `soak-${results.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`written: ${out}`);
+process.exit(results.hostile.failedSeeds.length === 0 ? 0 : 1);
