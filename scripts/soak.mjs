@@ -6,21 +6,28 @@
 //      every run must end with the guest's power-off (status 0) and its verdict line;
 //   2. N VMs (1000) created, run to their end (the hello guest) and destroyed in this process:
 //      open fds, threads and RSS after the first ten and at the end;
-//   3. one VM taking E port exits (10^7; the bench guest's pio-out), its RSS sampled each second.
+//   3. one VM taking E port exits (10^7; the bench guest's pio-out), its RSS sampled each second;
+//   4. a console flood: the flood guest writes F bytes (64 MiB; --flood 1GiB for the issue's
+//      figure, some minutes) to COM1 while tsvisor's stdout is a pipe read slowly, then not at
+//      all: tsvisor's RSS through it, every byte checked once the reader drains, and a second
+//      run stopped with SIGINT while the pipe is full (how long it took to end).
 // Built files only (npm install first); no timing is asserted, the figures are for the reader.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const repo = new URL('..', import.meta.url).pathname;
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, vms: { type: 'string', default: '1000' }, exits: { type: 'string', default: '1e7' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, vms: { type: 'string', default: '1000' }, exits: { type: 'string', default: '1e7' }, flood: { type: 'string', default: '64MiB' } } });
+const floodMatch = /^(\d+)(MiB|GiB)$/.exec(values.flood);
+const floodBytes = floodMatch ? Number(floodMatch[1]) * (floodMatch[2] === 'GiB' ? 2 ** 30 : 2 ** 20) : NaN;
 const seconds = Number(values.seconds);
 const vmCount = Number(values.vms);
 const exitCount = Number(values.exits);
-if (!(seconds > 0 && vmCount > 10 && exitCount > 0)) {
-  console.error('npm run soak -- [--seconds S] [--vms N (more than 10)] [--exits E]: each a positive number.');
+if (!(seconds > 0 && vmCount > 10 && exitCount > 0 && floodBytes >= 2 ** 20)) {
+  console.error('npm run soak -- [--seconds S] [--vms N (more than 10)] [--exits E] [--flood SIZE (such as 64MiB or 1GiB)]: each a positive number.');
   process.exit(2);
 }
 try {
@@ -97,10 +104,85 @@ const counts = () => ({ fds: readdirSync('/proc/self/fd').length, threads: readd
   console.log(`${exitCount.toExponential(0)} port exits in one VM: ${results.exits.seconds.toFixed(1)} s (${exit.kind}); RSS after warm-up from ${results.exits.rssMiB.first} MiB, min ${results.exits.rssMiB.min}, max ${results.exits.rssMiB.max}, last ${results.exits.rssMiB.last}`);
 }
 
+// 4. A console flood into a pipe read slowly, then not at all.
+{
+  const lines = Math.floor(floodBytes / 64);
+  const config = join(folder, 'flood.toml');
+  writeFileSync(config, readFileSync(join(repo, 'configs/flood-x86_64.toml'), 'utf8').replace('"../guests/build/flood.bin"', JSON.stringify(join(repo, 'guests/build/flood.bin'))) + `\n[tsvisor]\nfw_cfg = [{ name = "opt/flood/lines", string = "${lines}" }]\n`);
+  const rssOf = (pid) => {
+    try {
+      return +(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024).toFixed(1);
+    } catch {
+      return undefined;
+    }
+  };
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** Starts the flood with its stdout a pipe this process reads only when told to. */
+  const flood = () => {
+    const child = spawn(process.execPath, [join(repo, 'dist/bundle/cli.js'), 'run', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const state = { bytes: 0, lineErrors: 0, partial: '', nextLine: 0, rss: [], ended: undefined };
+    child.stdout.setEncoding('latin1');
+    child.stdout.on('data', (chunk) => {
+      state.bytes += chunk.length;
+      const text = state.partial + chunk;
+      let start = 0;
+      for (let end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
+        if (end - start !== 63 || text.slice(start + 6, start + 12) !== String(state.nextLine % 1e6).padStart(6, '0')) state.lineErrors++;
+        state.nextLine++;
+      }
+      state.partial = text.slice(start);
+    });
+    child.stdout.pause();
+    child.on('exit', (status, signal) => (state.ended = { status, signal, at: Date.now() }));
+    const sampler = setInterval(() => {
+      const rss = rssOf(child.pid);
+      if (rss !== undefined) state.rss.push(rss);
+    }, 200);
+    child.on('exit', () => clearInterval(sampler));
+    return { child, state };
+  };
+  const slowly = async (stream, ms) => {
+    for (const end = Date.now() + ms; Date.now() < end; ) {
+      stream.resume();
+      await sleep(5);
+      stream.pause();
+      await sleep(95);
+    }
+  };
+  // The first run: slowly for 3 s, not at all for 3 s, then drained to its end.
+  const first = flood();
+  await slowly(first.child.stdout, 3000);
+  await sleep(3000);
+  const stalledRss = Math.max(...first.state.rss);
+  const drainStart = Date.now();
+  first.child.stdout.resume();
+  while (!first.state.ended) await sleep(50);
+  await new Promise((resolve) => first.child.stdout.once('close', resolve).readableEnded && resolve());
+  // The second run: slowly for 2 s, not at all for 2 s, then SIGINT.
+  const second = flood();
+  await slowly(second.child.stdout, 2000);
+  await sleep(2000);
+  const signalledAt = Date.now();
+  second.child.kill('SIGINT');
+  while (!second.state.ended) await sleep(10);
+  results.flood = {
+    bytes: lines * 64,
+    delivered: first.state.bytes,
+    lineErrors: first.state.lineErrors + (first.state.nextLine === lines ? 0 : 1),
+    status: first.state.ended.status,
+    drainSeconds: (first.state.ended.at - drainStart) / 1000,
+    rssMiB: { whileStalled: stalledRss, max: Math.max(...first.state.rss) },
+    sigint: { status: second.state.ended.status, stopMs: second.state.ended.at - signalledAt, rssMiBMax: Math.max(...second.state.rss) },
+  };
+  const f = results.flood;
+  console.log(`console flood: ${f.delivered} of ${f.bytes} bytes delivered (${f.lineErrors} lines wrong), status ${f.status}, drained in ${f.drainSeconds.toFixed(1)} s; tsvisor's RSS at most ${f.rssMiB.whileStalled} MiB while its pipe was full, ${f.rssMiB.max} MiB overall; SIGINT with the pipe full: status ${f.sigint.status} after ${f.sigint.stopMs} ms`);
+}
+
 closeSync(devNull);
 rmSync(folder, { recursive: true, force: true });
 mkdirSync(join(repo, 'bench/results'), { recursive: true });
 const out = join(repo, 'bench/results', `soak-${results.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`written: ${out}`);
-process.exit(results.hostile.failedSeeds.length === 0 ? 0 : 1);
+const failed = results.hostile.failedSeeds.length > 0 || results.flood.lineErrors > 0 || results.flood.delivered !== results.flood.bytes || results.flood.sigint.status !== 130;
+process.exit(failed ? 1 : 0);

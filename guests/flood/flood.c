@@ -1,5 +1,5 @@
-/* flood: prints FLOOD_LINES numbered 64-byte lines (64 KiB) on COM1, then ends through the
- * debug-exit port, so that a test can stop reading tsvisor's output and see the guest held
+/* flood: prints numbered 64-byte lines on COM1 (1024 of them, 64 KiB; fw_cfg's opt/flood/lines,
+ * a decimal string, asks for more: npm run soak floods so), then ends through the debug-exit port, so that a test can stop reading tsvisor's output and see the guest held
  * back, not tsvisor (test/guests/flood.test.ts). Line n is "flood <n, six digits> " and 50
  * letters starting at 'a' + n % 26, then "\n": a lost, doubled or reordered byte shows.
  *
@@ -15,13 +15,14 @@
 
 #include "apic.h"
 #include "exit.h"
+#include "fw_cfg.h"
 #include "idt.h"
 #include "io.h"
 #include "ioapic.h"
 #include "kernel.h"
 #include "serial.h"
 
-#define FLOOD_LINES 1024
+#define FLOOD_LINES 1024 /* unless opt/flood/lines says otherwise */
 #define LINE_BYTES 64
 #define PREFIX_BYTES 13 /* "flood 000000 " */
 #define FLOOD_EXIT_CODE 0x2a /* tsvisor exits with (0x2a << 1) | 1 = 85 */
@@ -36,11 +37,12 @@
 #define IIR_THRE 0x02
 
 static char line[LINE_BYTES];
+static unsigned lines = FLOOD_LINES;
 
 static void format_line(unsigned n) {
     const char *prefix = "flood ";
     for (unsigned i = 0; i < 6; i++) line[i] = prefix[i];
-    for (unsigned i = 0, value = n; i < 6; i++, value /= 10) line[11 - i] = (char)('0' + value % 10);
+    for (unsigned i = 0, value = n % 1000000; i < 6; i++, value /= 10) line[11 - i] = (char)('0' + value % 10);
     line[12] = ' ';
     for (unsigned i = PREFIX_BYTES; i < LINE_BYTES - 1; i++) line[i] = (char)('a' + (n + i - PREFIX_BYTES) % 26);
     line[LINE_BYTES - 1] = '\n';
@@ -63,7 +65,7 @@ static void thr_empty_handler(struct interrupt_frame *frame) {
             irq_sent += count;
             if (irq_sent == LINE_BYTES) {
                 irq_sent = 0;
-                if (++irq_line == FLOOD_LINES / 2) irq_done = true;
+                if (++irq_line == lines / 2) irq_done = true;
                 else format_line(irq_line);
             }
         }
@@ -87,9 +89,22 @@ static void spurious_handler(struct interrupt_frame *frame) {
     (void)frame; /* no EOI for the spurious vector (SDM 10.9) */
 }
 
+/* The line count fw_cfg asks for, or FLOOD_LINES. */
+static unsigned line_count(void) {
+    struct fw_cfg_file file;
+    if (!fw_cfg_present() || !fw_cfg_find_file("opt/flood/lines", &file)) return FLOOD_LINES;
+    char text[16] = {0};
+    fw_cfg_select(file.select);
+    fw_cfg_read(text, file.size < sizeof(text) - 1 ? file.size : sizeof(text) - 1);
+    unsigned count = 0;
+    for (char *c = text; *c >= '0' && *c <= '9'; c++) count = count * 10 + (unsigned)(*c - '0');
+    return count >= 2 ? count : FLOOD_LINES;
+}
+
 int kmain(void) {
     idt_init();
     serial_init(); /* FIFOs on; MCR.OUT2 gates the UART's interrupt onto the bus, as on a PC */
+    lines = line_count();
     idt_set_handler(VECTOR_THR_EMPTY, thr_empty_handler);
     idt_set_handler(VECTOR_SPURIOUS, spurious_handler);
     apic_enable(VECTOR_SPURIOUS);
@@ -100,7 +115,7 @@ int kmain(void) {
     while (!irq_done) __asm__ volatile("sti; hlt; cli" ::: "memory");
     ioapic_set_masked(IOAPIC_PIN_COM1, 1);
 
-    for (unsigned n = FLOOD_LINES / 2; n < FLOOD_LINES; n++) {
+    for (unsigned n = lines / 2; n < lines; n++) {
         format_line(n);
         send_polled(line, LINE_BYTES);
     }
