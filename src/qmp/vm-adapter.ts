@@ -6,7 +6,9 @@
  */
 import type { Vm } from '../vmm/vm.js';
 import type { VmExit } from '../vmm/vm-exit.js';
+import { TsvisorError } from '../errors.js';
 import type { Chardev, QmpMachine, RunState } from './machine.js';
+import { genericError } from './qmp-error.js';
 
 /** What the adapter uses of a Vm. */
 export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'reset' | 'threadIds'> & { readonly spec: { readonly name: string } };
@@ -65,11 +67,18 @@ export class VmMachine implements QmpMachine {
   /**
    * A machine reset (Vm.reset). A machine that ran runs on; one that did not (paused, or shut
    * down with -no-shutdown) waits in "prelaunch" for cont, as QEMU 7.2's does. A VM that ended
-   * meanwhile stays ended.
+   * meanwhile stays ended; one whose reset failed stays paused, and the client is told why.
    */
   async reset(): Promise<void> {
-    if (!(await this.vm.reset())) return;
-    if (this.state !== 'running') this.state = 'prelaunch';
+    let done: boolean;
+    try {
+      done = await this.vm.reset();
+    } catch (error) {
+      if (!(error instanceof TsvisorError)) throw error;
+      this.state = 'paused'; // the VM stays paused (ResetError)
+      throw genericError(error.message);
+    }
+    if (done && this.state !== 'running') this.state = 'prelaunch';
   }
 
   /** tsvisor's guests have no ACPI power button: as QEMU with such a guest, the POWERDOWN event is all there is. */

@@ -298,6 +298,7 @@ export function resetPlatform(spec: PlatformSpec, state: PlatformState, interrup
   if (has('pic-master') || has('pic-slave') || has('elcr')) picOf(state).reset();
   if (has('pit')) pitOf(spec, state, interrupts, onDeadlineChange).reset();
   if (has('hpet')) new Hpet({ state: new SharedState(HPET_STATE_WORDS, state.hpet), now: monotonicNanos, irqLine: (pin) => interrupts.line(pin), onDeadlineChange }).reset();
+  // fw_cfg's items are each thread's own, not shared state: a view with none resets the selection all share.
   if (has('fw-cfg')) new FwCfg({ cpuCount: spec.cpuCount, ramSize: 0, memoryMap: [] }, new SharedState(FW_CFG_STATE_WORDS, state.fwCfg)).reset();
   if (has('acpi-pm1-control')) new AcpiPm1Control(() => {}, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)).reset();
   interrupts.ioApic?.reset();

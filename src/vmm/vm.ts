@@ -63,6 +63,11 @@ export interface VmOptions {
   readonly onGuestPowerOff?: 'pause' | 'exit';
 }
 
+/** A machine reset that could not be completed (an image that changed on disk, a vCPU ioctl refused). */
+export class ResetError extends TsvisorError {
+  override name = 'ResetError';
+}
+
 /** What the guest did that the VM took without ending (VmOptions.onGuestReset, onGuestPowerOff). */
 export type GuestEvent = 'reset' | 'power-off';
 
@@ -238,7 +243,7 @@ export class Vm {
   async pause(): Promise<void> {
     this.want(VmState.paused);
     this.kicker.kickAll();
-    await this.resetting; // a reset under way ends with every vCPU paused
+    await this.resetting?.catch(() => {}); // a reset under way ends with every vCPU paused, failed or not
     for (let id = 0; id < this.vcpus.length; id++) {
       const state = this.control.vcpuState(id);
       if (state === VcpuState.running || state === VcpuState.halted || state === VcpuState.haltedUninterruptible) await this.control.waitForVcpuState(id, VcpuState.paused);
@@ -378,9 +383,15 @@ export class Vm {
     // Every vCPU waits in its lifecycle, none in KVM_RUN: their registers and the shared state
     // are this thread's until each is asked to reset its own part. Devices first, so that no
     // timer raises an interrupt into a Local APIC after it was reset.
-    resetPlatform(this.spec, this.platformState, this.interrupts);
-    loadGuest(this.memory, this.spec);
-    powerOnVcpus(this.vcpus, this.spec.boot);
+    try {
+      resetPlatform(this.spec, this.platformState, this.interrupts);
+      loadGuest(this.memory, this.spec);
+      powerOnVcpus(this.vcpus, this.spec.boot);
+    } catch (error) {
+      // Half reset: the guest must not run on from there. It stays paused until stopped.
+      this.wanted = VmState.paused;
+      throw new ResetError(`The machine reset stopped halfway, so the VM stays paused (quit and start it again): ${error instanceof Error ? error.message : String(error)}`);
+    }
     control.powerOnLiveness();
     for (const id of ids) control.requestReset(id);
     if (!(await this.unlessEnded(Promise.all(ids.map((id) => control.waitForReset(id)))))) return false;

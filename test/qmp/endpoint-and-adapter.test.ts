@@ -4,6 +4,7 @@ import { endpointFilename, parseQmpEndpoint } from '../../src/qmp/endpoint.js';
 import { MachineActions } from '../../src/qmp/machine-actions.js';
 import type { QmpMachine, RunState } from '../../src/qmp/machine.js';
 import { shutdownEventOf, VmMachine, type QmpVm } from '../../src/qmp/vm-adapter.js';
+import { ResetError } from '../../src/vmm/vm.js';
 
 describe('parseQmpEndpoint', () => {
   it.each([
@@ -90,6 +91,14 @@ describe('VmMachine', () => {
     expect(machine.runState()).toBe('shutdown');
     await machine.reset();
     expect(machine.runState()).toBe('prelaunch');
+  });
+
+  it('a reset that fails leaves the machine paused, and answers a GenericError saying why', async () => {
+    const machine = new VmMachine({ ...vm(), reset: async () => Promise.reject(new ResetError('The machine reset stopped halfway, so the VM stays paused (...)')) }, []);
+    machine.started(new Promise<void>(() => {}));
+    const error = await machine.reset().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ errorClass: 'GenericError', message: expect.stringMatching(/^The machine reset stopped halfway/) });
+    expect(machine.runState()).toBe('paused');
   });
 
   it('a reset that finds the VM ended leaves the state alone', async () => {

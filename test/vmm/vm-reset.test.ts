@@ -5,26 +5,26 @@
  * fault) and power-off as the VmOptions choose; and resets racing a stop, each other, or the
  * guest's power-off, neither crash nor hang.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
 import type { VmSpec } from '../../src/config/vm-spec.js';
 import { VcpuState } from '../../src/vmm/vm-control.js';
-import { Vm, type GuestEvent, type VmOptions } from '../../src/vmm/vm.js';
+import { ResetError, Vm, type GuestEvent, type VmOptions } from '../../src/vmm/vm.js';
 import { describeKvm } from '../helpers/kvm.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-vm-reset-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-/** A config for one of the real-mode guests in guests/build. */
-function specOf(guest: string, base = 'cpu_num = 1'): VmSpec {
+/** A config for one of the real-mode guests in guests/build (or the image at `kernel`). */
+function specOf(guest: string, base = 'cpu_num = 1', kernel = `${REPO}/guests/build/${guest}.bin`): VmSpec {
   const path = join(folder, `${guest}-${Math.random().toString(36).slice(2)}.toml`);
   writeFileSync(
     path,
-    `[base]\nid = 1\nname = "${guest}"\nvm_type = 1\n${base}\n[kernel]\nentry_point = 0x8000\nkernel_path = "${REPO}/guests/build/${guest}.bin"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
+    `[base]\nid = 1\nname = "${guest}"\nvm_type = 1\n${base}\n[kernel]\nentry_point = 0x8000\nkernel_path = "${kernel}"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
   );
   return loadVmConfig(path);
 }
@@ -149,6 +149,22 @@ describeKvm('Vm.reset', () => {
       await until(() => output() === 'echo> you typed: a\necho> ', 'the prompt after the reset');
       await vm.stop();
       expect(await run).toMatchObject({ kind: 'stopped' });
+    } finally {
+      await destroy();
+    }
+  });
+
+  it('a reset that cannot load the kernel again (it changed on disk) fails with ResetError, the VM left paused', async () => {
+    const kernel = join(folder, 'echo-copy.bin');
+    copyFileSync(`${REPO}/guests/build/echo.bin`, kernel);
+    const { vm, output, destroy } = await create(specOf('echo', 'cpu_num = 1', kernel));
+    try {
+      void vm.run();
+      await until(() => output() === 'echo> ', 'the prompt');
+      appendFileSync(kernel, 'more');
+      await expect(vm.reset()).rejects.toThrow(ResetError);
+      expect(vm.vcpuState(0)).toBe(VcpuState.paused);
+      vm.resume(); // the host's choice; a later reset would have to succeed for the guest to boot again
     } finally {
       await destroy();
     }
