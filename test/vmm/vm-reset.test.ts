@@ -121,6 +121,31 @@ describeKvm('Vm.reset', () => {
     }
   });
 
+  it('resets the smp guest at random points while it runs on all four vCPUs (INIT-SIPI-SIPI, IPIs, halts); its last boot passes every check', { timeout: 60_000 }, async () => {
+    const spec = loadVmConfig(`${REPO}/configs/smp4-x86_64.toml`);
+    const clean = await create(spec);
+    let expected: string;
+    try {
+      expect(await clean.vm.run()).toEqual({ kind: 'power-off' });
+      expected = clean.output();
+      expect(expected).toMatch(/16 passed, 0 failed\n$/);
+    } finally {
+      await clean.destroy();
+    }
+    const { vm, output, destroy } = await create(spec);
+    try {
+      const run = vm.run();
+      for (let i = 0; i < 8; i++) {
+        await sleep(Math.random() * 40);
+        expect(await vm.reset()).toBe(true);
+      }
+      expect(await run).toEqual({ kind: 'power-off' });
+      expect(output().endsWith(expected)).toBe(true);
+    } finally {
+      await destroy();
+    }
+  });
+
   it('onGuestReset "reset": a triple fault boots the guest again, each reset told to the listeners', async () => {
     const { vm, output, events, destroy } = await create(loadVmConfig(`${REPO}/configs/triple-fault-x86_64.toml`), { onGuestReset: 'reset' });
     try {
