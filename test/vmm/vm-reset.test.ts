@@ -121,26 +121,29 @@ describeKvm('Vm.reset', () => {
     }
   });
 
-  it('resets the smp guest at random points while it runs on all four vCPUs (INIT-SIPI-SIPI, IPIs, halts); its last boot passes every check', { timeout: 60_000 }, async () => {
-    const spec = loadVmConfig(`${REPO}/configs/smp4-x86_64.toml`);
+  // The guests that check the devices a reset resets (Local APICs and IPIs on four vCPUs, the
+  // HPET, the PIT, timers under load): reset at random points of their run, their last boot
+  // passes every check, as a clean run's does (measured counts, which vary from run to run, aside).
+  it.each(['smp4', 'apic', 'hpet', 'pit', 'timer-storm'])('resets the %s guest at random points while it runs; its last boot passes every check', { timeout: 90_000 }, async (guest) => {
+    const spec = loadVmConfig(`${REPO}/configs/${guest}-x86_64.toml`);
     const clean = await create(spec);
-    let expected: string;
+    let expected: { exit: unknown; output: string };
     try {
-      expect(await clean.vm.run()).toEqual({ kind: 'power-off' });
-      expected = clean.output();
-      expect(expected).toMatch(/16 passed, 0 failed\n$/);
+      expected = { exit: await clean.vm.run(), output: clean.output() };
+      expect(expected.output).toMatch(/ passed, 0 failed\n$/);
     } finally {
       await clean.destroy();
     }
     const { vm, output, destroy } = await create(spec);
     try {
       const run = vm.run();
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 6; i++) {
         await sleep(Math.random() * 40);
         expect(await vm.reset()).toBe(true);
       }
-      expect(await run).toEqual({ kind: 'power-off' });
-      expect(output().endsWith(expected)).toBe(true);
+      expect(await run).toEqual(expected.exit);
+      const counts = (text: string) => text.replace(/\d+/g, 'N');
+      expect(counts(output()).endsWith(counts(expected.output))).toBe(true);
     } finally {
       await destroy();
     }
