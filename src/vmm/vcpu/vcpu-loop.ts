@@ -247,7 +247,11 @@ export class VcpuLoop {
     this.armTimer(Infinity);
     // KVM keeps CPUID.1:EDX[9] in step with its copy of IA32_APIC_BASE, which the guest may have disabled.
     this.vcpu.setMsrs([{ index: IA32_APIC_BASE, data: this.apic.readApicBase() }]);
+    // The kicks that brought it here are spent (the reset is what they asked it to look at), and
+    // so is the guest's reset or power-off it waited on.
+    this.vcpu.kvmRun.immediateExit = false;
     this.options.exits.inFlight = false;
+    this.options.exits.ending = undefined;
     this.waitingForStartup = this.id !== 0;
     return this.waitingForStartup ? VcpuState.parked : VcpuState.running;
   }
