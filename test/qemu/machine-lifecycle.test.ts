@@ -110,12 +110,13 @@ describeKvm('the guest resetting the machine, against QEMU 7.2', () => {
 });
 
 describeKvm('-S and -no-shutdown over QMP, against QEMU 7.2', () => {
-  it.runIf(qemuInstalled)('-S: prelaunch until cont (system_reset leaves it there), RESUME, then the guest boots, reboots and powers off', { timeout: 60_000 }, async () => {
+  it.runIf(qemuInstalled)('-S: prelaunch until cont (stop and system_reset leave it there), RESUME, then the guest boots, reboots and powers off', { timeout: 60_000 }, async () => {
     const session = async (command: 'qemu' | 'tsvisor') => {
       const running = start(command, [...REBOOT, '-S'], 'prelaunch');
       const client = await running.connect();
       try {
-        const replies = [await reply(client, 'query-status'), await reply(client, 'system_reset'), await reply(client, 'query-status')];
+        const replies = [];
+        for (const step of ['query-status', 'human-monitor-command info status', 'stop', 'system_reset', 'query-status']) replies.push(await reply(client, step));
         await new Promise((resolve) => setTimeout(resolve, 300));
         const outputBeforeCont = running.output();
         replies.push(await reply(client, 'cont'));
@@ -129,6 +130,8 @@ describeKvm('-S and -no-shutdown over QMP, against QEMU 7.2', () => {
     const [qemu, ours] = [await session('qemu'), await session('tsvisor')];
     expect(qemu.replies).toEqual([
       '{"status": "prelaunch", "singlestep": false, "running": false}',
+      '"VM status: paused (prelaunch)\\r\\n"',
+      '{}', // stop: nothing to stop, no event
       '{}',
       '{"status": "prelaunch", "singlestep": false, "running": false}',
       '{}',
