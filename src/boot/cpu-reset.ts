@@ -71,16 +71,19 @@ const FPU_RESET: FpuState = { fcw: 0x37f, fsw: 0, ftw: 0, mxcsr: 0x1f80 };
  * The MSRs power-on sets. Table 9-1 leaves "all other MSRs" undefined at power-up and
  * unchanged by INIT; tsvisor zeroes the ones that hold code or stack addresses, so that a vCPU
  * never starts with another run's SYSCALL/SYSENTER entry points, and sets IA32_PAT to its
- * power-up value (SDM vol. 3A, 11.12.4). The rest stay as KVM made them: EFER, FS.base and
- * GS.base are set through the segment state; the MTRRs are disabled and the TSC is 0 at
- * vCPU creation (KVM starts every vCPU's TSC together, which a write here could only spoil);
- * IA32_TSC_AUX, an ID, is one KVM refuses on hosts without RDTSCP.
+ * power-up value (SDM vol. 3A, 11.12.4), and disables the MTRRs (IA32_MTRR_DEF_TYPE = 0:
+ * Table 9-1, 11.11.2.1), which a guest booted before a machine reset may have enabled. The rest
+ * stay as KVM made them: EFER, FS.base and GS.base are set through the segment state; the TSC
+ * is 0 at vCPU creation and runs on through a machine reset (KVM starts every vCPU's TSC
+ * together, which a write here could only spoil); IA32_TSC_AUX, an ID, is one KVM refuses on
+ * hosts without RDTSCP.
  */
 const MSR = {
   IA32_SYSENTER_CS: 0x174,
   IA32_SYSENTER_ESP: 0x175,
   IA32_SYSENTER_EIP: 0x176,
   IA32_PAT: 0x277,
+  IA32_MTRR_DEF_TYPE: 0x2ff,
   IA32_STAR: 0xc000_0081,
   IA32_LSTAR: 0xc000_0082,
   IA32_CSTAR: 0xc000_0083,
@@ -99,6 +102,7 @@ const MSRS_POWER_ON = [
   { index: MSR.IA32_FMASK, data: 0n },
   { index: MSR.IA32_KERNEL_GS_BASE, data: 0n },
   { index: MSR.IA32_PAT, data: PAT_POWER_ON },
+  { index: MSR.IA32_MTRR_DEF_TYPE, data: 0n },
 ] as const;
 
 /** The processor signature (family, model, stepping): CPUID.1:EAX, which reset leaves in EDX (Table 9-1; 9.1.3). */

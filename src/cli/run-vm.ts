@@ -20,6 +20,8 @@ export interface VmRunOptions extends VmOptions {
   readonly consoleInput: boolean;
   /** Where QMP is served, and where COM1 goes as query-chardev names it. */
   readonly qmp: { readonly endpoint: QmpEndpoint; readonly serial: 'stdio' | 'file' } | undefined;
+  /** The vCPUs wait, stopped, until a monitor's cont (QEMU's -S). */
+  readonly startPaused?: boolean;
 }
 
 /** Runs the VM `spec` describes to its end; `serialOutputFd`, unless it is stdout, is closed at the end. */
@@ -39,8 +41,9 @@ export async function runVm(spec: VmSpec, options: VmRunOptions, finish: (exit: 
       await qmp.waitForClient();
     }
     if (options.consoleInput) input = new ConsoleInput(vm.console, process.stdin);
-    const run = vm.run();
-    qmp?.started(run);
+    const paused = options.startPaused ?? false;
+    const run = vm.run({ paused });
+    qmp?.started(run, { paused });
     const exit = await run;
     qmp?.ended(exit);
     return finish(exit, vm);

@@ -28,6 +28,11 @@ export class AcpiPm1Control implements BusDevice {
     private readonly state: SharedState = new SharedState(ACPI_PM1_STATE_WORDS),
   ) {}
 
+  /** A machine reset: PM1 control back to 0 (ACPI 6.5, 4.8.3.2.1: SCI_EN and SLP_TYP clear), as firmware finds it at power-on. */
+  reset(): void {
+    this.state.locked(() => this.state.zero());
+  }
+
   read(offset: number, data: Uint8Array): void {
     const value = this.state.locked(() => this.state.get(VALUE));
     for (let i = 0; i < data.length; i++) {

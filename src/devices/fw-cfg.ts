@@ -80,6 +80,11 @@ export class FwCfg implements BusDevice {
     this.addFiles(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
+  /** A machine reset: no item selected (item 0, the signature), read from its start, as QEMU's fw_cfg resets. */
+  reset(): void {
+    this.state.locked(() => this.state.zero());
+  }
+
   read(offset: number, data: Uint8Array): void {
     this.state.locked(() => {
       const selected = this.items.get(this.state.get(SELECTED)) ?? this.empty;

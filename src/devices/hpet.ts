@@ -253,6 +253,22 @@ export class Hpet implements BusDevice {
     if (deadlineMoved) this.onDeadlineChange();
   }
 
+  /**
+   * A machine reset: the reset state below, the timers' level interrupts lowered, and the
+   * platform timer thread told that the deadline moved. The coalesced-period counts are
+   * statistics and survive; the deadline's sequence word only ever grows (readers follow it).
+   */
+  reset(): void {
+    const keep = [DEADLINE_SEQUENCE, ...Array.from({ length: HPET_TIMER_COUNT }, (_, timer) => this.timerWord(timer, PERIODS_COALESCED))];
+    this.state.locked(() => {
+      const asserted = this.state.get(ASSERTED_PINS);
+      this.state.zero(keep);
+      this.initialise();
+      for (let pin = 0; asserted >>> pin; pin++) if ((asserted >>> pin) & 1) this.line(pin).setLevel(false);
+    });
+    this.onDeadlineChange();
+  }
+
   /** The reset state (3.1): counter halted at 0, comparators all ones, interrupts off. */
   private initialise(): void {
     for (let timer = 0; timer < HPET_TIMER_COUNT; timer++) {

@@ -153,6 +153,15 @@ export class IoApic implements BusDevice {
     if (this.state.wordCount < IO_APIC_STATE_WORDS) throw new RangeError('the IO APIC needs a larger shared state');
   }
 
+  /**
+   * A machine reset (82093AA data sheet, 3.0: RESET masks every entry and clears the ID): a
+   * zeroed block is that state. Pin levels and edges not yet sent go too, since the devices
+   * driving the pins are reset with it. The ignored-access count is a statistic and survives.
+   */
+  reset(): void {
+    this.state.locked(() => this.state.zero([IGNORED_ACCESSES]));
+  }
+
   read(offset: number, data: Uint8Array): void {
     data.fill(0);
     this.state.locked(() => {

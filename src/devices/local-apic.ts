@@ -156,6 +156,8 @@ export class LocalApic implements BusDevice {
   readonly id: number;
   private readonly states: LocalApicStates;
   private apicBase: bigint;
+  /** IA32_APIC_BASE at power-on (SDM 10.4.4): the configured base, enabled, BSP on vCPU 0. */
+  private readonly powerOnApicBase: bigint;
   private taskPriorityLow = 0;
   private spuriousVector = SVR_RESET;
   private readonly inService = new Uint32Array(8);
@@ -178,7 +180,8 @@ export class LocalApic implements BusDevice {
   constructor(private readonly options: LocalApicOptions) {
     this.id = options.id;
     this.states = options.states;
-    this.apicBase = BigInt(options.base ?? LOCAL_APIC_DEFAULT_BASE) | APIC_BASE_ENABLE | (options.id === 0 ? APIC_BASE_BSP : 0n);
+    this.powerOnApicBase = BigInt(options.base ?? LOCAL_APIC_DEFAULT_BASE) | APIC_BASE_ENABLE | (options.id === 0 ? APIC_BASE_BSP : 0n);
+    this.apicBase = this.powerOnApicBase;
     this.resetRegisters();
   }
 
@@ -626,6 +629,20 @@ export class LocalApic implements BusDevice {
 
   /** The power-up state (SDM 10.4.7.1), keeping the base, with the initial APIC ID. */
   reset(): void {
+    this.states.reset(this.id);
+    this.resetRegisters();
+  }
+
+  /**
+   * A machine reset (RESET, not INIT: SDM 10.4.7.1): IA32_APIC_BASE as at power-on (its
+   * registers back at their first address, the BSP flag on vCPU 0 alone, enabled), the initial
+   * APIC ID, and nothing waiting: the NMI, INIT and start-up requests raised before the reset
+   * are gone with it, unlike INIT's.
+   */
+  powerOn(): void {
+    if (this.base !== Number(this.powerOnApicBase & APIC_BASE_ADDRESS_MASK)) this.options.relocate(Number(this.powerOnApicBase & APIC_BASE_ADDRESS_MASK));
+    this.apicBase = this.powerOnApicBase;
+    this.states.takeAttention(this.id);
     this.states.reset(this.id);
     this.resetRegisters();
   }

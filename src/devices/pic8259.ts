@@ -169,6 +169,19 @@ export class Pic8259 {
     };
   }
 
+  /**
+   * A machine reset: both chips back to their power-on state (a zeroed block: every input
+   * masked, waiting for ICW1), the ELCR cleared, the INT output lowered. The devices' wires keep
+   * their levels on hardware, but every device on them is reset with the machine too.
+   */
+  reset(): void {
+    this.state.locked(() => {
+      const outputHigh = this.state.get(OUTPUT) !== 0;
+      this.state.zero();
+      if (outputHigh) this.output.setLevel(false);
+    });
+  }
+
   /** Drives IRQ `irq` (0 to 15): `level` is the device's request. IRQ 2 is the slave's INT, and other numbers are nobody's: both are ignored. */
   setIrq(irq: number, level: boolean): void {
     if (!Number.isInteger(irq) || irq < 0 || irq >= PIC_IRQ_COUNT || irq === PIC_CASCADE_IRQ) return;

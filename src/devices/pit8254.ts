@@ -207,6 +207,19 @@ export class Pit implements BusDevice, TimerSource {
     return result;
   }
 
+  /**
+   * A machine reset: every channel as at power-on (the initialisation below), port 0x61's bits
+   * cleared, no deadline. The coalesced-period count is a statistic and survives; the
+   * deadline's sequence word only ever grows (readers outside the lock follow it).
+   */
+  reset(): void {
+    this.state.locked(() => {
+      this.state.zero([DEADLINE_SEQUENCE, PERIODS_COALESCED]);
+      this.initialise();
+    });
+    this.onDeadlineChange();
+  }
+
   private initialise(): void {
     for (let channel = 0; channel < PIT_CHANNEL_COUNT; channel++) this.writeControl((channel << 6) | 0x36, 0);
     this.setDeadline(Infinity);

@@ -83,6 +83,15 @@ export class SharedState {
     }
   }
 
+  /**
+   * Every device word back to 0, but those in `keep` (statistics that outlive a reset, and
+   * sequence words that readers outside the lock follow, which must only ever grow): what a
+   * device's reset starts from, under the lock.
+   */
+  zero(keep: readonly number[] = []): void {
+    for (let word = 0; word < this.wordCount; word++) if (!keep.includes(word)) this.set(word, 0);
+  }
+
   /** Runs `action` holding the lock. Accesses inside need no atomics: the lock orders them. */
   locked<T>(action: () => T): T {
     const words = this.words;

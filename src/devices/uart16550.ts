@@ -153,6 +153,20 @@ export class Uart16550 implements BusDevice {
     });
   }
 
+  /**
+   * A machine reset (the 16550D's MR input, its data sheet's "Reset" table): every register
+   * back to its power-on value, both FIFOs emptied, the interrupt line lowered. Bytes already
+   * handed to the host's output ring stay there: they left the UART before the reset.
+   */
+  reset(): void {
+    this.state.locked(() => {
+      const wasAsserted = this.irqAsserted;
+      this.state.zero();
+      this.triggerLevel = 1;
+      if (wasAsserted) this.irq.setLevel(false);
+    });
+  }
+
   read(offset: number, data: Uint8Array): void {
     this.state.locked(() => {
       for (let i = 0; i < data.length; i++) data[i] = this.readRegister(offset + i);

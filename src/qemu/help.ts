@@ -45,8 +45,11 @@ Console and display:
                                    nowhere with -nodefaults or without -nographic)
   -nographic, -display none, -nodefaults
 Control:
-  -no-reboot                       a guest reset (triple fault) ends with status 0, as QEMU
-  -no-shutdown                     accepted (a power-off still ends the run)
+  -no-reboot                       a guest reset (triple fault) ends with status 0, as QEMU;
+                                   without it the guest boots again
+  -no-shutdown                     a power-off stops the guest (status "shutdown") until
+                                   system_reset, quit or a signal
+  -S                               start with the vCPUs stopped, until a monitor's cont
   -name NAME, -uuid UUID           the VM's name; a UUID (checked, not shown to the guest)
   -qmp, -mon, -chardev             QMP on a socket (unix:PATH, tcp:HOST:PORT, server=on|off,
                                    wait=on|off, or server,nowait): see docs/qmp.md

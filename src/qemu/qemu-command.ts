@@ -68,7 +68,6 @@ async function qemu(args: readonly string[]): Promise<number> {
   }
   const qmpEndpoints = machine.monitors.map(qmpEndpointOf);
   if (qmpEndpoints.length > 1) throw new QemuError(machine.monitors[1]?.option, 'tsvisor serves one QMP socket per VM (it takes several clients at once). Keep one -qmp.');
-  if (machine.startPaused) throw new QemuError('-S', 'tsvisor starts its vCPUs at once: the start paused for a monitor\'s cont is not there yet. Leave -S out (with -qmp ...,wait=on the guest waits for the first QMP client instead).');
   for (const warning of spec.warnings) writeSync(STDERR, `${PROGRAM}: warning: ${warning}\n`);
   const { runQemuMachine } = await import('./run-qemu.js');
   return runQemuMachine(spec, machine, qmpEndpoints[0]);

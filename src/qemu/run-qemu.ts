@@ -1,9 +1,9 @@
 /**
  * Runs the VM a QEMU command line describes and ends as QEMU ends: status 0 when the guest
- * powers off, (v << 1) | 1 when it writes v to an isa-debug-exit, 0 on SIGINT or SIGTERM
- * ("terminating on signal N"), and 0 when the guest resets with -no-reboot. Where QEMU would
- * go on (it reboots a guest that resets without -no-reboot; it pauses one KVM cannot run, or
- * idles with every vCPU halted for good), tsvisor cannot, and ends with status 1 saying why.
+ * powers off (without -no-shutdown), (v << 1) | 1 when it writes v to an isa-debug-exit, 0 on
+ * SIGINT or SIGTERM ("terminating on signal N"), and 0 when the guest resets with -no-reboot
+ * (without it, the guest boots again). Where QEMU would go on (it pauses a guest KVM cannot
+ * run, or idles with every vCPU halted for good), tsvisor cannot, and ends with status 1 saying why.
  */
 import { openSync, writeSync } from 'node:fs';
 import type { VmSpec } from '../config/vm-spec.js';
@@ -25,11 +25,25 @@ export async function runQemuMachine(spec: VmSpec, machine: QemuMachine, qmpEndp
     report: (message: string) => writeSync(STDERR, `${PROGRAM}: ${message}\n`),
     consoleInput: serial === 'stdio',
     qmp: qmpEndpoint && { endpoint: qmpEndpoint, serial },
+    ...qemuLifecycle(machine),
   };
   return runVm(spec, options, (exit, vm) => {
     for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `${PROGRAM}: ${line}\n`);
     return qemuExitStatus(exit, machine);
   });
+}
+
+/**
+ * How QEMU's machine lives: -S holds the vCPUs until cont; a PC resets on a triple fault and
+ * QEMU boots the guest again unless told -no-reboot; -no-shutdown turns the guest's power-off
+ * into a stop, QEMU staying until quit, a signal or system_reset.
+ */
+function qemuLifecycle(machine: QemuMachine) {
+  return {
+    startPaused: machine.startPaused,
+    onGuestReset: machine.noReboot ? 'exit' : 'reset',
+    onGuestPowerOff: machine.noShutdown ? 'pause' : 'exit',
+  } as const;
 }
 
 /** QEMU's status for how the VM ended, with what QEMU (or tsvisor, where it differs) says on stderr. */
@@ -42,14 +56,11 @@ function qemuExitStatus(exit: VmExit, machine: QemuMachine): number {
       if (exit.signal) writeSync(STDERR, `${PROGRAM}: terminating on signal ${SIGNAL_NUMBERS[exit.signal]}\n`);
       return ExitStatus.ok;
     case 'guest-failure': {
-      const reset = exit.tripleFault === true; // a PC resets its CPU on a triple fault
-      const after = reset
-        ? machine.noReboot
-          ? 'With -no-reboot QEMU ends here, with status 0.'
-          : 'QEMU would reboot the guest; tsvisor cannot, and ends with status 1 (with -no-reboot, 0, as QEMU).'
-        : 'QEMU would stop the guest and wait; tsvisor ends with status 1.';
+      // A triple fault ends the run only with -no-reboot (qemuLifecycle): the guest reset the machine, and QEMU ends with status 0.
+      const reset = exit.tripleFault === true && machine.noReboot;
+      const after = reset ? 'With -no-reboot QEMU ends here, with status 0.' : 'QEMU would stop the guest and wait; tsvisor ends with status 1.';
       writeSync(STDERR, `${PROGRAM}: ${exit.message} ${after}\n${exit.registers ? `${exit.registers}\n` : ''}`);
-      return reset && machine.noReboot ? ExitStatus.ok : QEMU_ERROR_STATUS;
+      return reset ? ExitStatus.ok : QEMU_ERROR_STATUS;
     }
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { JsonValue } from './json-value.js';
 import type { QmpMachine } from './machine.js';
+import { genericError } from './qmp-error.js';
 
 export type EmitEvent = (event: string, data?: JsonValue) => void;
 
@@ -22,8 +23,11 @@ export class MachineActions {
     this.emit('STOP');
   }
 
+  /** A machine that shut down (-no-shutdown) must be reset first, as QEMU says; a running one stays as it is. */
   cont(): void {
-    if (this.machine.runState() !== 'paused') return;
+    const state = this.machine.runState();
+    if (state === 'shutdown') throw genericError('Resetting the Virtual Machine is required');
+    if (state !== 'paused' && state !== 'prelaunch') return;
     this.machine.resume();
     this.emit('RESUME');
   }

@@ -23,7 +23,8 @@ export interface VmQmp {
   waitForClient(): Promise<void>;
   /** Gives up waiting for a client (the VM is being stopped). */
   stopWaiting(): void;
-  started(run: Promise<VmExit>): void;
+  /** The VM's run has begun (`paused`: -S, its vCPUs wait for cont). */
+  started(run: Promise<VmExit>, options?: { readonly paused?: boolean }): void;
   ended(exit: VmExit): void;
   close(): Promise<void>;
 }
@@ -34,6 +35,16 @@ export async function startVmQmp(endpoint: QmpEndpoint, vm: Vm, options: VmQmpOp
     { label: 'serial0', filename: options.serial, frontendOpen: true },
   ]);
   const service = await startQmpServer(endpoint, machine, { version: qmpVersion(tsvisorVersion()), report: options.report });
+  // What the guest did that the VM took without ending, with QEMU's events for it.
+  vm.onGuestEvent((event) => {
+    if (event === 'reset') {
+      service.server.emitEvent('RESET', { guest: true, reason: 'guest-reset' });
+      return;
+    }
+    machine.guestPoweredOff();
+    service.server.emitEvent('SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
+    service.server.emitEvent('STOP');
+  });
   let stopWaiting!: () => void;
   const stopped = new Promise<void>((resolve) => (stopWaiting = resolve));
   return {
@@ -45,7 +56,7 @@ export async function startVmQmp(endpoint: QmpEndpoint, vm: Vm, options: VmQmpOp
       await Promise.race([service.firstClient, stopped]);
     },
     stopWaiting,
-    started: (run) => machine.started(run),
+    started: (run, startOptions) => machine.started(run, startOptions),
     ended: (exit) => {
       const shutdown = shutdownEventOf(exit);
       if (shutdown) service.server.emitEvent('SHUTDOWN', shutdown);

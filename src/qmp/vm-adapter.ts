@@ -1,16 +1,19 @@
 /**
- * tsvisor's Vm as the QMP server's machine (machine.ts), and the SHUTDOWN event QEMU would emit
- * for each way a tsvisor VM ends.
+ * tsvisor's Vm as the QMP server's machine (machine.ts), with QEMU 7.2's run states (measured
+ * over QMP): "prelaunch" until a -S machine's first cont, and after a reset of a machine that
+ * was not running; "shutdown" once the guest powered off a -no-shutdown machine, until a
+ * reset. And the SHUTDOWN event QEMU would emit for each way a tsvisor VM ends.
  */
 import type { Vm } from '../vmm/vm.js';
 import type { VmExit } from '../vmm/vm-exit.js';
 import type { CpuDumpState } from '../monitor/cpu-dump.js';
 import { VcpuState } from '../vmm/vm-control.js';
+import { TsvisorError } from '../errors.js';
 import type { Chardev, DomainView, QmpMachine, RunState } from './machine.js';
 import { genericError } from './qmp-error.js';
 
 /** What the adapter uses of a Vm. */
-export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'threadIds' | 'vcpuState' | 'cpuDumpState'> & { readonly spec: { readonly name: string } };
+export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'reset' | 'threadIds' | 'vcpuState' | 'cpuDumpState'> & { readonly spec: { readonly name: string } };
 
 /** tsvisor's configs carry no UUID; QEMU without -uuid reports this one. */
 const NO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -31,9 +34,9 @@ export class VmMachine implements QmpMachine {
 
   readonly uuid = NO_UUID;
 
-  /** The VM's run has begun; `run` settles when it ends. */
-  started(run: Promise<unknown>): void {
-    this.state = 'running';
+  /** The VM's run has begun (with `paused`, -S: its vCPUs wait for cont); `run` settles when it ends. */
+  started(run: Promise<unknown>, options: { readonly paused?: boolean } = {}): void {
+    this.state = options.paused ? 'prelaunch' : 'running';
     this.ended = run.then(
       () => (this.state = 'shutdown'),
       () => (this.state = 'shutdown'),
@@ -52,7 +55,12 @@ export class VmMachine implements QmpMachine {
 
   resume(): void {
     this.vm.resume();
-    if (this.state === 'paused') this.state = 'running';
+    if (this.state === 'paused' || this.state === 'prelaunch') this.state = 'running';
+  }
+
+  /** The guest powered off, and the VM stopped its vCPUs instead of ending (-no-shutdown). */
+  guestPoweredOff(): void {
+    this.state = 'shutdown';
   }
 
   quit(): void {
@@ -60,11 +68,20 @@ export class VmMachine implements QmpMachine {
   }
 
   /**
-   * A reset needs every vCPU back in its power-on state, the images loaded again and every
-   * device reset; tsvisor's VMM does not do that yet, and says so as QEMU says what it cannot do.
+   * A machine reset (Vm.reset). A machine that ran runs on; one that did not (paused, or shut
+   * down with -no-shutdown) waits in "prelaunch" for cont, as QEMU 7.2's does. A VM that ended
+   * meanwhile stays ended; one whose reset failed stays paused, and the client is told why.
    */
   async reset(): Promise<void> {
-    throw genericError('tsvisor cannot reset a VM yet (it would need every vCPU back in its power-on state, the images loaded again and every device reset); quit and start the VM again instead');
+    let done: boolean;
+    try {
+      done = await this.vm.reset();
+    } catch (error) {
+      if (!(error instanceof TsvisorError)) throw error;
+      this.state = 'paused'; // the VM stays paused (ResetError)
+      throw genericError(error.message);
+    }
+    if (done && this.state !== 'running') this.state = 'prelaunch';
   }
 
   /** tsvisor's guests have no ACPI power button: as QEMU with such a guest, the POWERDOWN event is all there is. */

@@ -285,3 +285,23 @@ function readRam(memory: GuestMemory, gpa: number, data: Uint8Array): void {
   if (memory.contains(gpa, data.length)) data.set(memory.read(gpa, data.length));
   else data.fill(0xff);
 }
+
+/**
+ * Every device of the machine back in its reset state, for a machine reset (Vm.reset), on the
+ * main thread while every vCPU is paused: COM1, the PIC pair, the PIT, the HPET, fw_cfg's
+ * selection, ACPI PM1 control, then the IO APIC last (the devices' resets lower their lines
+ * into it). The Local APICs are their vCPU threads' to reset. pc-testdev keeps its scratch
+ * register and memory, as QEMU's has no reset; debug-exit has no state.
+ */
+export function resetPlatform(spec: PlatformSpec, state: PlatformState, interrupts: InterruptWiring): void {
+  const has = (kind: DeviceSpec['kind']) => spec.devices.some((device) => device.kind === kind);
+  const onDeadlineChange = () => {}; // the caller resumes the VM, which wakes the platform timer thread
+  if (has('uart-16550')) com1Uart(spec, state, interrupts).reset();
+  if (has('pic-master') || has('pic-slave') || has('elcr')) picOf(state).reset();
+  if (has('pit')) pitOf(spec, state, interrupts, onDeadlineChange).reset();
+  if (has('hpet')) new Hpet({ state: new SharedState(HPET_STATE_WORDS, state.hpet), now: monotonicNanos, irqLine: (pin) => interrupts.line(pin), onDeadlineChange }).reset();
+  // fw_cfg's items are each thread's own, not shared state: a view with none resets the selection all share.
+  if (has('fw-cfg')) new FwCfg({ bootCpus: spec.currentCpus, cpuCount: spec.cpuCount, ramSize: 0, memoryMap: [] }, new SharedState(FW_CFG_STATE_WORDS, state.fwCfg)).reset();
+  if (has('acpi-pm1-control')) new AcpiPm1Control(() => {}, new SharedState(ACPI_PM1_STATE_WORDS, state.pm1)).reset();
+  interrupts.ioApic?.reset();
+}

@@ -51,7 +51,9 @@ const WAKE = 1;
 const TID = 2;
 /** Whether the vCPU cannot run by itself (halted with interrupts disabled, or waiting for a SIPI): STUCK_*. */
 const STUCK = 3;
-const VCPU_WORDS = 4;
+/** 1 from the main thread's machine reset request until the vCPU has reset what its thread holds (Vm.reset). */
+const RESET = 4;
+const VCPU_WORDS = 5;
 const STUCK_NO = 0;
 const STUCK_YES = 1;
 /** Stuck, with an NMI, INIT or SIPI raised for it and counted in LIVE_VCPUS until it looks. */
@@ -67,25 +69,59 @@ const KICK_HANDLED = 0;
 const WOKEN = 1;
 const TIMESTAMPS = 2;
 
+/** Where the timestamps start: after the words, rounded up to the 8 bytes a BigInt64Array needs. */
+function timestampsOffset(vcpuCount: number): number {
+  return Math.ceil(((VM_WORDS + vcpuCount * VCPU_WORDS) * 4) / 8) * 8;
+}
+
 export class VmControl {
   private readonly words: Int32Array;
   private readonly times: BigInt64Array;
 
   constructor(
     readonly vcpuCount: number,
-    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer((VM_WORDS + vcpuCount * VCPU_WORDS) * 4 + vcpuCount * TIMESTAMPS * 8),
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(timestampsOffset(vcpuCount) + vcpuCount * TIMESTAMPS * 8),
   ) {
-    const wordBytes = (VM_WORDS + vcpuCount * VCPU_WORDS) * 4;
-    this.words = new Int32Array(buffer, 0, wordBytes / 4);
-    this.times = new BigInt64Array(buffer, wordBytes, vcpuCount * TIMESTAMPS);
+    this.words = new Int32Array(buffer, 0, VM_WORDS + vcpuCount * VCPU_WORDS);
+    this.times = new BigInt64Array(buffer, timestampsOffset(vcpuCount), vcpuCount * TIMESTAMPS);
   }
 
   /** A fresh VM's control block: the bootstrap processor live, the others waiting for a SIPI. */
   static create(vcpuCount: number): VmControl {
     const control = new VmControl(vcpuCount);
-    Atomics.store(control.words, LIVE_VCPUS, 1);
-    for (let id = 1; id < vcpuCount; id++) Atomics.store(control.words, control.at(id, STUCK), STUCK_YES);
+    control.powerOnLiveness();
     return control;
+  }
+
+  /**
+   * The live count and stuck words as at power-on: the bootstrap processor live, the others
+   * waiting for a SIPI. For a machine reset, while every vCPU is paused (none counts itself in
+   * or out meanwhile, and no event is on its way).
+   */
+  powerOnLiveness(): void {
+    Atomics.store(this.words, LIVE_VCPUS, 1);
+    for (let id = 0; id < this.vcpuCount; id++) Atomics.store(this.words, this.at(id, STUCK), id === 0 ? STUCK_NO : STUCK_YES);
+  }
+
+  /** Asks paused vCPU `id` to reset what its thread holds (a machine reset), and wakes it to do so. */
+  requestReset(id: number): void {
+    Atomics.store(this.words, this.at(id, RESET), 1);
+    this.wake(id);
+  }
+
+  resetRequested(id: number): boolean {
+    return Atomics.load(this.words, this.at(id, RESET)) === 1;
+  }
+
+  /** vCPU `id` has reset what its thread holds. */
+  resetDone(id: number): void {
+    Atomics.store(this.words, this.at(id, RESET), 0);
+    Atomics.notify(this.words, this.at(id, RESET));
+  }
+
+  /** Waits (async) until vCPU `id` has done the reset requested of it. */
+  async waitForReset(id: number): Promise<void> {
+    while (this.resetRequested(id)) await Atomics.waitAsync(this.words, this.at(id, RESET), 1).value;
   }
 
   get vmState(): VmStateValue {

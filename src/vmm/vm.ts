@@ -12,12 +12,11 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { vcpuCpuid } from '../boot/cpuid.js';
-import { initialCpuState } from '../boot/cpu-state.js';
 import { loadImages } from '../boot/load-images.js';
 import { multibootInputsOf } from '../boot/multiboot-info.js';
+import { powerOnVcpus } from '../boot/power-on.js';
 import { writeBootData } from '../boot/prepare-boot.js';
 import { KVM_TSS_OFFSET } from '../boot/real-mode.js';
-import { resetVcpu } from '../boot/reset-vcpu.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import type { CpuDumpState } from '../monitor/cpu-dump.js';
@@ -35,11 +34,11 @@ import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { Kicker } from './kick.js';
 import { wireInterrupts, type InterruptWiring } from './interrupts.js';
-import { busSlotNames, com1Uart, createPlatformState, hasPlatformTimers, type PlatformState } from './platform.js';
+import { busSlotNames, com1Uart, createPlatformState, hasPlatformTimers, resetPlatform, type PlatformState } from './platform.js';
 import { SerialOutput } from './serial-output.js';
 import { retireVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
 import type { VcpuWorkerMessage, WorkerSetup } from './vcpu-worker.js';
-import { VcpuState, VmControl, VmState, type VcpuStateValue } from './vm-control.js';
+import { VcpuState, VmControl, VmState, type VcpuStateValue, type VmStateValue } from './vm-control.js';
 import type { VmExit } from './vm-exit.js';
 import { readInterruptStats, StatsBuffer, type VmStats } from './vm-stats.js';
 
@@ -52,7 +51,26 @@ export interface VmOptions {
   readonly onUnassigned?: (access: UnassignedAccess) => void;
   /** Measure the time spent handling exits and device accesses (tsvisor run --stats). */
   readonly timeStats?: boolean;
+  /**
+   * What the guest resetting the machine (a triple fault, which a PC turns into a reset) does:
+   * 'exit' (the default) ends the VM with a guest failure; 'reset' resets it (Vm.reset) and
+   * the guest boots again, as QEMU without -no-reboot.
+   */
+  readonly onGuestReset?: 'reset' | 'exit';
+  /**
+   * What the guest powering off does: 'exit' (the default) ends the VM; 'pause' stops every
+   * vCPU and keeps the VM until a reset, or until it is stopped (QEMU's -no-shutdown).
+   */
+  readonly onGuestPowerOff?: 'pause' | 'exit';
 }
+
+/** A machine reset that could not be completed (an image that changed on disk, a vCPU ioctl refused). */
+export class ResetError extends TsvisorError {
+  override name = 'ResetError';
+}
+
+/** What the guest did that the VM took without ending (VmOptions.onGuestReset, onGuestPowerOff). */
+export type GuestEvent = 'reset' | 'power-off';
 
 /** How long a vCPU worker may take to leave its loop once kicked, before it is terminated. */
 const WORKER_STOP_TIMEOUT_MS = 5000;
@@ -79,6 +97,13 @@ export class Vm {
   private readonly stopPoints: string[] = [];
   /** The host CPUs each vCPU thread may run on, as the thread read them back after pinning itself. */
   readonly threadAffinities: (readonly number[])[] = [];
+  /** The state the host last asked for (created, running, paused): where a machine reset leaves the VM. */
+  private wanted: VmStateValue = VmState.created;
+  /** The machine reset under way, if any: resets run one at a time. */
+  private resetting: Promise<boolean> | undefined;
+  /** A guest's reset request not yet begun: several vCPUs faulting at once reset the machine once. */
+  private guestResetQueued = false;
+  private readonly guestEventListeners: ((event: GuestEvent) => void)[] = [];
 
   private constructor(
     readonly spec: VmSpec,
@@ -139,8 +164,7 @@ export class Vm {
       kvmVm.enableCap({ cap: kvm.KVM_CAP_X86_USER_SPACE_MSR, args: [BigInt(kvm.KVM_MSR_EXIT_REASON_FILTER), 0n, 0n, 0n] });
       kvmVm.denyMsrs([IA32_APIC_BASE, IA32_TSC_DEADLINE]);
       memory.registerWith(kvmVm);
-      loadImages(memory, spec.images);
-      writeBootData(memory, spec.boot, multibootInputsOf(spec));
+      loadGuest(memory, spec);
 
       const supported = kvmSystem.getSupportedCpuid();
       const kvmSide = kvm.kvmSide(supported, kvm.loadedKvmModules());
@@ -150,14 +174,9 @@ export class Vm {
         const vcpu = kvmVm.createVcpu(id);
         cleanup.push(() => vcpu.close());
         vcpu.setCpuid2(vcpuCpuid(supported, { apicId: id, tscKhz: vcpu.getTscKhz(), features: spec.cpuFeatures }).entries);
-        // Every vCPU powers on in the architectural reset state; the others wait there for a start-up IPI.
-        resetVcpu(vcpu, 'power-on');
         vcpus.push(vcpu);
       }
-      const bsp = vcpus[0] as kvm.Vcpu;
-      const state = initialCpuState(spec.boot, { regs: bsp.getRegs(), sregs: bsp.getSregs() });
-      bsp.setSregs(state.sregs);
-      bsp.setRegs(state.regs);
+      powerOnVcpus(vcpus, spec.boot);
 
       const control = VmControl.create(spec.cpuCount);
       const slotNames = busSlotNames(spec);
@@ -197,6 +216,8 @@ export class Vm {
               affinity: spec.vcpuAffinity?.[id],
               kvmSide,
               dropsStiShadow,
+              onGuestReset: options.onGuestReset ?? 'exit',
+              onGuestPowerOff: options.onGuestPowerOff ?? 'exit',
             },
       );
       return vm;
@@ -213,8 +234,8 @@ export class Vm {
    * the VM, the run ends once its output has all been written; a stop() while that waits on a
    * full output makes the run a stop.
    */
-  async run(): Promise<VmExit> {
-    this.control.setVmState(VmState.running);
+  async run(options: { readonly paused?: boolean } = {}): Promise<VmExit> {
+    this.want(options.paused ? VmState.paused : VmState.running);
     const exit = await this.ended;
     if (!(await this.serialOutput.finish()) && exit.kind !== 'stopped') return { kind: 'stopped', signal: this.stopSignal };
     return exit;
@@ -222,8 +243,9 @@ export class Vm {
 
   /** Stops every vCPU at an exit boundary, with in-flight I/O completed; resolves once all are paused. */
   async pause(): Promise<void> {
-    this.control.setVmState(VmState.paused);
+    this.want(VmState.paused);
     this.kicker.kickAll();
+    await this.resetting?.catch(() => {}); // a reset under way ends with every vCPU paused, failed or not
     for (let id = 0; id < this.vcpus.length; id++) {
       const state = this.control.vcpuState(id);
       if (state === VcpuState.running || state === VcpuState.halted || state === VcpuState.haltedUninterruptible) await this.control.waitForVcpuState(id, VcpuState.paused);
@@ -231,7 +253,33 @@ export class Vm {
   }
 
   resume(): void {
-    this.control.setVmState(VmState.running);
+    this.want(VmState.running);
+  }
+
+  /**
+   * A machine reset, as QEMU's system_reset: every vCPU paused at an exit boundary, the
+   * devices reset (resetPlatform), the images and boot data loaded again into guest RAM (the
+   * rest of RAM is left as it was), every vCPU back in its power-on state with vCPU 0 at the
+   * boot entry, each vCPU's thread clearing what it holds (its Local APIC, pending injection,
+   * timers, halt, wait for SIPI); then the VM runs again if it ran, or stays paused. The vCPU
+   * threads are kept. Resets run one at a time; one that finds the VM ending (the guest powered
+   * off, a stop) gives up: false. Safe at any point of the VM's life, even before run().
+   */
+  reset(): Promise<boolean> {
+    const previous = this.resetting ?? Promise.resolve(true);
+    const reset: Promise<boolean> = previous
+      .catch(() => false)
+      .then(() => this.resetOnce())
+      .finally(() => {
+        if (this.resetting === reset) this.resetting = undefined;
+      });
+    this.resetting = reset;
+    return reset;
+  }
+
+  /** Calls `listener` for each reset or power-off of the guest's that the VM took without ending (VmOptions). */
+  onGuestEvent(listener: (event: GuestEvent) => void): void {
+    this.guestEventListeners.push(listener);
   }
 
   /**
@@ -362,6 +410,72 @@ export class Vm {
     this.memory.release();
   }
 
+  /** The VM is to be in `state` (created, running, paused): at once, or once the reset under way ends. */
+  private want(state: VmStateValue): void {
+    this.wanted = state;
+    if (!this.resetting) this.control.setVmState(state);
+  }
+
+  private async resetOnce(): Promise<boolean> {
+    const { control } = this;
+    if (control.vmState === VmState.stopping) return false;
+    const ids = this.vcpus.map((_vcpu, id) => id);
+    control.setVmState(VmState.paused);
+    this.kicker.kickAll();
+    if (!(await this.unlessEnded(Promise.all(ids.map((id) => control.waitForVcpuState(id, VcpuState.paused)))))) return false;
+    // Every vCPU waits in its lifecycle, none in KVM_RUN: their registers and the shared state
+    // are this thread's until each is asked to reset its own part. Devices first, so that no
+    // timer raises an interrupt into a Local APIC after it was reset.
+    try {
+      resetPlatform(this.spec, this.platformState, this.interrupts);
+      loadGuest(this.memory, this.spec);
+      powerOnVcpus(this.vcpus, this.spec.boot);
+    } catch (error) {
+      // Half reset: the guest must not run on from there. It stays paused until stopped.
+      this.wanted = VmState.paused;
+      throw new ResetError(`The machine reset stopped halfway, so the VM stays paused (quit and start it again): ${error instanceof Error ? error.message : String(error)}`);
+    }
+    control.powerOnLiveness();
+    for (const id of ids) control.requestReset(id);
+    if (!(await this.unlessEnded(Promise.all(ids.map((id) => control.waitForReset(id)))))) return false;
+    control.setVmState(this.wanted);
+    return true;
+  }
+
+  /** Whether `waiting` settled with the VM still there (not stopping, nor ended meanwhile). */
+  private async unlessEnded(waiting: Promise<unknown>): Promise<boolean> {
+    const ended = this.ended.then(
+      () => false,
+      () => false,
+    );
+    return (await Promise.race([waiting.then(() => true), ended])) && this.control.vmState !== VmState.stopping;
+  }
+
+  /** The guest reset the machine (a triple fault) and the VM resets on that: a reset, then the listeners told. */
+  private guestReset(): void {
+    if (this.guestResetQueued) return;
+    this.guestResetQueued = true;
+    const reset = this.reset();
+    reset.then(
+      (done) => {
+        this.guestResetQueued = false;
+        if (done) for (const listener of this.guestEventListeners) listener('reset');
+      },
+      (error: unknown) => {
+        this.guestResetQueued = false;
+        this.failWith(error instanceof Error ? error : new Error(String(error)));
+        void this.stop();
+      },
+    );
+  }
+
+  /** The guest powered off and the VM pauses on that (-no-shutdown): every vCPU stopped, then the listeners told. */
+  private async guestPowerOff(): Promise<void> {
+    await this.pause();
+    if (this.control.vmState === VmState.stopping) return;
+    for (const listener of this.guestEventListeners) listener('power-off');
+  }
+
   private async startWorkers(options: VmOptions, setupOf: (index: number) => WorkerSetup): Promise<void> {
     this.report = options.report;
     const ready = this.workers.map(
@@ -376,6 +490,12 @@ export class Vm {
                 break;
               case 'exit':
                 void this.stopWorkers().then(() => this.endWith(message.exit));
+                break;
+              case 'guest-reset':
+                this.guestReset();
+                break;
+              case 'guest-power-off':
+                void this.guestPowerOff();
                 break;
               case 'report':
                 options.report(message.message);
@@ -445,6 +565,12 @@ export class Vm {
     })();
     return this.stopping;
   }
+}
+
+/** The images and the boot data in guest RAM, at create and again at each machine reset. */
+function loadGuest(memory: GuestMemory, spec: VmSpec): void {
+  loadImages(memory, spec.images);
+  writeBootData(memory, spec.boot, multibootInputsOf(spec));
 }
 
 const VCPU_STATE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(VcpuState).map(([name, value]) => [value, name]));

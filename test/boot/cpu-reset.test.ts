@@ -99,7 +99,7 @@ describe('what power-on sets and INIT keeps (Table 9-1; 9.1: "during an INIT, th
     expect(powerOn.powerOn?.xcr0).toBe(1n);
   });
 
-  it('MSRs: zeroes the SYSENTER and SYSCALL entry points and KERNEL_GS_BASE, and sets IA32_PAT to its power-up value (11.12.4)', () => {
+  it('MSRs: zeroes the SYSENTER and SYSCALL entry points and KERNEL_GS_BASE, sets IA32_PAT to its power-up value (11.12.4), disables the MTRRs', () => {
     expect(powerOn.powerOn?.msrs).toEqual([
       { index: 0x174, data: 0n }, // IA32_SYSENTER_CS
       { index: 0x175, data: 0n }, // IA32_SYSENTER_ESP
@@ -110,6 +110,7 @@ describe('what power-on sets and INIT keeps (Table 9-1; 9.1: "during an INIT, th
       { index: 0xc000_0084, data: 0n }, // IA32_FMASK
       { index: 0xc000_0102, data: 0n }, // IA32_KERNEL_GS_BASE
       { index: 0x277, data: 0x0007_0406_0007_0406n }, // IA32_PAT: WB WT UC- UC, twice
+      { index: 0x2ff, data: 0n }, // IA32_MTRR_DEF_TYPE: MTRRs disabled (Table 9-1)
     ]);
   });
 

@@ -66,7 +66,6 @@ describeWithQemu('monitors tsvisor does not serve', () => {
   it.each([
     [['-monitor', 'unix:/tmp/tsvisor-test.sock,server=on,wait=off'], '-monitor unix:/tmp/tsvisor-test.sock,server=on,wait=off', 'no human monitor'],
     [['-qmp', 'stdio'], '-qmp stdio', 'on a socket only'],
-    [['-S'], '-S', 'Leave -S out'],
   ])('%j', (args, option, why) => {
     const ours = run('tsvisor', ['-kernel', 'guests/build/bench.elf32', ...args]);
     expect(ours.status).toBe(1);

@@ -2,9 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import type { CpuDumpState } from '../../src/monitor/cpu-dump.js';
 import { endpointFilename, parseQmpEndpoint } from '../../src/qmp/endpoint.js';
-import { QmpError } from '../../src/qmp/qmp-error.js';
+import { MachineActions } from '../../src/qmp/machine-actions.js';
+import type { QmpMachine, RunState } from '../../src/qmp/machine.js';
 import { shutdownEventOf, VmMachine, type QmpVm } from '../../src/qmp/vm-adapter.js';
 import { VcpuState } from '../../src/vmm/vm-control.js';
+import { ResetError } from '../../src/vmm/vm.js';
 
 describe('parseQmpEndpoint', () => {
   it.each([
@@ -39,6 +41,7 @@ describe('VmMachine', () => {
       pause: async () => void log.push('pause'),
       resume: () => void log.push('resume'),
       stop: async () => void log.push('stop'),
+      reset: async () => (log.push('reset'), true),
       vcpuState: (id) => (id === 1 ? VcpuState.parked : VcpuState.running),
       cpuDumpState: (id, halted) => {
         log.push(`dump ${id} halted=${halted}`);
@@ -86,10 +89,46 @@ describe('VmMachine', () => {
     expect(machine.runState()).toBe('shutdown');
   });
 
-  it('cannot reset: a QEMU-shaped GenericError says so', async () => {
-    const error = await new VmMachine(vm(), []).reset().catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(QmpError);
-    expect(error).toMatchObject({ errorClass: 'GenericError', message: expect.stringMatching(/^tsvisor cannot reset a VM yet/) });
+  it('resets the VM: a running machine runs on; a paused one waits in prelaunch, as QEMU 7.2\'s does', async () => {
+    const target = vm();
+    const machine = new VmMachine(target, []);
+    machine.started(new Promise<void>(() => {}));
+    await machine.reset();
+    expect(machine.runState()).toBe('running');
+    await machine.pause();
+    await machine.reset();
+    expect(machine.runState()).toBe('prelaunch');
+    machine.resume();
+    expect(machine.runState()).toBe('running');
+    expect(target.log).toEqual(['reset', 'pause', 'reset', 'resume']);
+  });
+
+  it('-S: prelaunch until cont; -no-shutdown: shutdown once the guest powered off, prelaunch after a reset', async () => {
+    const machine = new VmMachine(vm(), []);
+    machine.started(new Promise<void>(() => {}), { paused: true });
+    expect(machine.runState()).toBe('prelaunch');
+    machine.resume();
+    expect(machine.runState()).toBe('running');
+    machine.guestPoweredOff();
+    expect(machine.runState()).toBe('shutdown');
+    await machine.reset();
+    expect(machine.runState()).toBe('prelaunch');
+  });
+
+  it('a reset that fails leaves the machine paused, and answers a GenericError saying why', async () => {
+    const machine = new VmMachine({ ...vm(), reset: async () => Promise.reject(new ResetError('The machine reset stopped halfway, so the VM stays paused (...)')) }, []);
+    machine.started(new Promise<void>(() => {}));
+    const error = await machine.reset().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ errorClass: 'GenericError', message: expect.stringMatching(/^The machine reset stopped halfway/) });
+    expect(machine.runState()).toBe('paused');
+  });
+
+  it('a reset that finds the VM ended leaves the state alone', async () => {
+    const machine = new VmMachine({ ...vm(), reset: async () => false }, []);
+    machine.started(new Promise<void>(() => {}));
+    machine.guestPoweredOff();
+    await machine.reset();
+    expect(machine.runState()).toBe('shutdown');
   });
 
   it('quit stops the VM; the name and thread ids are the VM\'s', () => {
@@ -99,6 +138,31 @@ describe('VmMachine', () => {
     expect(target.log).toEqual(['stop']);
     expect(machine.name).toBe('guest');
     expect(machine.vcpuThreadIds()).toEqual([11, 12]);
+  });
+});
+
+describe('MachineActions.cont, as QEMU 7.2 answers it', () => {
+  const actionsIn = (state: RunState) => {
+    const events: string[] = [];
+    const machine = { runState: () => state, resume: () => void events.push('resumed') } as unknown as QmpMachine;
+    return { actions: new MachineActions(machine, (event) => void events.push(event)), events };
+  };
+
+  it('resumes a paused machine and a -S one in prelaunch, with RESUME; leaves a running one alone', () => {
+    for (const state of ['paused', 'prelaunch'] as const) {
+      const { actions, events } = actionsIn(state);
+      actions.cont();
+      expect(events).toEqual(['resumed', 'RESUME']);
+    }
+    const { actions, events } = actionsIn('running');
+    actions.cont();
+    expect(events).toEqual([]);
+  });
+
+  it('refuses a machine the guest shut down (-no-shutdown) until it is reset', () => {
+    const { actions, events } = actionsIn('shutdown');
+    expect(() => actions.cont()).toThrow(expect.objectContaining({ errorClass: 'GenericError', message: 'Resetting the Virtual Machine is required' }));
+    expect(events).toEqual([]);
   });
 });
 

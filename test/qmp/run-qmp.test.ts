@@ -3,7 +3,8 @@
  * (guests/echo) waits for a line on COM1, so it runs until the test lets it end. Compared with
  * QEMU 7.2's behaviour for the same commands (qemu-transcripts.json): query-status, stop with
  * its STOP event, cont with RESUME, quit with SHUTDOWN "host-qmp-quit", the guest's power-off
- * with SHUTDOWN "guest-shutdown", SIGTERM with "host-signal"; and query-cpus-fast's thread ids,
+ * with SHUTDOWN "guest-shutdown", SIGTERM with "host-signal", system_reset with RESET (the
+ * guest's prompt again; a paused guest waits in "prelaunch"); and query-cpus-fast's thread ids,
  * which must be threads of the tsvisor process.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -66,7 +67,7 @@ const returned = async (client: QmpClient, command: string, args?: JsonObject) =
 
 describeKvm('tsvisor run --qmp, with a real guest', () => {
   it('query-status, stop and cont with their events, query-cpus-fast, HMP, then quit: SHUTDOWN and status 0', async () => {
-    const { child, client, events, exit } = await startEcho('quit');
+    const { child, client, events, exit, untilOutput } = await startEcho('quit');
     try {
       expect(await returned(client, 'query-status')).toBe('{"status": "running", "singlestep": false, "running": true}');
       expect(await returned(client, 'stop')).toBe('{}');
@@ -84,11 +85,15 @@ describeKvm('tsvisor run --qmp, with a real guest', () => {
       expect(existsSync(`/proc/${child.pid}/task/${tid}`)).toBe(true);
       expect(await returned(client, 'human-monitor-command', new Map([['command-line', 'info cpus']]))).toBe(`"* CPU #0: thread_id=${tid}\\r\\n"`);
 
-      expect(await client.execute('system_reset')).toEqual({ error: { class: 'GenericError', desc: expect.stringMatching(/^tsvisor cannot reset a VM yet/) } });
+      // A machine reset: the guest boots again (its prompt a second time) and runs on, with QEMU's RESET.
+      expect(await returned(client, 'system_reset')).toBe('{}');
+      expect(events.at(-1)).toBe('{"event": "RESET", "data": {"guest": false, "reason": "host-qmp-system-reset"}}');
+      await untilOutput('echo> echo> ');
+      expect(await returned(client, 'query-status')).toBe('{"status": "running", "singlestep": false, "running": true}');
       expect(await returned(client, 'quit')).toBe('{}');
       expect(events.at(-1)).toBe('{"event": "SHUTDOWN", "data": {"guest": false, "reason": "host-qmp-quit"}}');
       const result = await exit;
-      expect(result.stdout).toBe('echo> ');
+      expect(result.stdout).toBe('echo> echo> ');
       expect(result.status).toBe(0);
     } finally {
       client.close();
@@ -108,6 +113,22 @@ describeKvm('tsvisor run --qmp, with a real guest', () => {
       expect(result.stdout).toBe('echo> you typed: hi\n');
       expect(result.status).toBe(0);
       expect(events).toEqual(['{"event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}}']);
+    } finally {
+      client.close();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('system_reset of a paused guest: RESET, "prelaunch" as QEMU 7.2 says, and cont boots it again', async () => {
+    const { child, client, events, untilOutput } = await startEcho('reset-paused');
+    try {
+      await untilOutput('echo> ');
+      expect(await returned(client, 'stop')).toBe('{}');
+      expect(await returned(client, 'human-monitor-command', new Map([['command-line', 'system_reset']]))).toBe('""');
+      expect(await returned(client, 'query-status')).toBe('{"status": "prelaunch", "singlestep": false, "running": false}');
+      expect(await returned(client, 'cont')).toBe('{}');
+      await untilOutput('echo> echo> ');
+      expect(events).toEqual(['{"event": "STOP"}', '{"event": "RESET", "data": {"guest": false, "reason": "host-qmp-system-reset"}}', '{"event": "RESUME"}']);
     } finally {
       client.close();
       child.kill('SIGKILL');

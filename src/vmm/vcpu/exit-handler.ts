@@ -297,7 +297,7 @@ export class ExitHandler {
       case kvm.KVM_SYSTEM_EVENT_SHUTDOWN:
         return { kind: 'power-off' };
       case kvm.KVM_SYSTEM_EVENT_RESET:
-        return this.failure('The guest asked for a reset (KVM_SYSTEM_EVENT_RESET); tsvisor does not reboot guests, so the VM stops.');
+        return this.failure('The guest asked for a reset (KVM_SYSTEM_EVENT_RESET); tsvisor reboots a guest only on a triple fault (under tsvisor-qemu without -no-reboot), so the VM stops.');
       case kvm.KVM_SYSTEM_EVENT_CRASH:
         return this.failure('The guest reported a crash (KVM_SYSTEM_EVENT_CRASH).');
       default:

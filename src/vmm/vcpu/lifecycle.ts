@@ -7,12 +7,17 @@
 import { monotonicNanos } from '../../host/clock.js';
 import { VcpuState, VmState, type VcpuStateValue, type VmControl } from '../vm-control.js';
 
+/** How obey() ends: the VM runs again (`resumed`, or `reset` when a machine reset came meanwhile), or the vCPU must leave its loop. */
+export type Obeyed = 'resumed' | 'reset' | 'stop';
+
 export class VcpuLifecycle {
   constructor(
     private readonly control: VmControl,
     private readonly id: number,
     /** Completes an I/O or MMIO instruction KVM is still in the middle of (KVM_RUN with immediate_exit). */
     private readonly completeInFlight: () => void,
+    /** Resets what the vCPU's thread holds for a machine reset; returns the state it powers on in (parked, or running). */
+    private readonly powerOn: () => VcpuStateValue,
   ) {}
 
   get running(): boolean {
@@ -20,22 +25,31 @@ export class VcpuLifecycle {
   }
 
   /**
-   * The VM is not simply running: wait while it is created or paused, leave when it stops.
-   * Returns false when the vCPU must leave its loop; `resumeAs` is its state once running again.
+   * The VM is not simply running: wait while it is created or paused, leave when it stops. A
+   * machine reset is done while paused (Vm.reset asks each vCPU in turn); the vCPU then runs
+   * again as it powered on, not as it was. `resumeAs` is its state once running again; with
+   * `untilReset` (its guest asked for a reset) it waits, running or not, until the reset came.
    */
-  obey(resumeAs: VcpuStateValue): boolean {
+  obey(resumeAs: VcpuStateValue, untilReset = false): Obeyed {
     const { control, id } = this;
+    let reset = false;
     for (;;) {
       const seen = control.wakeSequence(id);
       const state = control.vmState;
-      if (state === VmState.running) {
+      if (state === VmState.running && (reset || !untilReset)) {
         control.setVcpuState(id, resumeAs);
-        return true;
+        return reset ? 'reset' : 'resumed';
       }
-      if (state === VmState.stopping) return false;
+      if (state === VmState.stopping) return 'stop';
       if (state === VmState.paused) {
         this.completeInFlight();
         control.setVcpuState(id, VcpuState.paused);
+        if (control.resetRequested(id)) {
+          resumeAs = this.powerOn();
+          reset = true;
+          control.resetDone(id);
+          continue;
+        }
       }
       control.waitForWake(id, seen);
     }

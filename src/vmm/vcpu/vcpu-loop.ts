@@ -20,10 +20,10 @@
  */
 import { resetVcpu, startupVcpu } from '../../boot/reset-vcpu.js';
 import { ATTENTION_INIT, ATTENTION_NMI, ATTENTION_STARTUP } from '../../devices/local-apic-state.js';
-import type { LocalApic } from '../../devices/local-apic.js';
+import { IA32_APIC_BASE, type LocalApic } from '../../devices/local-apic.js';
 import { monotonicNanos } from '../../host/clock.js';
 import type { NativeShim } from '../../host/shim.js';
-import { VcpuState, type VmControl } from '../vm-control.js';
+import { VcpuState, type VcpuStateValue, type VmControl } from '../vm-control.js';
 import type { VmExit } from '../vm-exit.js';
 import { EXIT_REASON_SLOTS } from '../vm-stats.js';
 import { ExitAction, type ExitHandler, type VcpuPort } from './exit-handler.js';
@@ -48,7 +48,18 @@ export interface VcpuLoopOptions {
   readonly exitCounts: Float64Array;
   readonly exitNanos: Float64Array;
   readonly timed: boolean;
+  /**
+   * What a guest's reset (a triple fault) does: 'exit' ends the VM with it; 'reset' tells the
+   * main thread (`tellMain`), which resets the machine (Vm.reset), and waits for that.
+   */
+  readonly onGuestReset: 'reset' | 'exit';
+  /** What a guest's power-off does: 'exit' ends the VM; 'pause' tells the main thread, which pauses the VM, and waits for a reset. */
+  readonly onGuestPowerOff: 'pause' | 'exit';
+  readonly tellMain: (request: GuestRequest) => void;
 }
+
+/** What a vCPU asks of the main thread when its guest resets or powers off a VM that takes that without ending. */
+export type GuestRequest = 'guest-reset' | 'guest-power-off';
 
 /** How often a vCPU looks at CR8 while the task priority alone holds an interrupt back. */
 const TASK_PRIORITY_POLL_NS = 200_000;
@@ -80,7 +91,7 @@ export class VcpuLoop {
     this.apic = options.localApic;
     this.control = options.control;
     this.waitingForStartup = this.id !== 0;
-    this.lifecycle = new VcpuLifecycle(options.control, this.id, () => this.completeInFlight());
+    this.lifecycle = new VcpuLifecycle(options.control, this.id, () => this.completeInFlight(), () => this.powerOn());
     const apic = this.apic;
     const apicTimer: TimerSource = { nextDeadline: () => apic.nextDeadline, service: (now) => apic.serviceTimer(now) };
     const taskPriority: TimerSource = {
@@ -112,7 +123,7 @@ export class VcpuLoop {
     // Its state from the first loop, whether or not the VM already runs (a pause waits for it).
     lifecycle.setState(this.waitingForStartup ? VcpuState.parked : VcpuState.running);
     for (;;) {
-      if (!lifecycle.running && !lifecycle.obey(this.waitingForStartup ? VcpuState.parked : VcpuState.running)) return 'stop';
+      if (!lifecycle.running && lifecycle.obey(this.waitingForStartup ? VcpuState.parked : VcpuState.running) === 'stop') return 'stop';
       if (this.waitingForStartup) {
         const outcome = this.awaitStartup();
         if (outcome) return outcome;
@@ -146,9 +157,15 @@ export class VcpuLoop {
           break;
         }
         case ExitAction.end:
-          return exits.ending;
+          if (!this.awaitMachineReset(exits.ending)) return exits.ending;
+          if (lifecycle.obey(VcpuState.running, true) === 'stop') return 'stop';
+          continue; // powered on again: vCPU 0 from its boot entry, the others parked
       }
-      if (local.exit) return local.exit;
+      if (local.exit) {
+        if (!this.awaitMachineReset(local.exit)) return local.exit;
+        local.exit = undefined;
+        if (lifecycle.obey(VcpuState.running, true) === 'stop') return 'stop';
+      }
     }
   }
 
@@ -202,6 +219,41 @@ export class VcpuLoop {
     this.taskPriorityPoll = Infinity;
     this.vcpu.kvmRun.requestInterruptWindow = false;
     resetVcpu(this.vcpu, 'init');
+  }
+
+  /**
+   * Whether the VM takes `exit` without ending: a triple fault (a reset, on a PC) when it
+   * resets on one, a power-off when it pauses on one. The main thread is then told, and this
+   * vCPU must wait for the machine reset (obey, untilReset).
+   */
+  private awaitMachineReset(exit: VmExit | undefined): boolean {
+    const { onGuestReset, onGuestPowerOff, tellMain } = this.options;
+    if (onGuestReset === 'reset' && exit?.kind === 'guest-failure' && exit.tripleFault === true) tellMain('guest-reset');
+    else if (onGuestPowerOff === 'pause' && exit?.kind === 'power-off') tellMain('guest-power-off');
+    else return false;
+    return true;
+  }
+
+  /**
+   * A machine reset (Vm.reset), while the VM is paused: the Local APIC as at power-on, nothing
+   * pending or armed, vCPU 0 to run and the others to wait for a SIPI. The registers are the
+   * main thread's to set (it knows the boot entry), before it asks for this.
+   */
+  private powerOn(): VcpuStateValue {
+    this.apic.powerOn();
+    this.interruptsPending = false;
+    this.taskPriorityPoll = Infinity;
+    this.vcpu.kvmRun.requestInterruptWindow = false;
+    this.armTimer(Infinity);
+    // KVM keeps CPUID.1:EDX[9] in step with its copy of IA32_APIC_BASE, which the guest may have disabled.
+    this.vcpu.setMsrs([{ index: IA32_APIC_BASE, data: this.apic.readApicBase() }]);
+    // The kicks that brought it here are spent (the reset is what they asked it to look at), and
+    // so is the guest's reset or power-off it waited on.
+    this.vcpu.kvmRun.immediateExit = false;
+    this.options.exits.inFlight = false;
+    this.options.exits.ending = undefined;
+    this.waitingForStartup = this.id !== 0;
+    return this.waitingForStartup ? VcpuState.parked : VcpuState.running;
   }
 
   /** A start-up IPI for a processor that waits for one: real mode at vector << 12. */
@@ -259,7 +311,11 @@ export class VcpuLoop {
     if (!interruptible) control.becomeStuck(id);
     for (;;) {
       const seen = lifecycle.wakeSequence();
-      if (!lifecycle.running && !lifecycle.obey(haltedState)) return 'stop';
+      if (!lifecycle.running) {
+        const obeyed = lifecycle.obey(haltedState);
+        if (obeyed === 'stop') return 'stop';
+        if (obeyed === 'reset') return undefined; // the halt ended with the machine's reset
+      }
       this.serviceTimers();
       if (this.haltEnds(interruptible)) break;
       // An event that revived it did not end the halt (a SIPI): the count goes back, or it looks again.

@@ -245,7 +245,7 @@ describe('exits that end the VM', () => {
     handle(systemEventExit(kvm.KVM_SYSTEM_EVENT_SHUTDOWN));
     expect(exits.ending).toEqual({ kind: 'power-off' });
     handle(systemEventExit(kvm.KVM_SYSTEM_EVENT_RESET));
-    expect(exits.ending).toMatchObject({ message: 'The guest asked for a reset (KVM_SYSTEM_EVENT_RESET); tsvisor does not reboot guests, so the VM stops.' });
+    expect(exits.ending).toMatchObject({ message: 'The guest asked for a reset (KVM_SYSTEM_EVENT_RESET); tsvisor reboots a guest only on a triple fault (under tsvisor-qemu without -no-reboot), so the VM stops.' });
   });
 
   it('an internal error names what KVM could not do', () => {
