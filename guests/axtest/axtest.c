@@ -177,7 +177,7 @@ int kmain(void) {
     } else {
         report("Multiboot flags 0, 2, 6, 9; mem_lower 640 KiB, mem_upper 15 MiB", memory_info_ok(info));
         report("the memory map has one RAM entry, [0, 16 MiB)", memory_map_ok(info));
-        report("the command line is \"axtest cmdline\" (after the kernel's file, from a QEMU-style loader)",
+        report("the command line is \"axtest cmdline\"",
                cmdline_ok(multiboot_string(info, MULTIBOOT_INFO_CMDLINE, info->cmdline)));
         report("the boot loader name is \"tsvisor\"",
                expect_string("boot_loader_name",
