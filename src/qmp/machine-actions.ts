@@ -26,7 +26,7 @@ export class MachineActions {
   /** A machine that shut down (-no-shutdown) must be reset first, as QEMU says; a running one stays as it is. */
   cont(): void {
     const state = this.machine.runState();
-    if (state === 'shutdown') throw genericError('Resetting the Virtual Machine is required');
+    if (state === 'shutdown' || state === 'internal-error') throw genericError('Resetting the Virtual Machine is required');
     if (state !== 'paused' && state !== 'prelaunch') return;
     this.machine.resume();
     this.emit('RESUME');

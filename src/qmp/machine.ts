@@ -5,7 +5,7 @@
 import type { CpuDumpState } from '../monitor/cpu-dump.js';
 
 /** QEMU's RunState values that a tsvisor VM can be in (qapi/run-state.json). */
-export type RunState = 'prelaunch' | 'running' | 'paused' | 'shutdown';
+export type RunState = 'prelaunch' | 'running' | 'paused' | 'shutdown' | 'internal-error';
 
 /** A character device, as query-chardev reports it (qapi/char.json, ChardevInfo). */
 export interface Chardev {

@@ -35,14 +35,18 @@ export async function startVmQmp(endpoint: QmpEndpoint, vm: Vm, options: VmQmpOp
     { label: 'serial0', filename: options.serial, frontendOpen: true },
   ]);
   const service = await startQmpServer(endpoint, machine, { version: qmpVersion(tsvisorVersion()), report: options.report });
-  // What the guest did that the VM took without ending, with QEMU's events for it.
-  vm.onGuestEvent((event) => {
-    if (event === 'reset') {
-      service.server.emitEvent('RESET', { guest: true, reason: 'guest-reset' });
+  // What the guest did that the VM took without ending, with QEMU's events for it
+  // (qapi/run-state.json, ShutdownCause): a reboot is a RESET; a stop is a SHUTDOWN (or, for a
+  // crash, nothing more) and a STOP, the machine then waiting for a reset.
+  vm.onGuestEvent(({ cause, action }) => {
+    const reason = cause === 'reset' ? 'guest-reset' : cause === 'power-off' ? 'guest-shutdown' : 'guest-panic';
+    if (action === 'reset') {
+      if (cause === 'power-off') service.server.emitEvent('SHUTDOWN', { guest: true, reason });
+      service.server.emitEvent('RESET', { guest: true, reason });
       return;
     }
-    machine.guestPoweredOff();
-    service.server.emitEvent('SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
+    machine.guestStopped(cause === 'crash' ? 'internal-error' : 'shutdown');
+    if (cause !== 'crash') service.server.emitEvent('SHUTDOWN', { guest: true, reason });
     service.server.emitEvent('STOP');
   });
   let stopWaiting!: () => void;

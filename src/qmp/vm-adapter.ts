@@ -58,9 +58,9 @@ export class VmMachine implements QmpMachine {
     if (this.state === 'paused' || this.state === 'prelaunch') this.state = 'running';
   }
 
-  /** The guest powered off, and the VM stopped its vCPUs instead of ending (-no-shutdown). */
-  guestPoweredOff(): void {
-    this.state = 'shutdown';
+  /** The guest powered off or reset ("shutdown") or crashed ("internal-error"), and the VM stopped its vCPUs instead of ending (-no-shutdown, libvirt's preserve). */
+  guestStopped(state: 'shutdown' | 'internal-error'): void {
+    this.state = state;
   }
 
   quit(): void {

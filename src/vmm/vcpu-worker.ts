@@ -27,7 +27,7 @@ import { runPlatformTimers } from './platform-timers.js';
 import { setExactTimerSlack, setThreadAffinity, threadAffinity } from './affinity.js';
 import { wireInterrupts } from './interrupts.js';
 import { ExitHandler } from './vcpu/exit-handler.js';
-import { VcpuLoop, type GuestRequest, type RunControl } from './vcpu/vcpu-loop.js';
+import { VcpuLoop, type GuestAction, type GuestRequest, type RunControl } from './vcpu/vcpu-loop.js';
 import { DISMISS } from './vcpu-threads.js';
 import { VcpuState, VmState, VmControl } from './vm-control.js';
 import type { VmExit } from './vm-exit.js';
@@ -52,10 +52,10 @@ export interface VcpuWorkerSetup {
   readonly kvmSide: kvm.KvmSide;
   /** The host CPU opens interrupt windows inside STI's shadow (kvm.dropsStiShadowOnEntry). */
   readonly dropsStiShadow: boolean;
-  /** What the guest's reset (a triple fault) does: end the VM, or reset it (VmOptions.onGuestReset). */
-  readonly onGuestReset: 'reset' | 'exit';
-  /** What the guest's power-off does: end the VM, or pause it until a reset (VmOptions.onGuestPowerOff). */
-  readonly onGuestPowerOff: 'pause' | 'exit';
+  /** What the guest's reset (a triple fault), power-off and crash do (VmOptions.onGuestReset, ...). */
+  readonly onGuestReset: GuestAction;
+  readonly onGuestPowerOff: GuestAction;
+  readonly onGuestCrash: GuestAction;
 }
 
 /** What the main thread sends the thread that runs the platform timers (platform-timers.ts). */
@@ -76,7 +76,7 @@ export type VcpuWorkerMessage =
   | { readonly type: 'ready'; readonly tid: number; readonly affinity: readonly number[] }
   | { readonly type: 'exit'; readonly exit: VmExit }
   /** Its guest reset the machine (a triple fault), or powered off, and the VM takes that without ending: the vCPU waits for Vm.reset. */
-  | { readonly type: GuestRequest }
+  | { readonly type: 'guest-request'; readonly request: GuestRequest }
   | { readonly type: 'report'; readonly message: string }
   | { readonly type: 'unassigned'; readonly access: UnassignedAccess }
   /** It has left its loop; `stopPoint` says where its vCPU was, when the VM was stopped from outside. */
@@ -158,7 +158,8 @@ function runVcpu(setup: VcpuWorkerSetup): void {
     exitCounts: counts, exitNanos: nanos, timed: setup.stats.timed,
     onGuestReset: setup.onGuestReset,
     onGuestPowerOff: setup.onGuestPowerOff,
-    tellMain: (request) => send({ type: request }),
+    onGuestCrash: setup.onGuestCrash,
+    tellMain: (request) => send({ type: 'guest-request', request }),
   });
 
   control.setTid(setup.id, tid);

@@ -38,6 +38,7 @@ import { busSlotNames, com1Uart, createPlatformState, hasPlatformTimers, resetPl
 import { SerialOutput } from './serial-output.js';
 import { retireVcpuThreads, spawnVcpuThreads } from './vcpu-threads.js';
 import type { VcpuWorkerMessage, WorkerSetup } from './vcpu-worker.js';
+import type { GuestAction, GuestRequest } from './vcpu/vcpu-loop.js';
 import { VcpuState, VmControl, VmState, type VcpuStateValue, type VmStateValue } from './vm-control.js';
 import type { VmExit } from './vm-exit.js';
 import { readInterruptStats, StatsBuffer, type VmStats } from './vm-stats.js';
@@ -56,12 +57,19 @@ export interface VmOptions {
    * 'exit' (the default) ends the VM with a guest failure; 'reset' resets it (Vm.reset) and
    * the guest boots again, as QEMU without -no-reboot.
    */
-  readonly onGuestReset?: 'reset' | 'exit';
+  readonly onGuestReset?: GuestAction;
   /**
    * What the guest powering off does: 'exit' (the default) ends the VM; 'pause' stops every
-   * vCPU and keeps the VM until a reset, or until it is stopped (QEMU's -no-shutdown).
+   * vCPU and keeps the VM until a reset, or until it is stopped (QEMU's -no-shutdown); 'reset'
+   * boots it again (libvirt's on_poweroff restart).
    */
-  readonly onGuestPowerOff?: 'pause' | 'exit';
+  readonly onGuestPowerOff?: GuestAction;
+  /**
+   * What a guest failure other than a triple fault does (an emulation failure, an exception
+   * KVM cannot deliver, a halt nothing can wake): 'exit' (the default) ends the VM with it,
+   * 'reset' boots it again, 'pause' keeps it stopped for inspection (libvirt's on_crash).
+   */
+  readonly onGuestCrash?: GuestAction;
 }
 
 /** A machine reset that could not be completed (an image that changed on disk, a vCPU ioctl refused). */
@@ -69,8 +77,8 @@ export class ResetError extends TsvisorError {
   override name = 'ResetError';
 }
 
-/** What the guest did that the VM took without ending (VmOptions.onGuestReset, onGuestPowerOff). */
-export type GuestEvent = 'reset' | 'power-off';
+/** What the guest did that the VM took without ending, and what the VM did (VmOptions.onGuestReset, onGuestPowerOff, onGuestCrash). */
+export type GuestEvent = GuestRequest;
 
 /** How long a vCPU worker may take to leave its loop once kicked, before it is terminated. */
 const WORKER_STOP_TIMEOUT_MS = 5000;
@@ -218,6 +226,7 @@ export class Vm {
               dropsStiShadow,
               onGuestReset: options.onGuestReset ?? 'exit',
               onGuestPowerOff: options.onGuestPowerOff ?? 'exit',
+              onGuestCrash: options.onGuestCrash ?? 'exit',
             },
       );
       return vm;
@@ -452,14 +461,14 @@ export class Vm {
   }
 
   /** The guest reset the machine (a triple fault) and the VM resets on that: a reset, then the listeners told. */
-  private guestReset(): void {
+  private guestReset(request: GuestRequest): void {
     if (this.guestResetQueued) return;
     this.guestResetQueued = true;
     const reset = this.reset();
     reset.then(
       (done) => {
         this.guestResetQueued = false;
-        if (done) for (const listener of this.guestEventListeners) listener('reset');
+        if (done) for (const listener of this.guestEventListeners) listener(request);
       },
       (error: unknown) => {
         this.guestResetQueued = false;
@@ -469,11 +478,11 @@ export class Vm {
     );
   }
 
-  /** The guest powered off and the VM pauses on that (-no-shutdown): every vCPU stopped, then the listeners told. */
-  private async guestPowerOff(): Promise<void> {
+  /** The guest powered off, reset or crashed, and the VM pauses on that (-no-shutdown, libvirt's preserve): every vCPU stopped, then the listeners told. */
+  private async guestPause(request: GuestRequest): Promise<void> {
     await this.pause();
     if (this.control.vmState === VmState.stopping) return;
-    for (const listener of this.guestEventListeners) listener('power-off');
+    for (const listener of this.guestEventListeners) listener(request);
   }
 
   private async startWorkers(options: VmOptions, setupOf: (index: number) => WorkerSetup): Promise<void> {
@@ -491,11 +500,9 @@ export class Vm {
               case 'exit':
                 void this.stopWorkers().then(() => this.endWith(message.exit));
                 break;
-              case 'guest-reset':
-                this.guestReset();
-                break;
-              case 'guest-power-off':
-                void this.guestPowerOff();
+              case 'guest-request':
+                if (message.request.action === 'reset') this.guestReset(message.request);
+                else void this.guestPause(message.request);
                 break;
               case 'report':
                 options.report(message.message);

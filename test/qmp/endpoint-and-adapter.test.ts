@@ -109,7 +109,7 @@ describe('VmMachine', () => {
     expect(machine.runState()).toBe('prelaunch');
     machine.resume();
     expect(machine.runState()).toBe('running');
-    machine.guestPoweredOff();
+    machine.guestStopped('shutdown');
     expect(machine.runState()).toBe('shutdown');
     await machine.reset();
     expect(machine.runState()).toBe('prelaunch');
@@ -126,7 +126,7 @@ describe('VmMachine', () => {
   it('a reset that finds the VM ended leaves the state alone', async () => {
     const machine = new VmMachine({ ...vm(), reset: async () => false }, []);
     machine.started(new Promise<void>(() => {}));
-    machine.guestPoweredOff();
+    machine.guestStopped('shutdown');
     await machine.reset();
     expect(machine.runState()).toBe('shutdown');
   });

@@ -49,17 +49,24 @@ export interface VcpuLoopOptions {
   readonly exitNanos: Float64Array;
   readonly timed: boolean;
   /**
-   * What a guest's reset (a triple fault) does: 'exit' ends the VM with it; 'reset' tells the
-   * main thread (`tellMain`), which resets the machine (Vm.reset), and waits for that.
+   * What the guest's reset (a triple fault), power-off and crash (any other guest failure) each
+   * do: 'exit' ends the VM with it; 'reset' and 'pause' tell the main thread (`tellMain`),
+   * which resets the machine (Vm.reset) or pauses it, and this vCPU waits for the reset.
    */
-  readonly onGuestReset: 'reset' | 'exit';
-  /** What a guest's power-off does: 'exit' ends the VM; 'pause' tells the main thread, which pauses the VM, and waits for a reset. */
-  readonly onGuestPowerOff: 'pause' | 'exit';
+  readonly onGuestReset: GuestAction;
+  readonly onGuestPowerOff: GuestAction;
+  readonly onGuestCrash: GuestAction;
   readonly tellMain: (request: GuestRequest) => void;
 }
 
-/** What a vCPU asks of the main thread when its guest resets or powers off a VM that takes that without ending. */
-export type GuestRequest = 'guest-reset' | 'guest-power-off';
+/** What the VM does when its guest resets, powers off or crashes (QEMU's -no-reboot and -no-shutdown, libvirt's on_reboot, on_poweroff and on_crash). */
+export type GuestAction = 'exit' | 'reset' | 'pause';
+
+/** What a vCPU asks of the main thread when its guest ends in a way the VM takes without ending. */
+export interface GuestRequest {
+  readonly cause: 'reset' | 'power-off' | 'crash';
+  readonly action: 'reset' | 'pause';
+}
 
 /** How often a vCPU looks at CR8 while the task priority alone holds an interrupt back. */
 const TASK_PRIORITY_POLL_NS = 200_000;
@@ -222,15 +229,17 @@ export class VcpuLoop {
   }
 
   /**
-   * Whether the VM takes `exit` without ending: a triple fault (a reset, on a PC) when it
-   * resets on one, a power-off when it pauses on one. The main thread is then told, and this
-   * vCPU must wait for the machine reset (obey, untilReset).
+   * Whether the VM takes `exit` without ending: a triple fault (a reset, on a PC), a power-off
+   * or a crash whose action is not 'exit'. The main thread is then told, and this vCPU must
+   * wait for the machine reset (obey, untilReset).
    */
   private awaitMachineReset(exit: VmExit | undefined): boolean {
-    const { onGuestReset, onGuestPowerOff, tellMain } = this.options;
-    if (onGuestReset === 'reset' && exit?.kind === 'guest-failure' && exit.tripleFault === true) tellMain('guest-reset');
-    else if (onGuestPowerOff === 'pause' && exit?.kind === 'power-off') tellMain('guest-power-off');
-    else return false;
+    const { onGuestReset, onGuestPowerOff, onGuestCrash, tellMain } = this.options;
+    if (exit === undefined || exit.kind === 'debug-exit' || exit.kind === 'stopped') return false;
+    const cause = exit.kind === 'power-off' ? 'power-off' : exit.tripleFault === true ? 'reset' : 'crash';
+    const action = cause === 'power-off' ? onGuestPowerOff : cause === 'reset' ? onGuestReset : onGuestCrash;
+    if (action === 'exit') return false;
+    tellMain({ cause, action });
     return true;
   }
 

@@ -11,7 +11,7 @@ import { monotonicNanos } from '../../../src/host/clock.js';
 import * as kvm from '../../../src/kvm/index.js';
 import { ExitHandler } from '../../../src/vmm/vcpu/exit-handler.js';
 import { VcpuLifecycle } from '../../../src/vmm/vcpu/lifecycle.js';
-import { VcpuLoop, type GuestRequest, type RunControl } from '../../../src/vmm/vcpu/vcpu-loop.js';
+import { VcpuLoop, type GuestAction, type GuestRequest, type RunControl } from '../../../src/vmm/vcpu/vcpu-loop.js';
 import { VcpuState, VmControl, VmState } from '../../../src/vmm/vm-control.js';
 import { bareExit, hltExit, ioExit, SyntheticVcpu, type ExitStep } from '../../helpers/synthetic-vcpu.js';
 
@@ -38,7 +38,7 @@ function mainThreadResets(id: number, afterward: () => void = () => {}): void {
   control.requestReset(id);
 }
 
-function vcpuWithLoop(id: number, policy: { onGuestReset?: 'reset' | 'exit'; onGuestPowerOff?: 'pause' | 'exit' } = {}) {
+function vcpuWithLoop(id: number, policy: { onGuestReset?: GuestAction; onGuestPowerOff?: GuestAction; onGuestCrash?: GuestAction } = {}) {
   const vcpu = new SyntheticVcpu(id);
   const apic = new LocalApic({
     id, states, ipis: { sendIpi: () => {} }, taskPriority: vcpu.kvmRun, now: monotonicNanos,
@@ -53,7 +53,7 @@ function vcpuWithLoop(id: number, policy: { onGuestReset?: 'reset' | 'exit'; onG
   const requests: GuestRequest[] = [];
   const loop = new VcpuLoop({
     vcpu, immediateExitAddress: 0n, control, exits, localApic: apic, local, shim: noShim, exitCounts: counts, exitNanos: new Float64Array(64), timed: false,
-    onGuestReset: policy.onGuestReset ?? 'exit', onGuestPowerOff: policy.onGuestPowerOff ?? 'exit',
+    onGuestReset: policy.onGuestReset ?? 'exit', onGuestPowerOff: policy.onGuestPowerOff ?? 'exit', onGuestCrash: policy.onGuestCrash ?? 'exit',
     tellMain: (request) => {
       requests.push(request);
       mainThreadResets(id);
@@ -107,7 +107,7 @@ describe('the vCPU loop and a machine reset', () => {
     bsp.vcpu.script = [
       bareExit(kvm.KVM_EXIT_SHUTDOWN),
       bsp.finish(() => {
-        expect(bsp.requests).toEqual(['guest-reset']);
+        expect(bsp.requests).toEqual([{ cause: 'reset', action: 'reset' }]);
         expect(states.enableBits(0)).toBe(ENABLE_GLOBAL); // SVR back to its reset value: software-disabled
         expect(bsp.vcpu.msrWrites).toContainEqual({ index: IA32_APIC_BASE, data: bsp.apic.readApicBase() });
         expect(control.vcpuState(0)).toBe(VcpuState.running);
@@ -130,9 +130,35 @@ describe('the vCPU loop and a machine reset', () => {
         bsp.local.exit = { kind: 'power-off' };
         return ioExit(0x604, 'out', 2, [0x00, 0x20])(v);
       },
-      bsp.finish(() => expect(bsp.requests).toEqual(['guest-power-off'])),
+      bsp.finish(() => expect(bsp.requests).toEqual([{ cause: 'power-off', action: 'pause' }])),
     ];
     expect(bsp.loop.run()).toEqual({ kind: 'debug-exit', value: 0 });
+  });
+
+  it.each([
+    ['a triple fault, onGuestReset "pause" (libvirt on_reboot preserve)', { onGuestReset: 'pause' }, bareExit(kvm.KVM_EXIT_SHUTDOWN), { cause: 'reset', action: 'pause' }],
+    ['a power-off, onGuestPowerOff "reset" (libvirt on_poweroff restart)', { onGuestPowerOff: 'reset' }, 'power-off', { cause: 'power-off', action: 'reset' }],
+    ['an emulation failure, onGuestCrash "reset" (libvirt on_crash restart)', { onGuestCrash: 'reset' }, bareExit(kvm.KVM_EXIT_INTERNAL_ERROR), { cause: 'crash', action: 'reset' }],
+    ['an emulation failure, onGuestCrash "pause" (libvirt on_crash preserve)', { onGuestCrash: 'pause' }, bareExit(kvm.KVM_EXIT_INTERNAL_ERROR), { cause: 'crash', action: 'pause' }],
+  ] as const)('%s: the main thread is told, and the vCPU waits for the reset', (_name, policy, first, request) => {
+    const bsp = vcpuWithLoop(0, policy);
+    bsp.vcpu.script = [
+      first === 'power-off'
+        ? (v) => {
+            bsp.local.exit = { kind: 'power-off' };
+            return ioExit(0x604, 'out', 2, [0x00, 0x20])(v);
+          }
+        : first,
+      bsp.finish(() => expect(bsp.requests).toEqual([request])),
+    ];
+    expect(bsp.loop.run()).toEqual({ kind: 'debug-exit', value: 0 });
+  });
+
+  it('an emulation failure, with onGuestCrash "exit" (the default): the VM ends with it', () => {
+    const bsp = vcpuWithLoop(0);
+    bsp.vcpu.script = [bareExit(kvm.KVM_EXIT_INTERNAL_ERROR)];
+    expect(bsp.loop.run()).toMatchObject({ kind: 'guest-failure' });
+    expect(bsp.requests).toEqual([]);
   });
 
   it('a halted vCPU leaves its halt with the reset, and runs', () => {

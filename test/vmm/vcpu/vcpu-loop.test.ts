@@ -43,7 +43,7 @@ function vcpuWithLoop(id: number) {
     vcpu, ioBus: new Bus('I/O port'), mmioBus: new Bus('MMIO'), memory: { contains: () => false, read: () => new Uint8Array(0) },
     localApic: apic, tscKhz: 1_000_000, shutdownResetsVcpu: false, exitCounts: counts,
   });
-  const loop = new VcpuLoop({ vcpu, immediateExitAddress: 0n, control, exits, localApic: apic, local, shim: noShim, exitCounts: counts, exitNanos: new Float64Array(64), timed: false, onGuestReset: 'exit', onGuestPowerOff: 'exit', tellMain: () => {} });
+  const loop = new VcpuLoop({ vcpu, immediateExitAddress: 0n, control, exits, localApic: apic, local, shim: noShim, exitCounts: counts, exitNanos: new Float64Array(64), timed: false, onGuestReset: 'exit', onGuestPowerOff: 'exit', onGuestCrash: 'exit', tellMain: () => {} });
   /** An exit that ends the VM as the guest's debug-exit write would, running `check` first. */
   const finish =
     (check: () => void = () => {}): ExitStep =>
