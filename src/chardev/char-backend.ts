@@ -3,6 +3,7 @@
  * comes from, as QEMU's -chardev/-serial backends (one file per backend here), opened from
  * the plain data the QEMU front end parsed (ChardevSpec) or tsvisor run's --serial.
  */
+import { writeSync } from 'node:fs';
 import type { OutputWriter } from '../host/output-writer.js';
 import type { ChardevSpec } from '../qemu/invocation.js';
 import { openFileBackend } from './file-backend.js';
@@ -12,6 +13,9 @@ import { openPtyBackend } from './pty-backend.js';
 import { openSocketClientBackend } from './socket-client-backend.js';
 import { openSocketServerBackend } from './socket-server-backend.js';
 import { openStdioBackend } from './stdio-backend.js';
+
+const STDOUT = 1;
+const STDERR = 2;
 
 export interface CharBackend {
   /** As QEMU's query-chardev reports it. */
@@ -34,12 +38,19 @@ export interface CharBackendHooks {
   readonly info: (line: string) => void;
 }
 
+/** QEMU's own way: the pty's line on stdout, info lines on stderr. */
+export const PLAIN_HOOKS: CharBackendHooks = {
+  print: (line) => writeSync(STDOUT, `${line}\n`),
+  info: (line) => writeSync(STDERR, `info: ${line}\n`),
+};
+
 /**
  * The backend `spec` describes, opened: files created, sockets listening or connected, the
- * terminal in raw mode. `label` names it as QEMU does (serial0, or the -chardev's id).
+ * terminal in raw mode. `label` names it as QEMU does (serial0, or the -chardev's id);
+ * `hooks` say what opening it prints (the QEMU front end puts its program and option first).
  * Failures are ChardevOpenErrors, in QEMU's words, for the front end to put after the option.
  */
-export async function openCharBackend(spec: ChardevSpec, label: string, hooks: CharBackendHooks): Promise<CharBackend> {
+export async function openCharBackend(spec: ChardevSpec, label: string, hooks: CharBackendHooks = PLAIN_HOOKS): Promise<CharBackend> {
   switch (spec.backend) {
     case 'stdio':
       return openStdioBackend(spec.signal);

@@ -3,20 +3,21 @@
  * the slave's path ("char device redirected to /dev/pts/N (label serial0)", on stdout as QEMU
  * 7.2 prints it), and a program such as screen or minicom opens the slave.
  *
- * Output: written to the master without blocking. Until a program opens the slave, the
- * kernel keeps what the guest prints (some kilobytes: the prompt is there when one does);
- * while the slave is closed again after that (the master sees POLLHUP), output is dropped, as
- * QEMU drops it while its pty is disconnected, so the guest never waits for a reader that left.
+ * Output: written to the master without ever blocking the main thread. While no program has
+ * the slave open (the master shows POLLHUP), the guest's output waits, as in QEMU 7.2
+ * (compared with the bench guest: QEMU's guest printed nothing and did not end until a
+ * program opened the slave, late, and then it got every byte; the same with the slave opened
+ * and closed first): nothing is written, and the writer looks every RECONNECT_POLL_MS for a
+ * program to have opened it.
  *
  * Input: read from the master through a tty stream on a duplicate of it. Reading fails with
  * EIO once the slave's last holder closed it; the reader is then given up and a new one
- * made when the slave is open again (the master no longer shows POLLHUP), checked every
- * RECONNECT_POLL_MS as QEMU polls.
+ * made when the slave is open again, looked for as often.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { describeErrno } from '../host/errno.js';
-import { dup, errno, fcntl, F_GETFL, F_SETFL, grantpt, O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, poll, posixOpenpt, ptsname, unlockpt } from '../host/libc.js';
+import { dup, errno, fcntl, ioctlBuffer, F_GETFL, F_SETFL, grantpt, O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, poll, posixOpenpt, ptsname, unlockpt } from '../host/libc.js';
 import { ownNonBlockingWriter, type OutputWriter } from '../host/output-writer.js';
 import type { CharBackend, CharBackendHooks } from './char-backend.js';
 import { ChardevOpenError } from './chardev-open-error.js';
@@ -25,6 +26,9 @@ import { makeRaw } from './terminal-mode.js';
 
 const POLLHUP = 0x10;
 const RECONNECT_POLL_MS = 200;
+const FIONREAD = 0x541b;
+const DRAIN_LIMIT_MS = 500;
+const DRAIN_POLL_MS = 5;
 
 export function openPtyBackend(label: string, hooks: CharBackendHooks): CharBackend {
   const master = posixOpenpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -35,8 +39,19 @@ export function openPtyBackend(label: string, hooks: CharBackendHooks): CharBack
     closeSync(master);
     throw new ChardevOpenError(`Failed to create PTY: ${problem}`);
   }
-  // Raw, as QEMU makes its pty: the guest's bytes reach the program on the slave unchanged, and are not echoed back as input.
-  makeRaw(master);
+  // Raw, as QEMU makes its pty: the guest's bytes reach the program on the slave unchanged, and are not echoed back as
+  // input. Opened and closed once, as QEMU's openpty does: the master then shows POLLHUP until a program opens the slave.
+  try {
+    const slave = openSync(slavePath, constants.O_RDWR | constants.O_NOCTTY);
+    try {
+      makeRaw(slave);
+    } finally {
+      closeSync(slave);
+    }
+  } catch (error) {
+    closeSync(master);
+    throw new ChardevOpenError(`Failed to create PTY: ${error instanceof Error ? error.message : String(error)}`);
+  }
   hooks.print(`char device redirected to ${slavePath} (label ${label})`);
   return new PtyBackend(master, slavePath);
 }
@@ -47,6 +62,7 @@ class PtyBackend implements CharBackend {
   private readonly feed = new InputFeed();
   private reader: ReadStream | undefined;
   private reconnect: NodeJS.Timeout | undefined;
+  private writerWait: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -56,9 +72,13 @@ class PtyBackend implements CharBackend {
     this.filename = `pty:${slavePath}`;
     const masterWriter = ownNonBlockingWriter(master);
     this.writer = {
-      write: (bytes) => (this.slaveClosed() ? bytes.length : masterWriter.write(bytes)),
-      whenWritable: (ready) => masterWriter.whenWritable(ready),
-      close: () => masterWriter.close(),
+      write: (bytes) => (this.slaveClosed() ? 0 : masterWriter.write(bytes)),
+      // A closed slave makes the master always "ready": its reopening is looked for instead.
+      whenWritable: (ready) => (this.slaveClosed() ? this.whenSlaveOpen(ready) : masterWriter.whenWritable(ready)),
+      close: () => {
+        clearInterval(this.writerWait);
+        masterWriter.close();
+      },
     };
     this.startReader();
   }
@@ -78,7 +98,32 @@ class PtyBackend implements CharBackend {
     this.reader?.destroy();
     this.writer.close();
     this.feed.close();
+    this.letSlaveReadTheRest();
     closeSync(this.master);
+  }
+
+  /**
+   * Closing the master hangs the slave up, and the kernel then discards what the program on
+   * it has not read yet: the last lines the guest printed before it ended. So while a program
+   * has the slave open and bytes wait in its input queue (FIONREAD on a descriptor of the
+   * slave), the close waits for it to read them, DRAIN_LIMIT_MS at most. Only at the end of a
+   * run, so the main thread may sleep.
+   */
+  private letSlaveReadTheRest(): void {
+    if (this.slaveClosed()) return;
+    let slave: number;
+    try {
+      slave = openSync(this.filename.slice('pty:'.length), constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+    } catch {
+      return;
+    }
+    const pending = new Int32Array(1);
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + DRAIN_LIMIT_MS;
+    while (Date.now() < deadline && ioctlBuffer(slave, FIONREAD, new Uint8Array(pending.buffer)) === 0 && pending[0]! > 0) {
+      Atomics.wait(sleeper, 0, 0, DRAIN_POLL_MS);
+    }
+    closeSync(slave);
   }
 
   /** Whether a program had the slave open and has closed it (POLLHUP on the master). */
@@ -88,6 +133,16 @@ class PtyBackend implements CharBackend {
     view.setInt32(0, this.master, true);
     view.setInt16(4, 0, true);
     return poll(pollfd, 1, 0) > 0 && (view.getInt16(6, true) & POLLHUP) !== 0;
+  }
+
+  /** Calls `ready` once a program has the slave open again. */
+  private whenSlaveOpen(ready: () => void): void {
+    clearInterval(this.writerWait);
+    this.writerWait = setInterval(() => {
+      if (this.slaveClosed()) return;
+      clearInterval(this.writerWait);
+      ready();
+    }, RECONNECT_POLL_MS);
   }
 
   private startReader(): void {

@@ -30,9 +30,11 @@ export async function runVm(spec: VmSpec, options: VmRunOptions, finish: (exit: 
   let serial: CharBackend | undefined;
   let input: ConsoleInput | undefined;
   let qmp: VmQmp | undefined;
+  let signalled = false;
   let stopWaiting!: () => void;
   const stopped = new Promise<void>((resolve) => (stopWaiting = resolve));
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    signalled = true;
     stopWaiting();
     qmp?.stopWaiting();
     void vm?.stop(signal);
@@ -43,7 +45,8 @@ export async function runVm(spec: VmSpec, options: VmRunOptions, finish: (exit: 
     const backend = serial;
     vm = await Vm.create(spec, { ...options, serialOutput: backend.writer });
     await Promise.race([backend.ready(), stopped]);
-    if (options.qmp) {
+    // Stopped while COM1's server waited for its client: no QMP server to wait for in turn, the run ends at once.
+    if (options.qmp && !signalled) {
       const serialChardev = { label: options.serialLabel, frontendOpen: true, get filename() { return backend.filename; } };
       qmp = await startVmQmp(options.qmp.endpoint, vm, { serial: serialChardev, report: options.report });
       await qmp.waitForClient();
