@@ -225,6 +225,16 @@ describeKvm('the bench guest over each chardev, against QEMU 7.2 with KVM', () =
     expect({ qemu, ours }).toEqual({ qemu: { status: 1, bytes: expected() }, ours: qemu });
   });
 
+  it.runIf(qemuInstalled)('unix:PATH,server=on,wait=off with no client: the output is dropped, the guest never waits; the same status', { timeout: 60_000 }, async () => {
+    const run = async (command: 'qemu' | 'tsvisor') => {
+      const started = bench(command, ['-serial', `unix:${join(folder, `nobody-${command}.sock`)},server=on,wait=off`]);
+      return { status: await started.exit, stdout: started.stdout() };
+    };
+    const [qemu, ours] = [await run('qemu'), await run('tsvisor')];
+    expect(qemu).toEqual({ status: 1, stdout: '' });
+    expect(ours).toEqual(qemu);
+  });
+
   it.runIf(qemuInstalled)('tcp:127.0.0.1:PORT (a client): the same bytes to the test\'s server', { timeout: 60_000 }, async () => {
     const run = async (command: 'qemu' | 'tsvisor') => {
       let accepted!: (socket: Socket) => void;
