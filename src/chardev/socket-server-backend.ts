@@ -38,8 +38,13 @@ class SocketServerBackend implements CharBackend {
   ) {
     this.writer = new ClientWriter();
     server.on('connection', (socket: Socket) => {
-      if (this.client) this.waitingClients.push(socket);
-      else this.take(socket);
+      if (!this.client) {
+        this.take(socket);
+        return;
+      }
+      // Held unread; one that fails meanwhile is skipped when its turn comes.
+      socket.on('error', () => socket.destroy());
+      this.waitingClients.push(socket);
     });
   }
 
@@ -78,7 +83,8 @@ class SocketServerBackend implements CharBackend {
       this.feed.detach();
       this.writer.detach();
       socket.destroy();
-      const next = this.waitingClients.shift();
+      let next = this.waitingClients.shift();
+      while (next?.destroyed) next = this.waitingClients.shift();
       if (next && !this.closed) this.take(next);
     };
     socket.on('error', leave).on('end', leave).on('close', leave);
