@@ -40,6 +40,7 @@ try {
 const { loadVmConfig } = await import(join(repo, 'dist/config/load-config.js'));
 const { Vm } = await import(join(repo, 'dist/vmm/vm.js'));
 const { dismissIdleVcpuThreads } = await import(join(repo, 'dist/vmm/vcpu-threads.js'));
+const { openOutputWriter } = await import(join(repo, 'dist/host/output-writer.js'));
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-soak-'));
 const devNull = openSync('/dev/null', 'w');
 const results = { date: new Date().toISOString() };
@@ -72,7 +73,7 @@ const counts = () => ({ fds: readdirSync('/proc/self/fd').length, threads: readd
   let afterTen;
   const start = Date.now();
   for (let index = 0; index < vmCount; index++) {
-    const vm = await Vm.create(spec, { serialOutputFd: devNull, report: () => {} });
+    const vm = await Vm.create(spec, { serialOutput: openOutputWriter(devNull), report: () => {} });
     const exit = await vm.run();
     await vm.destroy();
     if (exit.kind !== 'debug-exit') throw new Error(`VM ${index} ended ${JSON.stringify(exit)}`);
@@ -91,7 +92,7 @@ const counts = () => ({ fds: readdirSync('/proc/self/fd').length, threads: readd
 {
   const spec = loadVmConfig(join(repo, 'bench/bench-guest.toml'));
   const run = { ...spec, boot: { ...spec.boot, cmdline: `ops=pio-out iterations=${exitCount} batches=1 warmup=0` } };
-  const vm = await Vm.create(run, { serialOutputFd: devNull, report: () => {} });
+  const vm = await Vm.create(run, { serialOutput: openOutputWriter(devNull), report: () => {} });
   const samples = [];
   const sampler = setInterval(() => samples.push(counts().rssMiB), 1000);
   const start = Date.now();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VmSpec } from '../config/vm-spec.js';
 import { Vm } from '../vmm/vm.js';
+import { openOutputWriter } from '../host/output-writer.js';
 import type { VmExit } from '../vmm/vm-exit.js';
 
 export interface GuestRunOptions {
@@ -28,7 +29,7 @@ export async function runGuestForOutput(spec: VmSpec, options: GuestRunOptions):
   const outputPath = join(directory, 'com1.txt');
   const fd = openSync(outputPath, 'w');
   try {
-    const vm = await Vm.create(spec, { serialOutputFd: fd, report: () => {} });
+    const vm = await Vm.create(spec, { serialOutput: openOutputWriter(fd), report: () => {} });
     let timedOut = false;
     const limit = setTimeout(() => {
       timedOut = true;

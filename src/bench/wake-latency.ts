@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { loadVmConfig } from '../config/load-config.js';
 import { VcpuState } from '../vmm/vm-control.js';
 import { Vm } from '../vmm/vm.js';
+import { openOutputWriter } from '../host/output-writer.js';
 
 const SPIN_CONFIG = fileURLToPath(new URL('../../bench/counter.toml', import.meta.url));
 const HALT_CONFIG = fileURLToPath(new URL('../../bench/halt-loop.toml', import.meta.url));
@@ -28,7 +29,7 @@ function spinUntil(done: () => boolean, what: string): void {
 
 /** Kick latencies in nanoseconds, with vCPU 0 spinning inside the guest. */
 export async function kickLatencies(samples: number): Promise<number[]> {
-  const vm = await Vm.create(loadVmConfig(SPIN_CONFIG), { serialOutputFd: 1, report: () => {} });
+  const vm = await Vm.create(loadVmConfig(SPIN_CONFIG), { serialOutput: openOutputWriter(1), report: () => {} });
   try {
     void vm.run();
     spinUntil(() => vm.memory.read32(0x7000) > 0, 'the guest to run');
@@ -47,7 +48,7 @@ export async function kickLatencies(samples: number): Promise<number[]> {
 
 /** Halt-wake latencies in nanoseconds: the guest halts again after each wake. */
 export async function haltWakeLatencies(samples: number): Promise<number[]> {
-  const vm = await Vm.create(loadVmConfig(HALT_CONFIG), { serialOutputFd: 1, report: () => {} });
+  const vm = await Vm.create(loadVmConfig(HALT_CONFIG), { serialOutput: openOutputWriter(1), report: () => {} });
   try {
     void vm.run();
     const latencies: number[] = [];

@@ -1,5 +1,9 @@
 /** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
-import { openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
+import type { CharBackend } from '../chardev/char-backend.js';
+import { ChardevOpenError } from '../chardev/chardev-open-error.js';
+import { openFileBackend } from '../chardev/file-backend.js';
+import { openStdioBackend } from '../chardev/stdio-backend.js';
 import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
@@ -36,15 +40,15 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const spec = loadVmConfig(positionals[0] as string);
   for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
 
-  const serialFd = values.serial === undefined ? STDOUT : openSerialFile(values.serial);
+  const serialPath = values.serial;
   const report = (message: string) => writeSync(STDERR, `tsvisor: ${message}\n`);
   const options = {
-    serialOutputFd: serialFd,
+    openSerial: () => Promise.resolve(serialPath === undefined ? openStdioBackend(true, false) : openSerialFile(serialPath)),
+    serialLabel: 'serial0',
     report,
     ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
     timeStats: values.stats ?? false,
-    consoleInput: true,
-    qmp: qmpEndpoint && { endpoint: qmpEndpoint, serial: values.serial === undefined ? ('stdio' as const) : ('file' as const) },
+    qmp: qmpEndpoint && { endpoint: qmpEndpoint },
   };
   return runVm(spec, options, (exit, vm) => {
     if (exit.kind === 'guest-failure') {
@@ -67,11 +71,13 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   });
 }
 
-function openSerialFile(path: string): number {
+/** --serial FILE: COM1's output into FILE; its input is still the terminal's (stdin), as it has always been. */
+function openSerialFile(path: string): CharBackend {
   try {
-    return openSync(path, 'w');
+    return { ...openFileBackend(path, false), input: process.stdin };
   } catch (error) {
-    throw new TsvisorError(`Cannot open the serial output file ${path} for writing: ${(error as NodeJS.ErrnoException).code ?? error}. Check the folder exists and is writable.`);
+    if (!(error instanceof ChardevOpenError)) throw error;
+    throw new TsvisorError(`Cannot open the serial output file ${path} for writing: ${error.message}. Check the folder exists and is writable.`);
   }
 }
 

@@ -95,3 +95,23 @@ export function errno(): number {
 export function view(address: bigint, length: number): ArrayBuffer {
   return koffi.view(address, length) as ArrayBuffer;
 }
+
+/** Pseudo-terminals (pty(7)): a new master, its slave made openable, and the slave's path. */
+export const posixOpenpt = libc.func('int posix_openpt(int flags)') as (flags: number) => number;
+export const grantpt = libc.func('int grantpt(int fd)') as (fd: number) => number;
+export const unlockpt = libc.func('int unlockpt(int fd)') as (fd: number) => number;
+/** NULL (null) on failure; the string is copied out of libc's static buffer at once. */
+export const ptsname = libc.func('const char *ptsname(int fd)') as (fd: number) => string | null;
+export const dup = libc.func('int dup(int fd)') as (fd: number) => number;
+export const O_NOCTTY = 0o400;
+
+/**
+ * tcgetattr(3)/tcsetattr(3) on glibc's struct termios, as a byte buffer (terminal-mode.ts).
+ * glibc's struct is 60 bytes (c_cc has 32 entries, then c_ispeed and c_ospeed) where the
+ * kernel's (asm-generic/termbits.h) is 36 with 19: glibc converts, so the buffer is glibc's.
+ */
+export const tcgetattr = libc.func('int tcgetattr(int fd, void *termios)') as (fd: number, termios: Uint8Array) => number;
+export const tcsetattr = libc.func('int tcsetattr(int fd, int when, void *termios)') as (fd: number, when: number, termios: Uint8Array) => number;
+export const TCSANOW = 0;
+/** cfmakeraw(3): a struct termios (as for tcgetattr) set to raw mode, in place. */
+export const cfmakeraw = libc.func('void cfmakeraw(void *termios)') as (termios: Uint8Array) => void;

@@ -24,15 +24,57 @@ export interface OutputWriter {
   write(bytes: Uint8Array): number;
   /** Calls `ready` once, from the event loop, when the output may take bytes again. */
   whenWritable(ready: () => void): void;
-  /** Stops any wait and gives back what the writer changed or opened; `fd` itself stays open. */
+  /** Stops any wait and gives back what the writer changed or opened; `fd` itself stays open. Idempotent. */
   close(): void;
 }
 
 /** A writer for `fd`, chosen by what the descriptor is. */
 export function openOutputWriter(fd: number): OutputWriter {
   const stats = fstatSync(fd);
-  if (stats.isFIFO() || stats.isSocket() || (stats.isCharacterDevice() && isatty(fd))) return new NonBlockingWriter(fd);
+  if (stats.isFIFO() || stats.isSocket() || (stats.isCharacterDevice() && isatty(fd))) return new NonBlockingWriter(fd, reopenNonBlocking(fd));
   return new FileWriter(fd);
+}
+
+/**
+ * A writer for a descriptor its caller opened itself, and in non-blocking mode: written as it
+ * is. A pty's master must be: reopening it through /proc/self/fd would make a new pty.
+ */
+export function ownNonBlockingWriter(fd: number): OutputWriter {
+  return new NonBlockingWriter(fd, undefined);
+}
+
+/**
+ * A writer over a Node stream (a socket): a write hands the stream a copy of the bytes (the
+ * caller's view is reused) unless the stream asks to be drained first, and then takes nothing
+ * until 'drain'. What it holds is at most one write beyond the stream's high-water mark.
+ */
+export class StreamWriter implements OutputWriter {
+  private waiting: (() => void) | undefined;
+  private readonly onDrain = () => {
+    const ready = this.waiting;
+    this.waiting = undefined;
+    ready?.();
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream & { readonly writableNeedDrain: boolean }) {
+    stream.on('drain', this.onDrain);
+  }
+
+  write(bytes: Uint8Array): number {
+    if (this.stream.writableNeedDrain) return 0;
+    this.stream.write(Buffer.from(bytes));
+    return bytes.length;
+  }
+
+  whenWritable(ready: () => void): void {
+    if (this.stream.writableNeedDrain) this.waiting = ready;
+    else setImmediate(ready);
+  }
+
+  close(): void {
+    this.waiting = undefined;
+    this.stream.removeListener('drain', this.onDrain);
+  }
 }
 
 class FileWriter implements OutputWriter {
@@ -55,9 +97,10 @@ class NonBlockingWriter implements OutputWriter {
   /** The flags to put back on a shared description, when the writer had to change them. */
   private readonly flagsToRestore: number | undefined;
   private readonly watch: WritableWatch;
+  private closed = false;
 
-  constructor(target: number) {
-    const own = reopenNonBlocking(target);
+  /** `own`: a descriptor of the writer's own for `target` (reopenNonBlocking), closed with it; undefined to write `target` itself. */
+  constructor(target: number, own: number | undefined) {
     if (own !== undefined) {
       this.fd = own;
       this.ownsFd = true;
@@ -89,6 +132,8 @@ class NonBlockingWriter implements OutputWriter {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.watch.close();
     if (this.ownsFd) closeSync(this.fd);
     else if (this.flagsToRestore !== undefined) fcntl(this.fd, F_SETFL, this.flagsToRestore);

@@ -1,57 +1,164 @@
 /**
- * Character devices: -serial (COM1's output) and the monitors' channels (-qmp, -monitor,
- * -mon with -chardev), in QEMU's syntax (docs/system/invocation.rst, "Character device
- * options"): `tcp:host:port` and `unix:path`, with `server=on|off` and `wait=on|off` or the
- * legacy bare `server` and `nowait`.
+ * Character devices, parsed up front into plain data (src/chardev/ opens them): -chardev,
+ * -serial (COM1) in its short forms or as chardev:ID, and the monitors' channels (-qmp,
+ * -monitor, -mon with -chardev), in QEMU 7.2's syntax (docs/system/invocation.rst,
+ * "Character device options"): `tcp:host:port` and `unix:path`, with `server=on|off` and
+ * `wait=on|off` or the legacy bare `server` and `nowait`. The messages are QEMU 7.2's where
+ * it has one (test/qemu/chardev-oracle.test.ts compares them).
  */
 import { resolve } from 'node:path';
 import { parseBoolean, parseKeyValues, type KeyValue } from './keyval.js';
-import type { MonitorChannel, MonitorRequest, SerialBackend, SocketAddress } from './invocation.js';
-import { QemuError } from './qemu-error.js';
+import type { ChardevSpec, MonitorChannel, MonitorRequest, SerialChardev, SocketAddress } from './invocation.js';
+import { PROGRAM, QemuError } from './qemu-error.js';
 
-/** -serial: stdio, null (or none), file:path. */
-export function parseSerial(text: string): SerialBackend {
+/** The backends tsvisor opens (src/chardev/), and the others QEMU 7.2 lists (`-chardev help`), refused by name. */
+const BACKENDS = ['stdio', 'null', 'file', 'pipe', 'pty', 'socket'];
+const QEMU_ONLY_BACKENDS = ['ringbuf', 'mux', 'qemu-vdagent', 'msmouse', 'vc', 'parallel', 'udp', 'memory', 'serial', 'wctablet', 'testdev', 'spicevmc', 'spiceport', 'braille', 'tty'];
+
+/** -chardev keys tsvisor acts on; `nowait` is the legacy wait=off. */
+const KEYS = ['backend', 'id', 'path', 'host', 'port', 'server', 'wait', 'nowait', 'append', 'signal'];
+/** QEMU's socket tuning that changes nothing a guest or its user sees: taken and ignored. */
+const IGNORED_KEYS = ['delay', 'nodelay'];
+/** QEMU's chardev options for behaviours tsvisor lacks: refused by name unless off. */
+const UNSUPPORTED_KEYS = ['telnet', 'tn3270', 'websocket', 'reconnect', 'tls-creds', 'tls-authz', 'mux', 'logfile', 'logappend', 'fd', 'local', 'localaddr', 'localport', 'to', 'ipv4', 'ipv6', 'abstract', 'tight'];
+
+/** A -chardev, by id: -serial chardev:ID and -mon chardev=ID refer to it. */
+export interface ChardevDefinition {
+  readonly id: string;
+  /** The option as written, which errors in opening it name. */
+  readonly option: string;
+  readonly spec: ChardevSpec;
+}
+
+/**
+ * -serial: stdio, null, none, file:PATH, pipe:PATH, pty, unix:PATH[,...], tcp:[HOST]:PORT[,...]
+ * or chardev:ID (a -chardev, given before or after). tsvisor always has COM1: "none" (no
+ * serial port in QEMU) sends its output nowhere, as null does.
+ */
+export function parseSerial(text: string, chardevs: ReadonlyMap<string, ChardevDefinition>): SerialChardev {
   const option = `-serial ${text}`;
-  if (text === 'stdio') return { kind: 'stdio' };
-  if (text === 'null' || text === 'none') return { kind: 'null' };
-  if (text.startsWith('file:')) {
-    const path = text.slice('file:'.length);
-    if (path === '') throw new QemuError(option, 'Could not open \'\': No such file or directory');
-    return { kind: 'file', path: resolve(path) };
+  const serial = (spec: ChardevSpec): SerialChardev => ({ spec, label: 'serial0', option, serialArgument: text });
+  const notConnected = () => new QemuError(option, `could not connect serial device to character backend '${text}'`);
+  if (text === 'stdio') return serial({ backend: 'stdio', signal: true });
+  if (text === 'null' || text === 'none') return serial({ backend: 'null' });
+  if (text === 'pty') return serial({ backend: 'pty' });
+  if (text.startsWith('chardev:')) {
+    const chardev = chardevs.get(text.slice('chardev:'.length));
+    if (!chardev) throw notConnected();
+    return { spec: chardev.spec, label: chardev.id, option: chardev.option, serialArgument: undefined };
   }
+  if (text.startsWith('file:') || text.startsWith('pipe:')) {
+    const path = text.slice('file:'.length);
+    if (path === '') throw serialError(text, 'Could not open \'\': No such file or directory');
+    return serial(text.startsWith('file:') ? { backend: 'file', path: resolve(path), append: false } : { backend: 'pipe', path: resolve(path) });
+  }
+  if (text.startsWith('unix:') || text.startsWith('tcp:')) return serial(parseSocketShorthand(text));
   if (text.startsWith('mon:')) {
     throw new QemuError(option, 'mon: puts QEMU\'s human monitor on the serial port, and tsvisor has no monitor yet. Use -serial stdio.');
   }
   const backend = /^[a-z]+:/.test(text) ? text.slice(0, text.indexOf(':')) : text;
-  throw new QemuError(option, `tsvisor does not support the '${backend}' serial backend: it takes stdio, file:PATH and null.`);
+  if (QEMU_ONLY_BACKENDS.includes(backend) || LEGACY_SOCKET_FORMS.includes(backend)) {
+    throw new QemuError(option, `tsvisor does not support the '${backend}' serial backend: it takes ${SERIAL_FORMS}.`);
+  }
+  throw serialError(text, `'${backend}' is not a valid char driver`);
 }
 
-/** A -chardev the monitors may refer to, by id. */
-export interface ChardevDefinition {
-  readonly id: string;
-  readonly channel: MonitorChannel;
+/** -serial's socket forms for protocols tsvisor does not speak. */
+const LEGACY_SOCKET_FORMS = ['telnet', 'websocket'];
+const SERIAL_FORMS = 'stdio, null, file:PATH, pipe:PATH, pty, unix:PATH and tcp:[HOST]:PORT (each with server=on|off, wait=on|off) and chardev:ID';
+
+/** QEMU's two lines for a -serial it cannot open: what went wrong, then that the serial port has no backend. */
+export function serialError(serialArgument: string, problem: string): QemuError {
+  return new QemuError(`-serial ${serialArgument}`, `${problem}\n${PROGRAM}: -serial ${serialArgument}: could not connect serial device to character backend '${serialArgument}'`);
 }
 
-/** -chardev socket,id=,path= | host=,port= [,server=][,wait=], or -chardev stdio,id=. */
+/** -serial unix:PATH[,options] or tcp:[HOST]:PORT[,options]: a socket chardev in one word. */
+function parseSocketShorthand(text: string): ChardevSpec {
+  const pairs = parseKeyValues('-serial', text, 'address');
+  const address = valueOf(pairs, 'address') ?? '';
+  const fail = (problem: string) => serialError(text, problem);
+  const rest = pairs.filter((pair) => pair.key !== 'address');
+  if (address.startsWith('unix:')) {
+    const path = address.slice('unix:'.length);
+    if (path === '') throw fail('unix: needs the socket\'s path: unix:PATH.');
+    return socketSpec(fail, `-serial ${text}`, { kind: 'unix', path: resolve(path) }, rest);
+  }
+  const hostPort = address.slice('tcp:'.length);
+  const colon = hostPort.lastIndexOf(':');
+  if (colon < 0) throw fail(`expected tcp:[HOST]:PORT, found '${address}'.`);
+  const host = hostPort.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return socketSpec(fail, `-serial ${text}`, { kind: 'tcp', host, port: parsePort(fail, host, hostPort.slice(colon + 1)) }, rest);
+}
+
+/** -chardev BACKEND,id=ID[,...]: stdio (signal=), null, file (path=, append=), pipe (path=), pty, socket (path= | host=,port=; server=, wait=). */
 export function parseChardev(text: string): ChardevDefinition {
   const option = `-chardev ${text}`;
+  const fail = (problem: string) => new QemuError(option, problem);
   const pairs = parseKeyValues('-chardev', text, 'backend');
-  const backend = valueOf(pairs, 'backend');
+  const backend = valueOf(pairs, 'backend') ?? '';
   const id = valueOf(pairs, 'id');
-  if (!id) throw new QemuError(option, 'Parameter \'id\' is missing');
-  if (backend === 'stdio') return { id, channel: { kind: 'stdio' } };
-  if (backend !== 'socket') throw new QemuError(option, `tsvisor does not support the '${backend}' chardev backend: a monitor's chardev is a socket (path= or host=,port=) or stdio.`);
+  if (QEMU_ONLY_BACKENDS.includes(backend)) throw fail(`tsvisor does not support the '${backend}' chardev backend: it takes ${BACKENDS.join(', ')}.`);
+  if (!BACKENDS.includes(backend)) throw fail(`'${backend}' is not a valid char driver name`);
+  if (!id) throw fail('chardev: no id specified');
   const path = valueOf(pairs, 'path');
-  const host = valueOf(pairs, 'host');
-  const port = valueOf(pairs, 'port');
-  let address: SocketAddress;
-  if (path !== undefined) address = { kind: 'unix', path: resolve(path) };
-  else if (port !== undefined) address = { kind: 'tcp', host: host ?? 'localhost', port: parsePort(option, port) };
-  else throw new QemuError(option, 'a socket chardev needs path= (a Unix socket) or host= and port= (TCP).');
-  const known = ['backend', 'id', 'path', 'host', 'port', 'server', 'wait', 'nowait'];
-  const unknown = pairs.find((pair) => !known.includes(pair.key));
-  if (unknown) throw new QemuError(option, `Invalid parameter '${unknown.key}'`);
-  return { id, channel: { kind: 'socket', address, ...serverAndWait(option, pairs) } };
+  checkKeys(fail, pairs);
+  const spec = ((): ChardevSpec => {
+    switch (backend) {
+      case 'stdio': {
+        const signal = valueOf(pairs, 'signal');
+        return { backend: 'stdio', signal: signal === undefined ? true : parseBoolean(option, 'signal', signal) };
+      }
+      case 'null':
+        return { backend: 'null' };
+      case 'pty':
+        return { backend: 'pty' };
+      case 'file': {
+        if (path === undefined) throw fail('chardev: file: no filename given');
+        const append = valueOf(pairs, 'append');
+        return { backend: 'file', path: resolve(path), append: append === undefined ? false : parseBoolean(option, 'append', append) };
+      }
+      case 'pipe':
+        if (path === undefined) throw fail('chardev: pipe: no device path given');
+        return { backend: 'pipe', path: resolve(path) };
+      default: {
+        const host = valueOf(pairs, 'host');
+        const port = valueOf(pairs, 'port');
+        const options = pairs.filter((pair) => ['server', 'wait', 'nowait'].includes(pair.key));
+        if (path !== undefined) return socketSpec(fail, option, { kind: 'unix', path: resolve(path) }, options);
+        if (port === undefined && host !== undefined) throw fail('chardev: socket: no port given');
+        if (port === undefined) throw fail('a socket chardev needs path= (a Unix socket) or host= and port= (TCP).');
+        return socketSpec(fail, option, { kind: 'tcp', host: host ?? '', port: parsePort(fail, host ?? '', port) }, options);
+      }
+    }
+  })();
+  return { id, option, spec };
+}
+
+/** A socket's remaining options (server, wait, nowait and the rest) checked: server off by default, wait on for a server and refused for a client, as QEMU. */
+function socketSpec(fail: (problem: string) => QemuError, option: string, address: SocketAddress, options: readonly KeyValue[]): ChardevSpec {
+  checkKeys(fail, options);
+  const { server, wait, waitGiven } = serverAndWait(option, options);
+  if (!server && waitGiven) throw fail('\'wait\' option is incompatible with socket in client connect mode');
+  if (!server && address.kind === 'tcp' && address.host === '') throw fail(`address resolution failed for :${address.port}: Name or service not known`);
+  return { backend: 'socket', address, server, wait };
+}
+
+function checkKeys(fail: (problem: string) => QemuError, pairs: readonly KeyValue[]): void {
+  for (const { key, value } of pairs) {
+    if (UNSUPPORTED_KEYS.includes(key)) {
+      if (['off', 'no', 'false', 'n'].includes(value)) continue;
+      throw fail(`tsvisor does not support the chardev option '${key}' (it takes server, wait, path, host, port, append and signal).`);
+    }
+    if (!KEYS.includes(key) && !IGNORED_KEYS.includes(key) && key !== 'address') throw fail(`Invalid parameter '${key}'`);
+  }
+}
+
+/** The channel a -mon's chardev gives a monitor: a socket or the terminal. */
+function monitorChannelOf(option: string, chardev: ChardevDefinition): MonitorChannel {
+  const { spec } = chardev;
+  if (spec.backend === 'socket') return { kind: 'socket', address: spec.address, server: spec.server, wait: spec.wait };
+  if (spec.backend === 'stdio') return { kind: 'stdio' };
+  throw new QemuError(option, `tsvisor's monitors talk through a socket or stdio chardev, and '${chardev.id}' is a ${spec.backend} chardev.`);
 }
 
 /**
@@ -70,13 +177,15 @@ export function parseLegacyChannel(option: string, text: string): MonitorChannel
     const hostPort = spec.slice('tcp:'.length);
     const colon = hostPort.lastIndexOf(':');
     if (colon < 0) throw new QemuError(`${option} ${text}`, `expected tcp:HOST:PORT, found '${spec}'.`);
-    address = { kind: 'tcp', host: hostPort.slice(0, colon) || 'localhost', port: parsePort(`${option} ${text}`, hostPort.slice(colon + 1)) };
+    const host = hostPort.slice(0, colon) || 'localhost';
+    address = { kind: 'tcp', host, port: parsePort((problem) => new QemuError(`${option} ${text}`, problem), host, hostPort.slice(colon + 1)) };
   } else {
     throw new QemuError(`${option} ${text}`, `tsvisor does not support the monitor channel '${spec}': it takes unix:PATH, tcp:HOST:PORT (each with server=on|off, wait=on|off) and stdio.`);
   }
   const unknown = pairs.find((pair) => !['address', 'server', 'wait', 'nowait'].includes(pair.key));
   if (unknown) throw new QemuError(`${option} ${text}`, `Invalid parameter '${unknown.key}'`);
-  return { kind: 'socket', address, ...serverAndWait(`${option} ${text}`, pairs) };
+  const { server, wait } = serverAndWait(`${option} ${text}`, pairs);
+  return { kind: 'socket', address, server, wait };
 }
 
 /** -mon [chardev=]id[,mode=control|readline][,pretty=on|off]. */
@@ -89,7 +198,7 @@ export function parseMon(text: string, chardevs: ReadonlyMap<string, ChardevDefi
   const mode = valueOf(pairs, 'mode') ?? 'readline';
   if (mode !== 'control' && mode !== 'readline') throw new QemuError(option, `Parameter 'mode' does not accept value '${mode}'`);
   const pretty = valueOf(pairs, 'pretty');
-  return { option, mode, pretty: pretty === undefined ? false : parseBoolean(option, 'pretty', pretty), channel: chardev.channel };
+  return { option, mode, pretty: pretty === undefined ? false : parseBoolean(option, 'pretty', pretty), channel: monitorChannelOf(option, chardev) };
 }
 
 function valueOf(pairs: readonly KeyValue[], key: string): string | undefined {
@@ -97,18 +206,21 @@ function valueOf(pairs: readonly KeyValue[], key: string): string | undefined {
 }
 
 /** server (off by default) and wait (on by default, meaningful for a server); `nowait` is the legacy wait=off. */
-function serverAndWait(option: string, pairs: readonly KeyValue[]): { server: boolean; wait: boolean } {
+function serverAndWait(option: string, pairs: readonly KeyValue[]): { server: boolean; wait: boolean; waitGiven: boolean } {
   const server = valueOf(pairs, 'server');
   const wait = valueOf(pairs, 'wait');
   const nowait = valueOf(pairs, 'nowait');
   return {
     server: server === undefined ? false : parseBoolean(option, 'server', server),
     wait: nowait !== undefined ? !parseBoolean(option, 'nowait', nowait) : wait === undefined ? true : parseBoolean(option, 'wait', wait),
+    waitGiven: wait !== undefined || nowait !== undefined,
   };
 }
 
-function parsePort(option: string, text: string): number {
-  const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(port >= 0 && port <= 0xffff)) throw new QemuError(option, `'${text}' is not a TCP port number.`);
+/** A TCP port: a number, as QEMU resolves it (a service name it would look up is refused with its resolver's words). */
+function parsePort(fail: (problem: string) => QemuError, host: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw fail(`address resolution failed for ${host}:${text}: Servname not supported for ai_socktype`);
+  const port = Number(text);
+  if (port > 0xffff) throw fail(`'${text}' is not a TCP port number (0 to 65535).`);
   return port;
 }

@@ -41,8 +41,12 @@ Devices:
   -fw_cfg [name=]NAME,string=TEXT|file=FILE
                                    a file in fw_cfg's directory
 Console and display:
-  -serial stdio|file:PATH|null     COM1's output (default: the terminal with -nographic,
-                                   nowhere with -nodefaults or without -nographic)
+  -serial stdio|null|file:PATH|pipe:PATH|pty|chardev:ID
+  -serial unix:PATH|tcp:[HOST]:PORT[,server=on|off][,wait=on|off]
+                                   COM1's character device (default: the terminal with
+                                   -nographic, nowhere with -nodefaults or without -nographic)
+  -chardev BACKEND,id=ID[,...]     file (path=, append=), null, pipe (path=), pty,
+                                   stdio (signal=), socket (path= | host=,port=; server=, wait=)
   -nographic, -display none, -nodefaults
 Control:
   -no-reboot                       a guest reset (triple fault) ends with status 0, as QEMU;
@@ -51,7 +55,7 @@ Control:
                                    system_reset, quit or a signal
   -S                               start with the vCPUs stopped, until a monitor's cont
   -name NAME, -uuid UUID           the VM's name; a UUID (checked, not shown to the guest)
-  -qmp, -mon, -chardev             QMP on a socket (unix:PATH, tcp:HOST:PORT, server=on|off,
+  -qmp, -mon                       QMP on a socket (unix:PATH, tcp:HOST:PORT, server=on|off,
                                    wait=on|off, or server,nowait): see docs/qmp.md
 tsvisor's own:
   --print-config                   print the equivalent tsvisor (AxVisor-style TOML) config

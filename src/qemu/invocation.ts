@@ -8,11 +8,29 @@ import type { FwCfgFileSpec } from '../config/vm-spec.js';
 /** QEMU's PC machines, both tsvisor's PC: they differ here only in where RAM above the PCI hole starts. */
 export type MachineType = 'pc' | 'q35';
 
-/** Where COM1's output goes: a backend of QEMU's -serial. */
-export type SerialBackend = { readonly kind: 'stdio' } | { readonly kind: 'null' } | { readonly kind: 'file'; readonly path: string };
-
-/** A socket a monitor listens on or connects to (QEMU's SocketAddress). */
+/** A socket a character device listens on or connects to (QEMU's SocketAddress); a tcp host '' is every address. */
 export type SocketAddress = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+
+/** A character device backend (QEMU's -chardev, or -serial's short form), as plain data: src/chardev/ opens it. */
+export type ChardevSpec =
+  /** The terminal; `signal`: Ctrl-C and the other signal keys act on tsvisor (its ISIG stays on). */
+  | { readonly backend: 'stdio'; readonly signal: boolean }
+  | { readonly backend: 'null' }
+  | { readonly backend: 'file'; readonly path: string; readonly append: boolean }
+  /** PATH.in and PATH.out when both exist, else PATH both ways. */
+  | { readonly backend: 'pipe'; readonly path: string }
+  | { readonly backend: 'pty' }
+  | { readonly backend: 'socket'; readonly address: SocketAddress; readonly server: boolean; readonly wait: boolean };
+
+/** COM1's character device: its backend, its label (serial0, or the -chardev's id), and the option that made it, for errors. */
+export interface SerialChardev {
+  readonly spec: ChardevSpec;
+  readonly label: string;
+  /** "-serial pty", or "-chardev pty,id=c0" for -serial chardev:c0; undefined for the default. */
+  readonly option: string | undefined;
+  /** QEMU's -serial argument, which its second error line names ("could not connect serial device to character backend '...'"); undefined for a -chardev's. */
+  readonly serialArgument: string | undefined;
+}
 
 /** A character device a monitor talks through. */
 export type MonitorChannel =
@@ -52,7 +70,7 @@ export interface QemuMachine {
   readonly initrd: string | undefined;
   readonly bios: string | undefined;
   /** COM1's output; QEMU's default is the terminal with -nographic and nowhere with -nodefaults or a display. */
-  readonly serial: SerialBackend;
+  readonly serial: SerialChardev;
   readonly debugExits: readonly DebugExitRequest[];
   readonly pcTestdev: boolean;
   readonly fwCfgFiles: readonly { readonly option: string; readonly file: FwCfgFileSpec }[];

@@ -4,10 +4,10 @@
  * any file is opened. The result is a QemuInvocation: plain data, nothing run yet.
  */
 import type { CpuFeatureSetting } from '../boot/cpu-features.js';
-import { type ChardevDefinition, parseChardev, parseLegacyChannel, parseMon, parseSerial } from './chardev-options.js';
+import { type ChardevDefinition, parseChardev, parseLegacyChannel, parseMon, parseSerial, serialError } from './chardev-options.js';
 import { parseCpu } from './cpu-option.js';
 import { DEBUG_EXIT_DEFAULTS, type DeviceGlobals, type DeviceRequest, parseDevice, parseFwCfg, parseGlobal } from './device-options.js';
-import type { MachineType, MonitorRequest, QemuInvocation, QemuMachine, SerialBackend, WrittenOption } from './invocation.js';
+import type { MachineType, MonitorRequest, QemuInvocation, QemuMachine, SerialChardev, WrittenOption } from './invocation.js';
 import { parseKeyValues } from './keyval.js';
 import { DEFAULT_RAM_SIZE, parseAccel, parseMachine, parseMemory, parseSmp } from './machine-options.js';
 import { QemuError } from './qemu-error.js';
@@ -69,7 +69,7 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
   let cpuFeatures: CpuFeatureSetting[] = [];
   const devices: { option: string; request: DeviceRequest }[] = [];
   const globals: DeviceGlobals = {};
-  const serials: { option: string; backend: SerialBackend }[] = [];
+  const serials: string[] = [];
   const chardevs = new Map<string, ChardevDefinition>();
   const monitors: MonitorRequest[] = [];
   const monOptions: string[] = [];
@@ -131,7 +131,8 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
         break;
       }
       case 'serial':
-        serials.push({ option, backend: parseSerial(value) });
+        // A -serial chardev:ID may name a -chardev given after it: resolved below.
+        serials.push(value);
         break;
       case 'device': {
         const request = parseDevice(value);
@@ -147,7 +148,10 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
         break;
       case 'chardev': {
         const chardev = parseChardev(value);
-        if (chardevs.has(chardev.id)) throw new QemuError(option, `attempt to add duplicate property '${chardev.id}' to object (type 'container')`);
+        if (chardevs.has(chardev.id)) throw new QemuError(option, `Duplicate ID '${chardev.id}' for chardev`);
+        if (chardev.spec.backend === 'stdio' && [...chardevs.values()].some(({ spec }) => spec.backend === 'stdio')) {
+          throw new QemuError(option, 'cannot use stdio by multiple character devices');
+        }
         chardevs.set(chardev.id, chardev);
         break;
       }
@@ -170,7 +174,12 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
     if (single.initrd !== undefined) throw new QemuError(undefined, '-initrd only allowed with -kernel option');
   }
   const [firstSerial, secondSerial] = serials;
-  if (secondSerial) throw new QemuError(secondSerial.option, 'tsvisor has one serial port, COM1; a second -serial would be COM2.');
+  if (secondSerial !== undefined) throw new QemuError(`-serial ${secondSerial}`, 'tsvisor has one serial port, COM1; a second -serial would be COM2.');
+  const serial = firstSerial === undefined ? defaultSerial(has('nodefaults'), has('nographic')) : parseSerial(firstSerial, chardevs);
+  // QEMU opens the -chardevs first: -serial stdio is then the second user of the terminal.
+  if (serial.serialArgument !== undefined && serial.spec.backend === 'stdio' && [...chardevs.values()].some(({ spec }) => spec.backend === 'stdio')) {
+    throw serialError(serial.serialArgument, 'cannot use stdio by multiple character devices');
+  }
   return {
     action: 'run',
     printConfig: has('print-config'),
@@ -183,7 +192,7 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
       append: single.append,
       initrd: single.initrd,
       bios: single.bios,
-      serial: firstSerial?.backend ?? defaultSerial(has('nodefaults'), has('nographic')),
+      serial,
       debugExits: devices.flatMap(({ option, request }) =>
         request.kind === 'isa-debug-exit' ? [{ option, ...DEBUG_EXIT_DEFAULTS, ...globals, ...request.properties }] : [],
       ),
@@ -205,6 +214,7 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
  * the monitor), in a graphical console otherwise, and absent with -nodefaults; tsvisor's
  * COM1 is always there, and its output goes nowhere where QEMU's has no terminal.
  */
-function defaultSerial(nodefaults: boolean, nographic: boolean): SerialBackend {
-  return !nodefaults && nographic ? { kind: 'stdio' } : { kind: 'null' };
+function defaultSerial(nodefaults: boolean, nographic: boolean): SerialChardev {
+  const spec = !nodefaults && nographic ? { backend: 'stdio', signal: true } as const : { backend: 'null' } as const;
+  return { spec, label: 'serial0', option: undefined, serialArgument: undefined };
 }

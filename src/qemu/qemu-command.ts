@@ -106,7 +106,9 @@ function optionFor(optionOf: ReadonlyMap<string, string>, keyPath: string | unde
 
 /** The comment atop --print-config's output: where it came from, and how to run it with the same console. */
 function configHeader(args: readonly string[], machine: QemuMachine): string[] {
-  const serial = machine.serial.kind === 'stdio' ? '' : ` --serial ${machine.serial.kind === 'file' ? machine.serial.path : '/dev/null'}`;
+  const { spec } = machine.serial;
+  const serial =
+    spec.backend === 'stdio' ? '' : spec.backend === 'file' ? ` --serial ${spec.path}` : spec.backend === 'null' ? ' --serial /dev/null' : ` --serial FILE (tsvisor run puts COM1 on the terminal or in a file, not on a ${spec.backend})`;
   return [
     `tsvisor's config for: ${PROGRAM} ${args.filter((arg) => arg !== '--print-config' && arg !== '-print-config').map(shellWord).join(' ')}`,
     `Run it with: tsvisor run <this file>${serial}`,

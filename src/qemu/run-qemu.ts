@@ -5,26 +5,28 @@
  * (without it, the guest boots again). Where QEMU would go on (it pauses a guest KVM cannot
  * run, or idles with every vCPU halted for good), tsvisor cannot, and ends with status 1 saying why.
  */
-import { openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
+import { openCharBackend, type CharBackend } from '../chardev/char-backend.js';
+import { ChardevOpenError } from '../chardev/chardev-open-error.js';
 import type { VmSpec } from '../config/vm-spec.js';
-import { ExitStatus, TsvisorError } from '../errors.js';
+import { ExitStatus } from '../errors.js';
 import { exitStatusOf, type VmExit } from '../vmm/vm-exit.js';
 import { runVm } from '../cli/run-vm.js';
 import type { QmpEndpoint } from '../qmp/endpoint.js';
-import type { QemuMachine, SerialBackend } from './invocation.js';
-import { PROGRAM, QEMU_ERROR_STATUS } from './qemu-error.js';
+import { serialError } from './chardev-options.js';
+import type { QemuMachine, SerialChardev } from './invocation.js';
+import { PROGRAM, QEMU_ERROR_STATUS, QemuError } from './qemu-error.js';
 
 const STDOUT = 1;
 const STDERR = 2;
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 
 export async function runQemuMachine(spec: VmSpec, machine: QemuMachine, qmpEndpoint: QmpEndpoint | undefined): Promise<number> {
-  const serial: 'stdio' | 'file' = machine.serial.kind === 'stdio' ? 'stdio' : 'file';
   const options = {
-    serialOutputFd: openSerial(machine.serial),
+    openSerial: () => openSerial(machine.serial),
+    serialLabel: machine.serial.label,
     report: (message: string) => writeSync(STDERR, `${PROGRAM}: ${message}\n`),
-    consoleInput: serial === 'stdio',
-    qmp: qmpEndpoint && { endpoint: qmpEndpoint, serial },
+    qmp: qmpEndpoint && { endpoint: qmpEndpoint },
     ...qemuLifecycle(machine),
   };
   return runVm(spec, options, (exit, vm) => {
@@ -65,12 +67,13 @@ function qemuExitStatus(exit: VmExit, machine: QemuMachine): number {
   }
 }
 
-function openSerial(serial: SerialBackend): number {
-  if (serial.kind === 'stdio') return STDOUT;
-  const path = serial.kind === 'file' ? serial.path : '/dev/null';
+/** COM1's character device, opened; what QEMU prints on the way (a pty's name, a server's wait) printed as QEMU prints it, and its failures in QEMU's words. */
+async function openSerial(serial: SerialChardev): Promise<CharBackend> {
+  const info = (line: string) => writeSync(STDERR, `${PROGRAM}: ${serial.option === undefined ? '' : `${serial.option}: `}info: ${line}\n`);
   try {
-    return openSync(path, 'w');
+    return await openCharBackend(serial.spec, serial.label, { print: (line) => writeSync(STDOUT, `${line}\n`), info });
   } catch (error) {
-    throw new TsvisorError(`-serial file:${path}: Could not open '${path}': ${(error as NodeJS.ErrnoException).code ?? error}`, QEMU_ERROR_STATUS);
+    if (!(error instanceof ChardevOpenError)) throw error;
+    throw serial.serialArgument !== undefined ? serialError(serial.serialArgument, error.message) : new QemuError(serial.option, error.message);
   }
 }

@@ -7,13 +7,14 @@ import { tsvisorVersion } from '../cli/version.js';
 import type { Vm } from '../vmm/vm.js';
 import type { VmExit } from '../vmm/vm-exit.js';
 import { endpointFilename, type QmpEndpoint } from './endpoint.js';
+import type { Chardev } from './machine.js';
 import { startQmpServer, type QmpService } from './listen.js';
 import { qmpVersion } from './version.js';
 import { shutdownEventOf, VmMachine } from './vm-adapter.js';
 
 export interface VmQmpOptions {
-  /** Where COM1 goes, as query-chardev names its backend: the terminal ("stdio") or a file ("file"). */
-  readonly serial: 'stdio' | 'file';
+  /** COM1's character device, as query-chardev reports it (its filename may change as clients come and go). */
+  readonly serial: Chardev;
   readonly report: (message: string) => void;
 }
 
@@ -32,7 +33,7 @@ export interface VmQmp {
 export async function startVmQmp(endpoint: QmpEndpoint, vm: Vm, options: VmQmpOptions): Promise<VmQmp> {
   const machine = new VmMachine(vm, [
     { label: 'compat_monitor0', filename: endpointFilename(endpoint), frontendOpen: true },
-    { label: 'serial0', filename: options.serial, frontendOpen: true },
+    options.serial,
   ]);
   const service = await startQmpServer(endpoint, machine, { version: qmpVersion(tsvisorVersion()), report: options.report });
   // What the guest did that the VM took without ending, with QEMU's events for it

@@ -28,7 +28,7 @@ import { SharedState } from '../devices/shared-state.js';
 import type { Uart16550 } from '../devices/uart16550.js';
 import { OutputRing } from '../devices/output-ring.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
-import { openOutputWriter } from '../host/output-writer.js';
+import type { OutputWriter } from '../host/output-writer.js';
 import { nativeShim } from '../host/shim.js';
 import * as kvm from '../kvm/index.js';
 import { GuestMemory } from '../memory/guest-memory.js';
@@ -44,8 +44,8 @@ import type { VmExit } from './vm-exit.js';
 import { readInterruptStats, StatsBuffer, type VmStats } from './vm-stats.js';
 
 export interface VmOptions {
-  /** Where COM1's output goes: the terminal (1), or a file's descriptor. It stays open: the caller closes it. */
-  readonly serialOutputFd: number;
+  /** Where COM1's output goes (a character device's writer, src/chardev/): the VM closes the writer when it is destroyed; what it writes to stays the caller's. */
+  readonly serialOutput: OutputWriter;
   /** Tells the user what the guest did that they should know (a write to read-only memory, ...). */
   readonly report: (message: string) => void;
   /** Called for each access to an address no device owns (for tracing). */
@@ -201,7 +201,7 @@ export class Vm {
       });
       interrupts.localApics.setPluggedCount(spec.currentCpus);
       const com1 = com1Uart(spec, platformState, interrupts);
-      const serialOutput = new SerialOutput(new OutputRing(platformState.uartOutput), com1, openOutputWriter(options.serialOutputFd), options.report);
+      const serialOutput = new SerialOutput(new OutputRing(platformState.uartOutput), com1, options.serialOutput, options.report);
       cleanup.push(() => serialOutput.close());
       vm = new Vm(spec, kvmSystem, kvmVm, memory, vcpus, workers, control, statsBuffer, com1, kicker, platformState, interrupts, serialOutput);
       serialOutput.start();

@@ -63,16 +63,16 @@ describe('the command line', () => {
     const machine = machineOf();
     expect(machine).toMatchObject({
       machine: 'pc', ramSize: 128 * 2 ** 20, cpus: 1, cpuFeatures: [], debugExits: [], pcTestdev: false, fwCfgFiles: [],
-      serial: { kind: 'null' }, noReboot: false, noShutdown: false, startPaused: false, monitors: [],
+      serial: { spec: { backend: 'null' }, label: 'serial0' }, noReboot: false, noShutdown: false, startPaused: false, monitors: [],
     });
   });
 
   it('puts COM1 on the terminal with -nographic, unless -nodefaults; -serial decides over both', () => {
-    expect(machineOf('-nographic').serial).toEqual({ kind: 'stdio' });
-    expect(machineOf('-nographic', '-nodefaults').serial).toEqual({ kind: 'null' });
-    expect(machineOf('-nodefaults', '-serial', 'stdio').serial).toEqual({ kind: 'stdio' });
-    expect(machineOf('-serial', 'file:out.txt').serial).toEqual({ kind: 'file', path: `${process.cwd()}/out.txt` });
-    expect(machineOf('-serial', 'null').serial).toEqual({ kind: 'null' });
+    expect(machineOf('-nographic').serial.spec).toEqual({ backend: 'stdio', signal: true });
+    expect(machineOf('-nographic', '-nodefaults').serial.spec).toEqual({ backend: 'null' });
+    expect(machineOf('-nodefaults', '-serial', 'stdio').serial.spec).toEqual({ backend: 'stdio', signal: true });
+    expect(machineOf('-serial', 'file:out.txt').serial.spec).toEqual({ backend: 'file', path: `${process.cwd()}/out.txt`, append: false });
+    expect(machineOf('-serial', 'null').serial.spec).toEqual({ backend: 'null' });
   });
 });
 
@@ -216,13 +216,13 @@ describe('-fw_cfg', () => {
 
 describe('-serial, -display', () => {
   it('refuse backends and displays tsvisor has not, naming them', () => {
-    expect(errorOf('-serial', 'pty')).toBe("-serial pty: tsvisor does not support the 'pty' serial backend: it takes stdio, file:PATH and null.");
-    expect(errorOf('-serial', 'tcp:localhost:4444')).toBe("-serial tcp:localhost:4444: tsvisor does not support the 'tcp' serial backend: it takes stdio, file:PATH and null.");
+    expect(errorOf('-serial', 'vc')).toMatch(/^-serial vc: tsvisor does not support the 'vc' serial backend: it takes stdio, null, file:PATH, pipe:PATH, pty, unix:PATH/);
+    expect(errorOf('-serial', 'telnet::4444,server=on')).toMatch(/^-serial telnet::4444,server=on: tsvisor does not support the 'telnet' serial backend/);
     expect(errorOf('-serial', 'mon:stdio')).toMatch(/^-serial mon:stdio: mon: puts QEMU's human monitor on the serial port/);
-    expect(errorOf('-serial', 'file:')).toBe("-serial file:: Could not open '': No such file or directory");
+    expect(errorOf('-serial', 'file:')).toBe("-serial file:: Could not open '': No such file or directory\ntsvisor-qemu: -serial file:: could not connect serial device to character backend 'file:'");
     expect(errorOf(...KERNEL, '-serial', 'stdio', '-serial', 'null')).toBe('-serial null: tsvisor has one serial port, COM1; a second -serial would be COM2.');
     expect(errorOf('-display', 'gtk')).toMatch(/^-display gtk: tsvisor has no display/);
-    expect(machineOf('-display', 'none').serial).toEqual({ kind: 'null' });
+    expect(machineOf('-display', 'none').serial.spec).toEqual({ backend: 'null' });
   });
 });
 
@@ -249,7 +249,8 @@ describe('-qmp, -monitor, -mon and -chardev', () => {
     expect(errorOf('-qmp', 'foo')).toMatch(/^-qmp foo: tsvisor does not support the monitor channel 'foo'/);
     expect(errorOf('-mon', 'nochardev')).toBe('-mon nochardev: chardev "nochardev" not found');
     expect(errorOf('-chardev', 'socket,id=x')).toMatch(/^-chardev socket,id=x: a socket chardev needs path=/);
-    expect(errorOf('-chardev', 'pty,id=x')).toMatch(/^-chardev pty,id=x: tsvisor does not support the 'pty' chardev backend/);
+    expect(errorOf('-chardev', 'ringbuf,id=x')).toMatch(/^-chardev ringbuf,id=x: tsvisor does not support the 'ringbuf' chardev backend/);
+    expect(errorOf('-chardev', 'pty,id=x', '-mon', 'x')).toBe("-mon x: tsvisor's monitors talk through a socket or stdio chardev, and 'x' is a pty chardev.");
     expect(errorOf('-qmp', 'tcp:localhost:99999,server')).toMatch(/'99999' is not a TCP port number/);
   });
 

@@ -12,6 +12,7 @@ import { afterAll, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
 import type { VmSpec } from '../../src/config/vm-spec.js';
 import { VcpuState } from '../../src/vmm/vm-control.js';
+import { openOutputWriter } from '../../src/host/output-writer.js';
 import { ResetError, Vm, type GuestEvent, type VmOptions } from '../../src/vmm/vm.js';
 import { describeKvm } from '../helpers/kvm.js';
 
@@ -32,7 +33,7 @@ function specOf(guest: string, base = 'cpu_num = 1', kernel = `${REPO}/guests/bu
 async function create(spec: VmSpec, options: Partial<VmOptions> = {}) {
   const file = join(folder, `serial-${Math.random().toString(36).slice(2)}.log`);
   const fd = openSync(file, 'w');
-  const vm = await Vm.create(spec, { serialOutputFd: fd, report: () => {}, ...options });
+  const vm = await Vm.create(spec, { serialOutput: openOutputWriter(fd), report: () => {}, ...options });
   const events: GuestEvent[] = [];
   vm.onGuestEvent((event) => events.push(event));
   return {

@@ -12,6 +12,7 @@ import type { VmSpec } from '../../src/config/vm-spec.js';
 import { idleVcpuThreadCount } from '../../src/vmm/vcpu-threads.js';
 import { VcpuState } from '../../src/vmm/vm-control.js';
 import { Vm, type VmOptions } from '../../src/vmm/vm.js';
+import { openOutputWriter } from '../../src/host/output-writer.js';
 import { describeKvm } from '../helpers/kvm.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -32,7 +33,7 @@ function specOf(guest: string, base = 'cpu_num = 1'): VmSpec {
 async function create(spec: VmSpec, options: Partial<VmOptions> = {}) {
   const file = join(folder, `serial-${Math.random().toString(36).slice(2)}.log`);
   const fd = openSync(file, 'w');
-  const vm = await Vm.create(spec, { serialOutputFd: fd, report: () => {}, ...options });
+  const vm = await Vm.create(spec, { serialOutput: openOutputWriter(fd), report: () => {}, ...options });
   return {
     vm,
     output: () => readFileSync(file, 'utf8'),
@@ -246,7 +247,7 @@ describeKvm('Vm, vCPUs on worker threads', () => {
     const [fds, idleThreads] = [openFds(), idleVcpuThreadCount()];
     expect(idleThreads).toBeGreaterThan(0); // left by the tests before: the failed VM takes one
     const images = spec.images.map((image) => ({ ...image, source: { kind: 'host' as const, path: '/nonexistent' } }));
-    await expect(Vm.create({ ...spec, images }, { serialOutputFd: 1, report: () => {} })).rejects.toThrow('Cannot read the image /nonexistent: ENOENT.');
+    await expect(Vm.create({ ...spec, images }, { serialOutput: openOutputWriter(1), report: () => {} })).rejects.toThrow('Cannot read the image /nonexistent: ENOENT.');
     expect(idleVcpuThreadCount()).toBe(idleThreads); // its thread went back to the pool
     expect(openFds()).toBe(fds);
   });
