@@ -4,11 +4,11 @@
  * path, what was expected, what was found and how to fix it; warnings (unknown keys,
  * requests tsvisor can only approximate) are collected in the spec.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TomlError, parse, type TomlTable } from 'smol-toml';
 import { placeKvmRealModeArea } from '../boot/real-mode.js';
 import { readHostFacts, type HostFacts } from '../host/cpu.js';
+import { InputFileError, readRegularFile } from '../host/regular-file.js';
 import { readBase } from './base-section.js';
 import { readBoot } from './boot-section.js';
 import { ConfigError } from './config-error.js';
@@ -60,17 +60,18 @@ function placeRealModeArea(source: ConfigSource, regions: readonly MemoryRegionS
   return base;
 }
 
+/**
+ * Configs are a few KiB; 1 MiB leaves room for any hand-written or generated one while a path
+ * such as /dev/zero or a multi-GB file is refused by its size, before it is read or parsed.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function readConfigText(path: string, file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return Buffer.from(readRegularFile(file, MAX_CONFIG_BYTES, 'a config').buffer).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const problem =
-      code === 'ENOENT'
-        ? `the config file does not exist (looked for ${file}).`
-        : code === 'EISDIR'
-          ? 'this is a folder, not a config file.'
-          : `the config file cannot be read (${code ?? String(error)}).`;
+    if (!(error instanceof InputFileError)) throw error;
+    const problem = error.problem === 'does not exist' ? `the config file does not exist (looked for ${file}).` : `the config file ${error.problem}.`;
     throw new ConfigError(
       path,
       undefined,

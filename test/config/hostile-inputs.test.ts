@@ -1,0 +1,133 @@
+/**
+ * Issue 15's findings on the paths that run before KVM is touched, one regression test each:
+ * non-regular files refused before they are read, sizes checked before bytes, regions checked
+ * in n log n without spreading them into a call, and check refusing what run cannot load.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'smol-toml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/config-error.js';
+import { ConfigSource } from '../../src/config/config-source.js';
+import { MAX_CONFIG_BYTES, loadVmConfig, vmSpecOf } from '../../src/config/load-config.js';
+import { locateToml } from '../../src/config/toml-locations.js';
+import { fifoFolder } from '../helpers/fifo.js';
+import { firstClusterOf, freeCluster, makeFatImage } from '../helpers/fat-image.js';
+import { elfImage } from '../helpers/images.js';
+import { HOST, VALID, configFile, errorOf, folder } from './fixtures.js';
+
+const fifos = fifoFolder('tsvisor-hostile-');
+afterAll(fifos.remove);
+const fifo = join(fifos.path, 'pipe');
+execFileSync('mkfifo', [fifo]);
+const subfolder = join(folder, 'a-folder');
+mkdirSync(subfolder);
+
+/** The ConfigError of loading the config at `path`. */
+function errorAt(path: string): ConfigError {
+  try {
+    loadVmConfig(path, HOST);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const NOT_REGULAR = [
+  { name: 'a FIFO', path: fifo, kind: 'is a FIFO (named pipe), not a regular file' },
+  { name: 'a device', path: '/dev/zero', kind: 'is a character device, not a regular file' },
+  { name: 'a folder', path: subfolder, kind: 'is a folder, not a regular file' },
+];
+
+describe('paths that are not regular files are refused before they are read', () => {
+  it.each(NOT_REGULAR)('a config path that is $name', ({ path, kind }) => {
+    const error = errorAt(path);
+    expect(error.message).toContain(`${path}: the config file ${kind}`);
+  });
+
+  it.each(NOT_REGULAR)('a kernel_path that is $name, named with its key', ({ path, kind }) => {
+    const error = errorOf(VALID.replace('"kernel.bin"', JSON.stringify(path)));
+    expect(error.keyPath).toBe('kernel.kernel_path');
+    expect(error.problem).toContain(`the image ${path} ${kind}`);
+  });
+
+  it.each(NOT_REGULAR)('a disk_path that is $name, named with its key', ({ path, kind }) => {
+    const error = errorOf(VALID.replace('image_location = "memory"', `image_location = "fs"\ndisk_path = ${JSON.stringify(path)}`));
+    expect(error.keyPath).toBe('kernel.disk_path');
+    expect(error.problem).toContain(`${path}: the disk image ${kind}`);
+  });
+});
+
+describe('sizes are checked before bytes are read', () => {
+  /** A sparse file of `size` bytes: reading it whole would take that much memory. */
+  function sparse(name: string, size: number, head: Uint8Array = new Uint8Array(0)): string {
+    const path = join(folder, name);
+    writeFileSync(path, head);
+    truncateSync(path, size);
+    return path;
+  }
+  /** Bytes of ArrayBuffers allocated during `run`: a file read whole would show here. */
+  function allocatedBy(run: () => void): number {
+    const before = process.memoryUsage().arrayBuffers;
+    run();
+    return process.memoryUsage().arrayBuffers - before;
+  }
+
+  it(`a config over ${MAX_CONFIG_BYTES} bytes (here 8 GiB) is refused by its size, unread`, () => {
+    const path = sparse('huge.toml', 8 * 2 ** 30);
+    let error: ConfigError | undefined;
+    expect(allocatedBy(() => (error = errorAt(path)))).toBeLessThan(2 ** 20);
+    expect(error?.problem).toBe(`the config file is ${8 * 2 ** 30} bytes, more than the ${MAX_CONFIG_BYTES} bytes tsvisor reads for a config.`);
+  });
+
+  it('a 2 GiB flat kernel for 16 MiB of RAM is refused by its size, unread', () => {
+    sparse('huge-kernel.bin', 2 ** 31 - 1, new Uint8Array(16).fill(0x90));
+    let error: ConfigError | undefined;
+    expect(allocatedBy(() => (error = errorOf(VALID.replace('"kernel.bin"', '"huge-kernel.bin"'))))).toBeLessThan(2 ** 20);
+    expect(error?.keyPath).toBe('kernel.kernel_load_addr');
+    expect(error?.problem).toBe('the kernel image (2147483647 bytes) would occupy 0x8000-0x80007ffe, which is not inside one RAM region (RAM: 0x0-0xffffff).');
+  });
+
+  it('an ELF kernel of 3 GiB is refused by its size, unread', () => {
+    sparse('huge-elf.bin', 3 * 2 ** 30, elfImage());
+    const error = errorOf(VALID.replace('"kernel.bin"', '"huge-elf.bin"'));
+    expect(error.problem).toBe(`the image ${join(folder, 'huge-elf.bin')} is ${3 * 2 ** 30} bytes, more than the 2147483647 bytes (2 GiB - 1) tsvisor loads.`);
+  });
+});
+
+describe('memory regions in number', () => {
+  const regions = (count: number) =>
+    ['[0x0, 0x100_0000, 0x7, 0],', ...Array.from({ length: count }, (_, i) => `[0x${(2 ** 32 + i * 0x2000).toString(16)},0x1000,7,0],`)].join('\n');
+
+  it('30,000 regions in a config validate (sorted, then checked against their neighbours)', () => {
+    const spec = loadVmConfig(configFile(VALID.replace('[0x0, 0x100_0000, 0x7, 0],', regions(30_000))), HOST);
+    expect(spec.memoryRegions).toHaveLength(30_001);
+  });
+
+  it('130,000 regions (more than a config file holds: a document built in memory) do not overflow the stack', () => {
+    const text = VALID.replace('[0x0, 0x100_0000, 0x7, 0],', regions(130_000));
+    const source = new ConfigSource('many.toml', join(folder, 'many.toml'), parse(text, { integersAsBigInt: true }), locateToml(text));
+    expect(vmSpecOf(source, HOST).memoryRegions).toHaveLength(130_001);
+  });
+
+  it('an overlap among many regions names both', () => {
+    const text = VALID.replace('[0x0, 0x100_0000, 0x7, 0],', `${regions(1000)}\n[0x${(2 ** 32 + 500 * 0x2000).toString(16)},0x1000,7,0],`);
+    const error = errorOf(text);
+    expect(error.keyPath).toBe('kernel.memory_regions[1001]');
+    expect(error.problem).toBe('this region (0x1003e8000-0x1003e8fff) overlaps memory_regions[501] (0x1003e8000-0x1003e8fff).');
+  });
+});
+
+describe('check refuses every image run cannot load', () => {
+  it('a FAT32 ramdisk with a broken cluster chain fails check, as it fails run', () => {
+    const image = makeFatImage(folder, 'broken.img', { '/kernel.bin': new Uint8Array(0x100).fill(0x90), '/RAMDISK.BIN': new Uint8Array(4096).fill(7) });
+    freeCluster(image, firstClusterOf(image, 'RAMDISK BIN') + 2);
+    const error = errorOf(
+      VALID.replace('image_location = "memory"', 'image_location = "fs"\ndisk_path = "broken.img"\nramdisk_path = "/RAMDISK.BIN"\nramdisk_load_addr = 0x80_0000'),
+    );
+    expect(error.keyPath).toBe('kernel.ramdisk_path');
+    expect(error.problem).toMatch(/cannot be read: .*the cluster chain of the file \/RAMDISK\.BIN is broken: the FAT entry of cluster \d+ is 0x0, which marks a free cluster\./);
+  });
+});
