@@ -1,5 +1,4 @@
 /** tsvisor check: validates a config without starting a VM, and prints the machine it describes. */
-import { writeSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
 import { loadVmConfig } from '../config/load-config.js';
 import type { VmSpec } from '../config/vm-spec.js';
@@ -10,6 +9,7 @@ import { describeBoot, describeVm, type CpuidReport } from './describe-vm.js';
 import { CHECK_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
+import { writeOutput } from './write-output.js';
 
 /** The status of an invalid config (a usage error is 2). */
 const INVALID = 1;
@@ -20,7 +20,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   if (values.help) {
-    writeSync(1, CHECK_HELP);
+    writeOutput(1, CHECK_HELP);
     return ExitStatus.ok;
   }
   if (positionals.length !== 1) {
@@ -33,18 +33,18 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
     const spec = loadVmConfig(path);
     const cpuid = cpuidReport(spec.cpuFeatures);
     if (values.json) {
-      writeSync(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
+      writeOutput(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
     } else {
-      writeSync(1, `${path}: valid\n\n${describeVm(spec, cpuid)}`);
+      writeOutput(1, `${path}: valid\n\n${describeVm(spec, cpuid)}`);
     }
     return ExitStatus.ok;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (values.json) {
       const { file, location, keyPath, problem, fix, message } = error;
-      writeSync(1, `${JSON.stringify({ valid: false, error: { file, ...location, keyPath, problem, fix, message } }, null, 2)}\n`);
+      writeOutput(1, `${JSON.stringify({ valid: false, error: { file, ...location, keyPath, problem, fix, message } }, null, 2)}\n`);
     } else {
-      writeSync(2, `tsvisor: ${error.message}\n`);
+      writeOutput(2, `tsvisor: ${error.message}\n`);
     }
     return INVALID;
   }
