@@ -7,6 +7,7 @@
  * headers are then read and checked without reading the rest, so a huge image is refused by
  * its size before its bytes are read.
  */
+import { TsvisorError } from '../errors.js';
 
 /** A piece of an image file copied into guest memory; bytes past fileSize up to memSize are zeroed (bss). */
 export interface ImageSegment {
@@ -16,7 +17,12 @@ export interface ImageSegment {
   readonly memSize: number;
 }
 
-export class ImageFormatError extends Error {
+/**
+ * A malformed image. Its message is a clause ("it is not an ELF file") that the config layer
+ * puts in a sentence naming the image and the key; it is a TsvisorError so that even
+ * unwrapped it is a user's bad input, not a bug.
+ */
+export class ImageFormatError extends TsvisorError {
   override name = 'ImageFormatError';
 }
 
