@@ -15,7 +15,7 @@ import { InputFileError, regularFileSize } from '../host/regular-file.js';
 import { describeImageSource } from '../images/image-source.js';
 import { MAX_IMAGE_BYTES } from '../images/read-image.js';
 import type { ConfigSource, Table } from './config-source.js';
-import { overlaps, span } from './memory-regions.js';
+import { firstOverlap, lastStartingAtOrBelow, span } from './memory-regions.js';
 import { readModuleEntries } from './multiboot-modules.js';
 import type { ImageRole, ImageSource, ImageSpec, MemoryRegionSpec } from './vm-spec.js';
 
@@ -182,20 +182,37 @@ export function checkPlacement(source: ConfigSource, images: readonly ImageSpec[
       })),
     ),
   ];
-  pieces.forEach((piece, index) => {
-    const fits = ram.some((region) => piece.gpa >= region.gpa && piece.gpa + piece.size <= region.gpa + region.size);
-    if (!fits) {
+  // Sorted once and searched, not scanned per piece: a config can name tens of thousands of regions and modules.
+  const sortedRam = [...ram].sort((a, b) => a.gpa - b.gpa);
+  for (const piece of pieces) {
+    const region = lastStartingAtOrBelow(sortedRam, piece.gpa);
+    if (!region || piece.gpa + piece.size > region.gpa + region.size) {
       throw source.error(
         piece.keyPath,
         `${piece.name} (${piece.size} bytes) would occupy ${span(piece)}, which is not inside one RAM region (RAM: ${ram.length ? ram.map(span).join(', ') : 'none'}).`,
         piece.fix,
       );
     }
-    const clash = pieces.slice(0, index).find((other) => overlaps(piece, other));
-    if (clash) {
-      throw source.error(piece.keyPath, `${piece.name} (${span(piece)}) overlaps ${clash.name} (${span(clash)}).`, 'Load the images at addresses that do not overlap, and keep them clear of the areas tsvisor writes.');
-    }
-  });
+  }
+  const clashing = firstOverlap(pieces.filter((piece) => piece.size > 0)) ?? firstEmptyInside(pieces);
+  if (clashing) {
+    const [piece, clash] = clashing;
+    throw source.error(piece.keyPath, `${piece.name} (${span(piece)}) overlaps ${clash.name} (${span(clash)}).`, 'Load the images at addresses that do not overlap, and keep them clear of the areas tsvisor writes.');
+  }
+}
+
+/**
+ * An empty piece (an empty multiboot module: a place, no bytes) strictly inside another,
+ * and that other; the pieces with bytes are already known to be disjoint.
+ */
+function firstEmptyInside<T extends { gpa: number; size: number }>(pieces: readonly T[]): [T, T] | undefined {
+  const sorted = pieces.filter((piece) => piece.size > 0).sort((a, b) => a.gpa - b.gpa);
+  for (const piece of pieces) {
+    if (piece.size > 0) continue;
+    const holder = lastStartingAtOrBelow(sorted, piece.gpa - 1);
+    if (holder && piece.gpa < holder.gpa + holder.size) return [piece, holder];
+  }
+  return undefined;
 }
 
 /** Where a missing image comes from, for the images AxVisor users name most. */

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { TomlError, parse, type TomlTable } from 'smol-toml';
-import { placeKvmRealModeArea } from '../boot/real-mode.js';
+import { KVM_REAL_MODE_AREA_SIZE, placeKvmRealModeArea } from '../boot/real-mode.js';
 import { readHostFacts, type HostFacts } from '../host/cpu.js';
 import { InputFileError, readRegularFile } from '../host/regular-file.js';
 import { readBase } from './base-section.js';
@@ -19,6 +19,7 @@ import { readMemoryRegions } from './memory-regions.js';
 import { rejectFlatFormat, rejectNewerFormats, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
 import { readTsvisorSection } from './tsvisor-section.js';
+import { windowObstacles } from './window-obstacles.js';
 import type { DeviceSpec, MemoryRegionSpec, VmSpec } from './vm-spec.js';
 
 export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): VmSpec {
@@ -49,7 +50,7 @@ export function vmSpecOf(source: ConfigSource, host: HostFacts = readHostFacts()
 /** 16 KiB below 4 GiB that no region and no MMIO device uses, for KVM's real-mode pages. */
 function placeRealModeArea(source: ConfigSource, regions: readonly MemoryRegionSpec[], devices: readonly DeviceSpec[]): number {
   const mmio = devices.filter((device) => device.bus === 'mmio').map((device) => ({ gpa: device.base, size: device.length }));
-  const base = placeKvmRealModeArea([...regions, ...mmio]);
+  const base = placeKvmRealModeArea(windowObstacles([...regions, ...mmio], KVM_REAL_MODE_AREA_SIZE));
   if (base === undefined) {
     throw source.error(
       'kernel.memory_regions',

@@ -102,6 +102,17 @@ export function firstOverlap<T extends { gpa: number; size: number }>(ranges: re
   return undefined;
 }
 
+/** In ranges sorted by start, the last one that starts at or below `address` (binary search). */
+export function lastStartingAtOrBelow<T extends { gpa: number }>(sorted: readonly T[], address: number): T | undefined {
+  let [low, high] = [0, sorted.length];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as T).gpa <= address) low = middle + 1;
+    else high = middle;
+  }
+  return sorted[low - 1];
+}
+
 export function overlaps(a: { gpa: number; size: number }, b: { gpa: number; size: number }): boolean {
   return a.gpa < b.gpa + b.size && b.gpa < a.gpa + a.size;
 }

@@ -58,6 +58,12 @@ describe('paths that are not regular files are refused before they are read', ()
     expect(error.keyPath).toBe('kernel.disk_path');
     expect(error.problem).toContain(`${path}: the disk image ${kind}`);
   });
+
+  it.each(NOT_REGULAR)('an fw_cfg file that is $name, named with its key', ({ path, kind }) => {
+    const error = errorOf(`${VALID}\n[tsvisor]\nfw_cfg = [{ name = "opt/x", file = ${JSON.stringify(path)} }]\n`);
+    expect(error.keyPath).toBe('tsvisor.fw_cfg[0].file');
+    expect(error.problem).toContain(`cannot read ${path}: it ${kind}`);
+  });
 });
 
 describe('sizes are checked before bytes are read', () => {
@@ -112,11 +118,40 @@ describe('memory regions in number', () => {
     expect(vmSpecOf(source, HOST).memoryRegions).toHaveLength(130_001);
   });
 
+  it('30,000 regions packed below 4 GiB leave the real-mode area few obstacles to step over', () => {
+    // 4 KiB regions 16 KiB apart: each gap is 12 KiB, too small for KVM's 16 KiB area, so its search would step over every one.
+    const packed = Array.from({ length: 30_000 }, (_, i) => `[0x${(0xffff_f000 - i * 0x4000).toString(16)},0x1000,7,0],`).join('\n');
+    const spec = loadVmConfig(configFile(VALID.replace('[0x0, 0x100_0000, 0x7, 0],', `[0x0, 0x100_0000, 0x7, 0],\n${packed}`)), HOST);
+    // The highest 16 KiB-aligned window below the lowest of them.
+    const lowest = 0xffff_f000 - 29_999 * 0x4000;
+    expect(spec.kvmRealModeArea).toBe(Math.floor((lowest - 0x4000) / 0x4000) * 0x4000);
+  });
+
   it('an overlap among many regions names both', () => {
     const text = VALID.replace('[0x0, 0x100_0000, 0x7, 0],', `${regions(1000)}\n[0x${(2 ** 32 + 500 * 0x2000).toString(16)},0x1000,7,0],`);
     const error = errorOf(text);
     expect(error.keyPath).toBe('kernel.memory_regions[1001]');
     expect(error.problem).toBe('this region (0x1003e8000-0x1003e8fff) overlaps memory_regions[501] (0x1003e8000-0x1003e8fff).');
+  });
+});
+
+describe('long lists validate in n log n', () => {
+  it('28,000 multiboot modules are placed (RAM searched by address, overlaps found by sorting)', () => {
+    writeFileSync(join(folder, 'one.bin'), 'x');
+    const modules = Array.from({ length: 28_000 }, (_, i) => `{path="one.bin",load_addr=0x${(0x20_0000 + 2 * i).toString(16)}}`).join(',');
+    const spec = loadVmConfig(configFile(`${VALID}\n[tsvisor]\nmodules = [${modules}]\n`), HOST);
+    expect(spec.images.filter((image) => image.role === 'module')).toHaveLength(28_000);
+  });
+
+  it('an empty module inside another image is still an overlap', () => {
+    writeFileSync(join(folder, 'empty.bin'), '');
+    const error = errorOf(`${VALID}\n[tsvisor]\nmodules = [{path="empty.bin",load_addr=0x8010}]\n`);
+    expect(error.problem).toBe(`the module ${join(folder, 'empty.bin')} (0x8010) overlaps the kernel image (0x8000-0x80ff).`);
+  });
+
+  it('38,000 fw_cfg files are named uniquely (a set of names, not a search per entry)', () => {
+    const files = Array.from({ length: 38_000 }, (_, i) => `{name="o/${i}",string=""}`).join(',');
+    expect(loadVmConfig(configFile(`${VALID}\n[tsvisor]\nfw_cfg = [${files}]\n`), HOST).devices.find((device) => device.kind === 'fw-cfg')?.fwCfgFiles).toHaveLength(38_000);
   });
 });
 
