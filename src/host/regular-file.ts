@@ -17,8 +17,9 @@ export class InputFileError extends TsvisorError {
   constructor(
     readonly path: string,
     readonly problem: string,
+    fix = 'Give the path of a regular file.',
   ) {
-    super(`Cannot read ${path}: it ${problem}. Give the path of a regular file.`);
+    super(`Cannot read ${path}: it ${problem}. ${fix}`);
   }
 }
 
@@ -65,7 +66,7 @@ export function openRegularFile(path: string): RegularFile {
 export function readRegularFile(path: string, limit: number, what: string): Uint8Array {
   const file = openRegularFile(path);
   try {
-    if (file.size > limit) throw new InputFileError(path, `is ${file.size} bytes, more than the ${limit} bytes tsvisor reads for ${what}`);
+    if (file.size > limit) throw new InputFileError(path, `is ${file.size} bytes, more than the ${limit} bytes tsvisor reads for ${what}`, 'Check that the path names the file you meant.');
     return readFileRange(path, file.fd, 0, file.size);
   } finally {
     closeSync(file.fd);
@@ -82,7 +83,9 @@ export function readFileRange(path: string, fd: number, offset: number, length: 
     } catch (error) {
       throw new InputFileError(path, errnoProblem(error));
     }
-    if (count === 0) throw new InputFileError(path, `ended at byte ${offset + done} while tsvisor read it, before the ${offset + length} it had when checked (it changed meanwhile)`);
+    if (count === 0) {
+      throw new InputFileError(path, `ended at byte ${offset + done} while tsvisor read it, before the ${offset + length} it had when checked (it changed meanwhile)`, 'Run tsvisor again once the file is written.');
+    }
     done += count;
   }
   return bytes;
