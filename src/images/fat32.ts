@@ -227,9 +227,16 @@ export class Fat32Volume {
    */
   private readContents(path: string, entry: Entry, offset: number, length: number): Uint8Array {
     const clusterSize = this.layout.bytesPerCluster;
-    const clusters = [...this.fileClusters(path, entry)].slice(Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize));
+    const [firstIndex, endIndex] = [Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize)];
+    // The whole chain is walked (and checked), but only the clusters of the range are kept.
+    const clusters: number[] = [];
+    let index = 0;
+    for (const cluster of this.fileClusters(path, entry)) {
+      if (index >= firstIndex && index < endIndex) clusters.push(cluster);
+      index += 1;
+    }
     const data = new Uint8Array(length);
-    const start = Math.floor(offset / clusterSize) * clusterSize;
+    const start = firstIndex * clusterSize;
     let first = 0;
     while (first < clusters.length) {
       let end = first + 1;
