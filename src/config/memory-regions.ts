@@ -75,7 +75,9 @@ function warnUnenforceableFlags(source: ConfigSource, regions: readonly MemoryRe
   );
   const first = asked[0];
   if (!first) return;
-  const which = asked.map((region) => region.keyPath.replace('kernel.', '')).join(', ');
+  // Named up to a handful: a config can hold tens of thousands of regions, and one warning line is read whole.
+  const named = asked.slice(0, 8).map((region) => region.keyPath.replace('kernel.', '')).join(', ');
+  const which = asked.length > 8 ? `${named} and ${asked.length - 8} more regions` : named;
   source.warn(
     first.keyPath,
     `${which} ${asked.length === 1 ? 'asks' : 'ask'} for no-execute or uncached memory, which KVM memory slots cannot enforce: the guest can execute there, and caching follows its own page tables and MTRRs.`,

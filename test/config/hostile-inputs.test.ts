@@ -127,6 +127,13 @@ describe('memory regions in number', () => {
     expect(spec.kvmRealModeArea).toBe(Math.floor((lowest - 0x4000) / 0x4000) * 0x4000);
   });
 
+  it('a warning about many regions names a handful and counts the rest', () => {
+    const noExecute = Array.from({ length: 20 }, (_, i) => `[0x${(2 ** 32 + i * 0x2000).toString(16)},0x1000,3,0],`).join('\n');
+    const spec = loadVmConfig(configFile(VALID.replace('[0x0, 0x100_0000, 0x7, 0],', `[0x0, 0x100_0000, 0x7, 0],\n${noExecute}`)), HOST);
+    const named = Array.from({ length: 8 }, (_, i) => `memory_regions[${i + 1}]`).join(', ');
+    expect(spec.warnings).toContainEqual(expect.stringContaining(`kernel.memory_regions[1]: ${named} and 12 more regions ask for no-execute or uncached memory`));
+  });
+
   it('an overlap among many regions names both', () => {
     const text = VALID.replace('[0x0, 0x100_0000, 0x7, 0],', `${regions(1000)}\n[0x${(2 ** 32 + 500 * 0x2000).toString(16)},0x1000,7,0],`);
     const error = errorOf(text);
