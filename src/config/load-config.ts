@@ -101,7 +101,8 @@ function parseToml(path: string, text: string): TomlTable {
 
 /** smol-toml's first line, made plainer where it is cryptic. */
 function explainTomlError(error: TomlError, text: string): string {
-  const message = error.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? 'invalid TOML';
+  // smol-toml's sentences may end in their own period ("... aborting."): the message adds one.
+  const message = error.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '').replace(/\.+$/, '') ?? 'invalid TOML';
   const line = text.split('\n')[error.line - 1] ?? '';
   // A string left open runs into the end of the line, which smol-toml reports as a control character.
   if (/control characters/.test(message) && error.column > line.replace(/\r$/, '').length) return 'a string is not closed on this line';

@@ -162,6 +162,20 @@ describe('long lists validate in n log n', () => {
   });
 });
 
+describe('pathological TOML', () => {
+  it('nesting past smol-toml\'s depth limit is a syntax error at its place', () => {
+    const error = errorOf(`a = ${'['.repeat(5000)}${']'.repeat(5000)}\n${VALID}`);
+    expect(error.location).toEqual({ line: 1, column: 1005 });
+    expect(error.problem).toBe('this is not valid TOML: document contains excessively nested structures. aborting.');
+  });
+
+  it('a megabyte-long unknown key is warned about, without a did-you-mean', () => {
+    const key = 'k'.repeat(1_000_000);
+    const spec = loadVmConfig(configFile(VALID.replace('[kernel]\n', `[kernel]\n${key} = 1\n`)), HOST);
+    expect(spec.warnings).toContainEqual(expect.stringMatching(/: tsvisor does not know this key and ignores it, as AxVisor does\.$/));
+  });
+});
+
 describe('check refuses every image run cannot load', () => {
   it('a FAT32 ramdisk with a broken cluster chain fails check, as it fails run', () => {
     const image = makeFatImage(folder, 'broken.img', { '/kernel.bin': new Uint8Array(0x100).fill(0x90), '/RAMDISK.BIN': new Uint8Array(4096).fill(7) });
