@@ -156,6 +156,15 @@ describe('long lists validate in n log n', () => {
     expect(error.problem).toBe(`the module ${join(folder, 'empty.bin')} (0x8010) overlaps the kernel image (0x8000-0x80ff).`);
   });
 
+  it('20,000 debug-exit ports are placed (devices sorted per bus, RAM searched by address)', () => {
+    const ports = Array.from({ length: 20_000 }, (_, i) => `[${0x1000 + i},1]`).join(',');
+    const spec = loadVmConfig(configFile(`${VALID}\n[tsvisor]\ndebug_exit = [${ports}]\n`), HOST);
+    expect(spec.devices.filter((device) => device.kind === 'debug-exit')).toHaveLength(20_000);
+    const clash = errorOf(`${VALID}\n[tsvisor]\ndebug_exit = [${ports},[0x2000,2]]\n`);
+    expect(clash.keyPath).toBe('tsvisor.debug_exit[20000]');
+    expect(clash.problem).toBe('debug-exit (isa-debug-exit at 0x2000) at I/O ports 0x2000-0x2001 overlaps debug-exit (isa-debug-exit at 0x2000) at I/O ports 0x2000-0x2000 (tsvisor.debug_exit[4096]).');
+  });
+
   it('38,000 fw_cfg files are named uniquely (a set of names, not a search per entry)', () => {
     const files = Array.from({ length: 38_000 }, (_, i) => `{name="o/${i}",string=""}`).join(',');
     expect(loadVmConfig(configFile(`${VALID}\n[tsvisor]\nfw_cfg = [${files}]\n`), HOST).devices.find((device) => device.kind === 'fw-cfg')?.fwCfgFiles).toHaveLength(38_000);
