@@ -236,12 +236,15 @@ function checkPlacement(source: ConfigSource, devices: readonly DeviceSpec[], re
 function readPassthroughRanges(source: ConfigSource, table: Table, devices: readonly DeviceSpec[]): void {
   for (const [key, bus, unit] of [['passthrough_addresses', 'mmio', 'MMIO'], ['passthrough_ports', 'io', 'I/O ports']] as const) {
     if (table[key] === undefined) continue;
+    // A bus's devices are disjoint (checkPlacement): the one that can cover a range is the last to start at or below it.
+    const sorted = devices.filter((device) => device.bus === bus).map((device) => ({ device, gpa: device.base })).sort((a, b) => a.gpa - b.gpa);
     source.array(table[key], `devices.${key}`).forEach((entry, index) => {
       const path = `devices.${key}[${index}]`;
       const [baseValue, lengthValue] = source.tuple(entry, path, ['base', 'length']);
       const base = source.integer(baseValue, `${path}[0]`);
       const length = source.integer(lengthValue, `${path}[1]`, { min: 1 });
-      const covering = devices.find((device) => device.bus === bus && base >= device.base && base + length <= device.base + device.length);
+      const candidate = lastStartingAtOrBelow(sorted, base)?.device;
+      const covering = candidate && base + length <= candidate.base + candidate.length ? candidate : undefined;
       if (!covering) {
         throw source.error(path, `tsvisor cannot pass host ${unit} ${hex(base)}-${hex(base + length - 1)} through: a userspace VMM has no access to host devices.`, 'Remove the entry; tsvisor emulates COM1, the IO APIC, the Local APIC and the HPET where they are listed.');
       }

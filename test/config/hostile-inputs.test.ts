@@ -165,6 +165,15 @@ describe('long lists validate in n log n', () => {
     expect(clash.problem).toBe('debug-exit (isa-debug-exit at 0x2000) at I/O ports 0x2000-0x2001 overlaps debug-exit (isa-debug-exit at 0x2000) at I/O ports 0x2000-0x2000 (tsvisor.debug_exit[4096]).');
   });
 
+  it('30,000 passthrough ports, each found in the emulated device that covers it by address', () => {
+    const ports = Array.from({ length: 30_000 }, (_, i) => `[${0x1000 + i},1]`).join(',');
+    const text = `${VALID.replace('passthrough_devices = []', `passthrough_devices = []\npassthrough_ports = [${ports}]`)}\n[tsvisor]\ndebug_exit = [${ports}]\n`;
+    expect(loadVmConfig(configFile(text), HOST).warnings.filter((warning) => warning.includes('devices.passthrough_ports['))).toHaveLength(30_000);
+    // Two ports, each a device of its own: no one device covers both.
+    const error = errorOf(text.replace(`passthrough_ports = [[${0x1000},1]`, `passthrough_ports = [[${0x1000},2]`));
+    expect(error.keyPath).toBe('devices.passthrough_ports[0]');
+  });
+
   it('38,000 fw_cfg files are named uniquely (a set of names, not a search per entry)', () => {
     const files = Array.from({ length: 38_000 }, (_, i) => `{name="o/${i}",string=""}`).join(',');
     expect(loadVmConfig(configFile(`${VALID}\n[tsvisor]\nfw_cfg = [${files}]\n`), HOST).devices.find((device) => device.kind === 'fw-cfg')?.fwCfgFiles).toHaveLength(38_000);
