@@ -10,8 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Fat32Error, Fat32Volume } from '../images/fat32.js';
 import { InputFileError, regularFileSize } from '../host/regular-file.js';
+import { Fat32Error, Fat32Volume } from '../images/fat32.js';
 import { describeImageSource } from '../images/image-source.js';
 import { MAX_IMAGE_BYTES } from '../images/read-image.js';
 import type { ConfigSource, Table } from './config-source.js';
@@ -128,7 +128,7 @@ function findOnHost(source: ConfigSource, name: string, keyPath: string, locatio
     size = regularFileSize(path);
   } catch (error) {
     if (!(error instanceof InputFileError)) throw error;
-    if (error.problem !== 'does not exist') throw source.error(keyPath, `the image ${path} ${error.problem}.`, 'Point it at the built image file.');
+    if (!error.missing) throw source.error(keyPath, `the image ${path} ${error.problem}.`, 'Point it at the built image file.');
     const diskNote =
       location === 'fs' ? ` There is no disk image to look in either (kernel.disk_path is not set and ${join(source.folder, DEFAULT_DISK)} does not exist).` : '';
     throw source.error(

@@ -72,7 +72,7 @@ function readConfigText(path: string, file: string): string {
     return Buffer.from(readRegularFile(file, MAX_CONFIG_BYTES, 'a config').buffer).toString('utf8');
   } catch (error) {
     if (!(error instanceof InputFileError)) throw error;
-    const problem = error.problem === 'does not exist' ? `the config file does not exist (looked for ${file}).` : `the config file ${error.problem}.`;
+    const problem = error.missing ? `the config file does not exist (looked for ${file}).` : `the config file ${error.problem}.`;
     throw new ConfigError(
       path,
       undefined,

@@ -11,6 +11,8 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { TsvisorError } from '../errors.js';
 
+const MISSING = 'does not exist';
+
 /** Why a path cannot be read; `problem` completes "the file <path> ...", for callers that name the key. */
 export class InputFileError extends TsvisorError {
   override name = 'InputFileError';
@@ -20,6 +22,11 @@ export class InputFileError extends TsvisorError {
     fix = 'Give the path of a regular file.',
   ) {
     super(`Cannot read ${path}: it ${problem}. ${fix}`);
+  }
+
+  /** Nothing is at the path (callers say where they looked, and where such files come from). */
+  get missing(): boolean {
+    return this.problem === MISSING;
   }
 }
 
@@ -109,7 +116,7 @@ function refuseIrregular(path: string, stats: Stats): void {
 
 function errnoProblem(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'ENOENT') return MISSING;
   if (code === 'EACCES') return 'cannot be read (EACCES: permission denied)';
   if (code === 'ENOTDIR') return 'does not exist (a folder on its path is a file)';
   return `cannot be read (${code ?? String(error)})`;
