@@ -8,9 +8,9 @@
  * would mount, `disk_path` or a `disk.img` beside the config, by absolute path inside it;
  * with no disk image it reads host files too.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { InputFileError, regularFileSize } from '../host/regular-file.js';
+import { InputFileError, openRegularFile } from '../host/regular-file.js';
 import { Fat32Error, Fat32Volume } from '../images/fat32.js';
 import { describeImageSource } from '../images/image-source.js';
 import { MAX_IMAGE_BYTES } from '../images/read-image.js';
@@ -125,7 +125,10 @@ function findOnHost(source: ConfigSource, name: string, keyPath: string, locatio
   const path = resolve(source.folder, name);
   let size: number;
   try {
-    size = regularFileSize(path);
+    // Opened, not only stat()ed, as run's load opens it: a file run could not open fails check too.
+    const file = openRegularFile(path);
+    closeSync(file.fd);
+    size = file.size;
   } catch (error) {
     if (!(error instanceof InputFileError)) throw error;
     if (!error.missing) throw source.error(keyPath, `the image ${path} ${error.problem}.`, 'Point it at the built image file.');
