@@ -19,7 +19,9 @@ export class InputFileError extends TsvisorError {
   constructor(
     readonly path: string,
     readonly problem: string,
-    fix = 'Give the path of a regular file.',
+    readonly fix = 'Give the path of a regular file.',
+    /** The errno code, when the system refused (ENOENT, EACCES). */
+    readonly code?: string,
   ) {
     super(`Cannot read ${path}: it ${problem}. ${fix}`);
   }
@@ -41,7 +43,7 @@ export function regularFileSize(path: string): number {
   try {
     stats = statSync(path);
   } catch (error) {
-    throw new InputFileError(path, errnoProblem(error));
+    throw new InputFileError(path, errnoProblem(error), undefined, (error as NodeJS.ErrnoException).code);
   }
   refuseIrregular(path, stats);
   return stats.size;
@@ -54,7 +56,7 @@ export function openRegularFile(path: string): RegularFile {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new InputFileError(path, errnoProblem(error));
+    throw new InputFileError(path, errnoProblem(error), undefined, (error as NodeJS.ErrnoException).code);
   }
   try {
     const stats = fstatSync(fd);
@@ -88,7 +90,7 @@ export function readFileRange(path: string, fd: number, offset: number, length: 
     try {
       count = readSync(fd, bytes, done, length - done, offset + done);
     } catch (error) {
-      throw new InputFileError(path, errnoProblem(error));
+      throw new InputFileError(path, errnoProblem(error), undefined, (error as NodeJS.ErrnoException).code);
     }
     if (count === 0) {
       throw new InputFileError(path, `ended at byte ${offset + done} while tsvisor read it, before the ${offset + length} it had when checked (it changed meanwhile)`, 'Run tsvisor again once the file is written.');

@@ -4,7 +4,8 @@
  * Host files are opened as regular files only (host/regular-file.ts).
  */
 import { closeSync } from 'node:fs';
-import { openRegularFile, readFileRange, readRegularFile } from '../host/regular-file.js';
+import { TsvisorError } from '../errors.js';
+import { InputFileError, openRegularFile, readFileRange, readRegularFile } from '../host/regular-file.js';
 import type { ImageSource } from './image-source.js';
 import { Fat32Volume } from './fat32.js';
 
@@ -16,7 +17,14 @@ export const MAX_IMAGE_BYTES = 2 ** 31 - 1;
 
 export function readImage(source: ImageSource): Uint8Array {
   if (source.kind === 'disk') return withVolume(source.disk, (volume) => volume.readFile(source.path));
-  return readRegularFile(source.path, MAX_IMAGE_BYTES, 'an image');
+  try {
+    return readRegularFile(source.path, MAX_IMAGE_BYTES, 'an image');
+  } catch (error) {
+    if (!(error instanceof InputFileError)) throw error;
+    // The system's refusal by its errno name, as before regular-file.ts; what the path is instead, in words.
+    if (error.code) throw new TsvisorError(`Cannot read the image ${source.path}: ${error.code}. Check that the file exists and is readable.`);
+    throw new TsvisorError(`Cannot read the image ${source.path}: it ${error.problem}. ${error.fix}`);
+  }
 }
 
 /** `length` bytes at `offset` of an image; the caller keeps the range inside the image's size. */
