@@ -4,27 +4,27 @@
  * and each command loads its own modules when it runs. `run` starts its first vCPU thread
  * first of all, so that the thread boots while the main thread reads the config.
  */
-import { writeSync } from 'node:fs';
 import { ExitStatus, TsvisorError } from './errors.js';
 import { GENERAL_HELP } from './cli/help.js';
 import { UsageError } from './cli/usage-error.js';
+import { outputErrorOf, writeOutput } from './cli/write-output.js';
 import { dismissIdleVcpuThreads, prestartVcpuThread } from './vmm/vcpu-threads.js';
 
 async function main(args: readonly string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case undefined:
-      writeSync(2, GENERAL_HELP);
+      writeOutput(2, GENERAL_HELP);
       return ExitStatus.badInput;
     case '-h':
     case '--help':
     case 'help':
-      writeSync(1, GENERAL_HELP);
+      writeOutput(1, GENERAL_HELP);
       return ExitStatus.ok;
     case '-V':
     case '--version': {
       const { tsvisorVersion } = await import('./cli/version.js');
-      writeSync(1, `tsvisor ${tsvisorVersion()}\n`);
+      writeOutput(1, `tsvisor ${tsvisorVersion()}\n`);
       return ExitStatus.ok;
     }
     case 'run': {
@@ -76,13 +76,24 @@ main(process.argv.slice(2)).then(
     process.exitCode = status;
   },
   (error: unknown) => {
-    if (error instanceof TsvisorError) {
-      writeSync(2, `tsvisor: ${error.message}\n`);
-      process.exitCode = error.exitStatus;
+    // A failed write to stdout or stderr (a full disk, a closed pipe) is the environment's doing, not a bug.
+    const known = error instanceof TsvisorError ? error : outputErrorOf(error, 'the output');
+    if (known) {
+      report(`tsvisor: ${known.message}\n`);
+      process.exitCode = known.exitStatus;
     } else {
       const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-      writeSync(2, `tsvisor: internal error (this is a bug in tsvisor; please report it with the command you ran):\n${detail}\n`);
+      report(`tsvisor: internal error (this is a bug in tsvisor; please report it with the command you ran):\n${detail}\n`);
       process.exitCode = ExitStatus.internal;
     }
   },
 );
+
+/** The last word on stderr; when stderr itself cannot be written there is no one left to tell, and the status says it. */
+function report(text: string): void {
+  try {
+    writeOutput(2, text);
+  } catch {
+    // stderr is gone too
+  }
+}

@@ -15,6 +15,8 @@ export const ExitStatus = {
   badInput: 2,
   /** The guest crashed or stopped without choosing a status (triple fault, emulation failure, ...). */
   guestFailure: 4,
+  /** Writing to stdout or stderr failed: a full disk (ENOSPC), a closed pipe (EPIPE), ... (EX_IOERR). */
+  outputFailed: 74,
   /** A bug in tsvisor (EX_SOFTWARE). */
   internal: 70,
   /** Stopped by SIGINT / SIGTERM (128 + the signal number). */

@@ -2,7 +2,12 @@
  * What a kernel image is, and where its bytes go: a loadable segment list and an entry
  * point, from the image's own headers. Pure functions over the image bytes; a malformed
  * image is an ImageFormatError that says what is wrong with it.
+ *
+ * An image can be given whole (a Uint8Array) or as an ImageFile that reads pieces of it: the
+ * headers are then read and checked without reading the rest, so a huge image is refused by
+ * its size before its bytes are read.
  */
+import { TsvisorError } from '../errors.js';
 
 /** A piece of an image file copied into guest memory; bytes past fileSize up to memSize are zeroed (bss). */
 export interface ImageSegment {
@@ -12,8 +17,42 @@ export interface ImageSegment {
   readonly memSize: number;
 }
 
-export class ImageFormatError extends Error {
+/**
+ * A malformed image. Its message is a clause ("it is not an ELF file") that the config layer
+ * puts in a sentence naming the image and the key; it is a TsvisorError so that even
+ * unwrapped it is a user's bad input, not a bug.
+ */
+export class ImageFormatError extends TsvisorError {
   override name = 'ImageFormatError';
+}
+
+/** An image read in pieces: its size, and `length` bytes at `offset` (inside the size). */
+export interface ImageFile {
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array;
+}
+
+export function imageFileOf(image: Uint8Array | ImageFile): ImageFile {
+  if (!(image instanceof Uint8Array)) return image;
+  return { size: image.length, read: (offset, length) => image.subarray(offset, offset + length) };
+}
+
+/** Checks that `what` (bytes offset..offset+size-1) lies inside a file of `fileSize` bytes. */
+export function requireInFile(fileSize: number, offset: number, size: number, what: string): void {
+  if (offset < 0 || offset + size > fileSize) {
+    throw new ImageFormatError(`the file is truncated: ${what} needs bytes ${offset}-${offset + size - 1}, but the file has ${fileSize}`);
+  }
+}
+
+/** "0x1000-0x1fff, 0x200000-0x2001ff", at most `limit` of them, for messages. */
+export function describeSegments(segments: readonly ImageSegment[], limit = 8): string {
+  const listed = segments.slice(0, limit).map((segment) => `0x${segment.gpa.toString(16)}-0x${(segment.gpa + segment.memSize - 1).toString(16)}`);
+  return segments.length > limit ? `${listed.join(', ')} and ${segments.length - limit} more` : listed.join(', ');
+}
+
+/** True when `address` is the address of a byte some segment loads. */
+export function insideSegment(address: number, segments: readonly ImageSegment[]): boolean {
+  return segments.some((segment) => address >= segment.gpa && address < segment.gpa + segment.memSize);
 }
 
 /** The whole file at one address. */
@@ -34,9 +73,7 @@ export class ImageReader {
   }
 
   require(offset: number, size: number, what: string): void {
-    if (offset < 0 || offset + size > this.bytes.length) {
-      throw new ImageFormatError(`the file is truncated: ${what} needs bytes ${offset}-${offset + size - 1}, but the file has ${this.bytes.length}`);
-    }
+    requireInFile(this.bytes.length, offset, size, what);
   }
 
   u8(offset: number): number {

@@ -9,7 +9,8 @@ import { ImageFormatError, ImageReader, type ImageSegment } from './image-format
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 /** What a multiboot loader leaves in EAX (section 3.2). */
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
-const SEARCH_LIMIT = 8192;
+/** The header lies in the image's first 8 KiB: only they need reading to find it. */
+export const MULTIBOOT_SEARCH_LIMIT = 8192;
 const FLAG_ADDRESSES = 1 << 16;
 /** Flags bits 0-15 are requirements; the low ones tsvisor meets (page-aligned modules, memory info). */
 const SUPPORTED_REQUIREMENTS = (1 << 0) | (1 << 1);
@@ -27,7 +28,7 @@ export interface MultibootHeader {
 /** The header, if the image has one; a header with a bad checksum or layout is an error. */
 export function findMultibootHeader(bytes: Uint8Array): MultibootHeader | undefined {
   const image = new ImageReader(bytes);
-  const limit = Math.min(SEARCH_LIMIT, bytes.length) - 12;
+  const limit = Math.min(MULTIBOOT_SEARCH_LIMIT, bytes.length) - 12;
   for (let offset = 0; offset <= limit; offset += 4) {
     if (image.u32(offset) !== MULTIBOOT_HEADER_MAGIC) continue;
     const flags = image.u32(offset + 4);

@@ -1,5 +1,4 @@
 /** tsvisor check: validates a config without starting a VM, and prints the machine it describes. */
-import { writeSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import { vcpuCpuid } from '../boot/cpuid.js';
@@ -11,6 +10,7 @@ import { loadConfigFile } from './load-vm-spec.js';
 import { CHECK_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
+import { writeOutput } from './write-output.js';
 
 /** The status of an invalid config (a usage error is 2). */
 const INVALID = 1;
@@ -21,7 +21,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   if (values.help) {
-    writeSync(1, CHECK_HELP);
+    writeOutput(1, CHECK_HELP);
     return ExitStatus.ok;
   }
   if (positionals.length !== 1) {
@@ -34,23 +34,23 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
     const { spec } = loadConfigFile(path);
     const cpuid = cpuidReport(spec.cpuFeatures);
     if (values.json) {
-      writeSync(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
+      writeOutput(1, `${JSON.stringify({ valid: true, ...spec, bootPlan: describeBoot(spec), cpuid }, null, 2)}\n`);
     } else {
-      writeSync(1, `${path}: valid\n\n${describeVm(spec, cpuid)}`);
+      writeOutput(1, `${path}: valid\n\n${describeVm(spec, cpuid)}`);
     }
     return ExitStatus.ok;
   } catch (error) {
     if (error instanceof DomainXmlError) {
-      if (values.json) writeSync(1, `${JSON.stringify({ valid: false, error: { message: error.message } }, null, 2)}\n`);
-      else writeSync(2, `tsvisor: ${error.message}\n`);
+      if (values.json) writeOutput(1, `${JSON.stringify({ valid: false, error: { message: error.message } }, null, 2)}\n`);
+      else writeOutput(2, `tsvisor: ${error.message}\n`);
       return INVALID;
     }
     if (!(error instanceof ConfigError)) throw error;
     if (values.json) {
       const { file, location, keyPath, problem, fix, message } = error;
-      writeSync(1, `${JSON.stringify({ valid: false, error: { file, ...location, keyPath, problem, fix, message } }, null, 2)}\n`);
+      writeOutput(1, `${JSON.stringify({ valid: false, error: { file, ...location, keyPath, problem, fix, message } }, null, 2)}\n`);
     } else {
-      writeSync(2, `tsvisor: ${error.message}\n`);
+      writeOutput(2, `tsvisor: ${error.message}\n`);
     }
     return INVALID;
   }

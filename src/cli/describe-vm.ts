@@ -109,7 +109,8 @@ function flags(value: number): string {
 
 function table(title: string, header: readonly string[], rows: readonly string[][]): string {
   const all = [header, ...rows];
-  const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
+  // A loop, not Math.max(...): a spread of 130,000 rows (memory regions) overflows the stack.
+  const widths = header.map((_, column) => all.reduce((widest, row) => Math.max(widest, (row[column] ?? '').length), 0));
   const format = (row: readonly string[]) => `  ${row.map((cell, column) => cell.padEnd(widths[column] as number)).join('  ').trimEnd()}`;
   return [title, format(header), ...rows.map(format)].join('\n');
 }

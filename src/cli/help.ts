@@ -27,6 +27,7 @@ Exit status:
   2          bad input: usage, config, image, or no access to /dev/kvm
   4          the guest crashed or stopped without choosing a status (a register dump follows)
   70         an internal error in tsvisor
+  74         stdout or stderr could not be written (a full disk, a closed pipe)
 `;
 
 export const RUN_HELP = `Usage: tsvisor run <config.toml> [options]
@@ -105,7 +106,8 @@ Options:
   --json       print the same as JSON (an invalid config gives {"valid": false, "error": ...})
   -h, --help   this text
 
-Exit status: 0 when the config is valid, 1 when it is not, 2 on a usage error.
+Exit status: 0 when the config is valid, 1 when it is not, 2 on a usage error, 74 when stdout or
+stderr cannot be written.
 `;
 
 export const DOMXML_HELP = `Usage: tsvisor domxml-to-toml <domain.xml>

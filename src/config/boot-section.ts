@@ -15,13 +15,13 @@ import { AXVM_BIOS_EBX_IMM_OFFSET, AXVM_BIOS_MIN_SIZE, MOV_EBX_IMM32_OPCODE, has
 import { bootTablesRange } from '../boot/boot-tables.js';
 import { BUILTIN_BIOS_ADDRESS, BUILTIN_BIOS_PATH } from '../boot/builtin-bios.js';
 import { isElf, parseElf } from '../boot/elf.js';
-import { ImageFormatError, flatSegments, type ImageSegment } from '../boot/image-format.js';
+import { ImageFormatError, flatSegments, type ImageFile, type ImageSegment } from '../boot/image-format.js';
 import { MULTIBOOT_INFO_AREA, MultibootInfoTooLarge, buildMultibootInfo, multibootInputsOf } from '../boot/multiboot-info.js';
-import { findMultibootHeader, kludgeSegments } from '../boot/multiboot-header.js';
+import { MULTIBOOT_SEARCH_LIMIT, findMultibootHeader, kludgeSegments } from '../boot/multiboot-header.js';
 import { REAL_MODE_LIMIT } from '../boot/real-mode.js';
 import { TsvisorError, hex } from '../errors.js';
 import { describeImageSource } from '../images/image-source.js';
-import { readImage } from '../images/read-image.js';
+import { readImage, readImageRange } from '../images/read-image.js';
 import type { ConfigSource, Table } from './config-source.js';
 import { checkPlacement, type BootArea, type LocatedImage } from './images.js';
 import { MODULES_KEY } from './multiboot-modules.js';
@@ -120,7 +120,8 @@ export function readBoot(
         source.warn('kernel.entry_point', `${hex(configured)} is outside the kernel and is not used: tsvisor enters the ${plan.format} kernel at its own entry point, ${hex(plan.entry)}.`);
       }
     }
-    const ramEnd = Math.max(...regions.map((region) => region.gpa + region.size));
+    // A loop, not Math.max(...): a spread of 130,000 regions overflows the stack.
+    const ramEnd = regions.reduce((end, region) => Math.max(end, region.gpa + region.size), 0);
     if (cpuMode === 'long' && ramEnd > MAX_IDENTITY_MAPPED) {
       throw source.error('kernel.memory_regions', `guest RAM ends at ${hex(ramEnd)}, beyond the 512 GiB tsvisor's boot page tables map for an ELF64 kernel.`, 'Keep RAM below 512 GiB, or boot through a BIOS.');
     }
@@ -157,14 +158,15 @@ export function readBoot(
  * at all is an error, as in AxVisor.
  */
 function axvmBiosContract(source: ConfigSource, located: LocatedImage, bios: ImageSpec, regions: readonly MemoryRegionSpec[]): BootSpec['axvmBios'] {
-  const bytes = readImage(located.source);
-  if (bytes.length < AXVM_BIOS_MIN_SIZE) {
+  if (located.size < AXVM_BIOS_MIN_SIZE) {
     throw source.error(
       located.keyPath,
-      `the BIOS ${describeImageSource(located.source)} is ${bytes.length} bytes: AxVisor gives its BIOS the multiboot information's address in bytes ${hex(AXVM_BIOS_EBX_IMM_OFFSET)}-${hex(AXVM_BIOS_MIN_SIZE - 1)} (the immediate of mov ebx, imm32), beyond this image.`,
+      `the BIOS ${describeImageSource(located.source)} is ${located.size} bytes: AxVisor gives its BIOS the multiboot information's address in bytes ${hex(AXVM_BIOS_EBX_IMM_OFFSET)}-${hex(AXVM_BIOS_MIN_SIZE - 1)} (the immediate of mov ebx, imm32), beyond this image.`,
       'Give the axvm-bios image (or one with mov ebx, imm32 at byte 0x3b), or boot with enable_bios = true and tsvisor\'s own BIOS.',
     );
   }
+  // Only the bytes up to the patch site are read: the BIOS's size is checked against RAM before it is loaded.
+  const bytes = readImageRange(located.source, 0, AXVM_BIOS_MIN_SIZE);
   if (!hasAxvmPatchSite(bytes)) {
     const found = bytes[AXVM_BIOS_EBX_IMM_OFFSET - 1] as number;
     source.warn(
@@ -261,37 +263,44 @@ function rawPlan(source: ConfigSource, image: LocatedImage): KernelPlan {
 function planKernel(source: ConfigSource, image: LocatedImage, want: 'multiboot' | 'direct' | 'auto', { viaBios }: { viaBios: boolean }): KernelPlan {
   const fault = (problem: string, fix: string) =>
     source.error(image.keyPath, `the kernel image ${describeImageSource(image.source)} cannot be booted: ${problem}.`, fix);
-  let bytes: Uint8Array;
+  // Only the headers are read here: the segments they give are checked against RAM before the image is loaded.
+  const file: ImageFile = {
+    size: image.size,
+    read: (offset, length) => {
+      try {
+        return readImageRange(image.source, offset, length);
+      } catch (error) {
+        if (error instanceof TsvisorError) throw fault(error.message.replace(/\.$/, ''), 'Check the file.');
+        throw error;
+      }
+    },
+  };
   try {
-    bytes = readImage(image.source);
-  } catch (error) {
-    if (error instanceof TsvisorError) throw fault(error.message.replace(/\.$/, ''), 'Check the file.');
-    throw error;
-  }
-  try {
-    const header = want === 'direct' ? undefined : findMultibootHeader(bytes);
+    const header = want === 'direct' ? undefined : findMultibootHeader(file.read(0, Math.min(image.size, MULTIBOOT_SEARCH_LIMIT)));
     if (want === 'multiboot' && !header) {
       throw fault('boot_protocol = "multiboot", but it has no multiboot header (magic 0x1BADB002) in its first 8 KiB', 'Build it as a multiboot kernel, or set boot_protocol = "direct" to enter it as ELF or flat.');
     }
+    const elf = isElf(file.read(0, Math.min(image.size, 4)));
     if (header) {
-      if (header.addresses) return { format: 'multiboot', ...kludgeSegments(header, bytes.length) };
-      if (!isElf(bytes)) throw fault('its multiboot header has no address fields (flags bit 16), so it must be an ELF file, and it is not', 'Set the a.out-kludge fields in the header, or build an ELF image.');
-      const elf = parseElf(bytes);
-      return { format: 'multiboot', segments: elf.segments, entry: elf.entry };
+      if (header.addresses) return { format: 'multiboot', ...kludgeSegments(header, image.size) };
+      if (!elf) throw fault('its multiboot header has no address fields (flags bit 16), so it must be an ELF file, and it is not', 'Set the a.out-kludge fields in the header, or build an ELF image.');
+      const parsed = parseElf(file);
+      return { format: 'multiboot', segments: parsed.segments, entry: parsed.entry };
     }
-    if (isElf(bytes)) {
-      const elf = parseElf(bytes);
-      if (elf.elfClass === 64 && viaBios) {
+    if (elf) {
+      const parsed = parseElf(file);
+      if (parsed.elfClass === 64 && viaBios) {
         throw fault('it is an ELF64 file, and the built-in BIOS enters kernels in 32-bit protected mode', 'Boot it directly (boot_protocol = "direct", no BIOS), or build a multiboot kernel.');
       }
-      return { format: elf.elfClass === 64 ? 'elf64' : 'elf32', segments: elf.segments, entry: elf.entry };
+      return { format: parsed.elfClass === 64 ? 'elf64' : 'elf32', segments: parsed.segments, entry: parsed.entry };
     }
   } catch (error) {
     if (error instanceof ImageFormatError) throw fault(error.message, 'Rebuild the image, or point kernel_path at a multiboot, ELF or flat x86 image.');
     throw error;
   }
+  // A flat image is entered at its first byte, its load address: the one entry point not read from the image.
   const gpa = guestAddress(source, image.loadAddress, image.addressKey);
-  return { format: 'flat', segments: flatSegments(bytes.length, gpa), entry: gpa };
+  return { format: 'flat', segments: flatSegments(image.size, gpa), entry: gpa };
 }
 
 /** entry_point for a real-mode start: below 1 MiB. */

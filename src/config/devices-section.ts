@@ -14,7 +14,7 @@ import { PIT_BASE_PORT, PIT_PORT_COUNT, SYSTEM_CONTROL_PORT_B, SYSTEM_CONTROL_PO
 import { UART_REGISTER_COUNT } from '../devices/uart16550.js';
 import { hex } from '../errors.js';
 import type { ConfigSource, Table } from './config-source.js';
-import { overlaps, span } from './memory-regions.js';
+import { firstOverlap, lastStartingAtOrBelow, overlaps, span } from './memory-regions.js';
 import type { TsvisorSection } from './tsvisor-section.js';
 import type { DeviceKind, DeviceSpec, InterruptMode, MemoryRegionSpec } from './vm-spec.js';
 
@@ -203,37 +203,48 @@ function addPassthrough(source: ConfigSource, devices: DeviceSpec[], entry: unkn
   });
 }
 
-/** Devices must not overlap each other, guest RAM, or the range KVM needs for real mode. */
+/**
+ * Devices must not overlap each other, guest RAM, or the range KVM needs for real mode.
+ * Sorted and searched, not compared pairwise: [tsvisor] debug_exit alone can list tens of
+ * thousands of devices.
+ */
 function checkPlacement(source: ConfigSource, devices: readonly DeviceSpec[], regions: readonly MemoryRegionSpec[]): void {
-  devices.forEach((device, index) => {
-    const range = { gpa: device.base, size: device.length };
-    const where = device.origin === 'platform' ? 'devices' : device.origin;
-    const clash = devices.slice(0, index).find((other) => other.bus === device.bus && overlaps(range, { gpa: other.base, size: other.length }));
-    if (clash) {
+  const where = (device: DeviceSpec) => (device.origin === 'platform' ? 'devices' : device.origin);
+  for (const bus of ['io', 'mmio'] as const) {
+    const clashing = firstOverlap(devices.filter((device) => device.bus === bus).map((device) => ({ device, gpa: device.base, size: device.length })));
+    if (clashing) {
+      const [{ device }, { device: clash }] = clashing;
       throw source.error(
-        where,
+        where(device),
         `${device.name} at ${describeRange(device)} overlaps ${clash.name} at ${describeRange(clash)}${clash.origin === 'platform' ? ', which every tsvisor VM has' : ` (${clash.origin})`}.`,
         'Move the device to free addresses.',
       );
     }
-    if (device.bus !== 'mmio') return;
-    const region = regions.find((other) => overlaps(range, other));
-    if (region) {
-      throw source.error(where, `${device.name} at ${describeRange(device)} overlaps guest memory ${region.keyPath} (${span(region)}).`, 'Move the device, or end the memory region below it.');
+  }
+  // The regions are disjoint: the one that can overlap a device is the last to start before the device ends.
+  const sortedRegions = [...regions].sort((a, b) => a.gpa - b.gpa);
+  for (const device of devices) {
+    if (device.bus !== 'mmio') continue;
+    const region = lastStartingAtOrBelow(sortedRegions, device.base + device.length - 1);
+    if (region && overlaps({ gpa: device.base, size: device.length }, region)) {
+      throw source.error(where(device), `${device.name} at ${describeRange(device)} overlaps guest memory ${region.keyPath} (${span(region)}).`, 'Move the device, or end the memory region below it.');
     }
-  });
+  }
 }
 
 /** passthrough_addresses and passthrough_ports: fine where tsvisor emulates what is there, an error elsewhere. */
 function readPassthroughRanges(source: ConfigSource, table: Table, devices: readonly DeviceSpec[]): void {
   for (const [key, bus, unit] of [['passthrough_addresses', 'mmio', 'MMIO'], ['passthrough_ports', 'io', 'I/O ports']] as const) {
     if (table[key] === undefined) continue;
+    // A bus's devices are disjoint (checkPlacement): the one that can cover a range is the last to start at or below it.
+    const sorted = devices.filter((device) => device.bus === bus).map((device) => ({ device, gpa: device.base })).sort((a, b) => a.gpa - b.gpa);
     source.array(table[key], `devices.${key}`).forEach((entry, index) => {
       const path = `devices.${key}[${index}]`;
       const [baseValue, lengthValue] = source.tuple(entry, path, ['base', 'length']);
       const base = source.integer(baseValue, `${path}[0]`);
       const length = source.integer(lengthValue, `${path}[1]`, { min: 1 });
-      const covering = devices.find((device) => device.bus === bus && base >= device.base && base + length <= device.base + device.length);
+      const candidate = lastStartingAtOrBelow(sorted, base)?.device;
+      const covering = candidate && base + length <= candidate.base + candidate.length ? candidate : undefined;
       if (!covering) {
         throw source.error(path, `tsvisor cannot pass host ${unit} ${hex(base)}-${hex(base + length - 1)} through: a userspace VMM has no access to host devices.`, 'Remove the entry; tsvisor emulates COM1, the IO APIC, the Local APIC and the HPET where they are listed.');
       }

@@ -8,12 +8,14 @@
  * would mount, `disk_path` or a `disk.img` beside the config, by absolute path inside it;
  * with no disk image it reads host files too.
  */
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { InputFileError, openRegularFile } from '../host/regular-file.js';
 import { Fat32Error, Fat32Volume } from '../images/fat32.js';
 import { describeImageSource } from '../images/image-source.js';
+import { MAX_IMAGE_BYTES } from '../images/read-image.js';
 import type { ConfigSource, Table } from './config-source.js';
-import { overlaps, span } from './memory-regions.js';
+import { firstOverlap, lastStartingAtOrBelow, span } from './memory-regions.js';
 import { readModuleEntries } from './multiboot-modules.js';
 import type { ImageRole, ImageSource, ImageSpec, MemoryRegionSpec } from './vm-spec.js';
 
@@ -102,7 +104,8 @@ function findOnDisk(source: ConfigSource, disk: Disk, name: string, keyPath: str
   const inside = name.startsWith('/') ? name : `/${name}`;
   let file;
   try {
-    file = disk.volume.find(inside);
+    // The whole cluster chain is walked, as run's load does: check refuses what run cannot load.
+    file = disk.volume.find(inside) && disk.volume.checkFile(inside);
   } catch (error) {
     if (!(error instanceof Fat32Error)) throw error;
     throw source.error(keyPath, `the disk image ${disk.path} cannot be read: ${error.message}`, 'Recreate the disk image with mkfs.vfat -F 32.');
@@ -114,19 +117,21 @@ function findOnDisk(source: ConfigSource, disk: Disk, name: string, keyPath: str
       `Copy it there (mcopy -i ${disk.path} <file> ::${inside}), fix the path (absolute inside the disk image), or set image_location = "memory" to read host files. ${whereImagesComeFrom(name, inside)}`,
     );
   }
+  refuseOversized(source, keyPath, `${file.path} in ${disk.path}`, file.size);
   return { source: { kind: 'disk', disk: disk.path, path: inside }, size: file.size };
 }
 
 function findOnHost(source: ConfigSource, name: string, keyPath: string, location: string, allowEmpty: boolean): { source: ImageSource; size: number } {
   const path = resolve(source.folder, name);
-  let size: number | undefined;
+  let size: number;
   try {
-    const stats = statSync(path);
-    if (stats.isFile()) size = stats.size;
-  } catch {
-    // reported below
-  }
-  if (size === undefined) {
+    // Opened, not only stat()ed, as run's load opens it: a file run could not open fails check too.
+    const file = openRegularFile(path);
+    closeSync(file.fd);
+    size = file.size;
+  } catch (error) {
+    if (!(error instanceof InputFileError)) throw error;
+    if (!error.missing) throw source.error(keyPath, `the image ${path} ${error.problem}.`, 'Point it at the built image file.');
     const diskNote =
       location === 'fs' ? ` There is no disk image to look in either (kernel.disk_path is not set and ${join(source.folder, DEFAULT_DISK)} does not exist).` : '';
     throw source.error(
@@ -136,7 +141,14 @@ function findOnHost(source: ConfigSource, name: string, keyPath: string, locatio
     );
   }
   if (size === 0 && !allowEmpty) throw source.error(keyPath, `the image ${path} is empty.`, 'Point it at the built image.');
+  refuseOversized(source, keyPath, path, size);
   return { source: { kind: 'host', path }, size };
+}
+
+function refuseOversized(source: ConfigSource, keyPath: string, described: string, size: number): void {
+  if (size > MAX_IMAGE_BYTES) {
+    throw source.error(keyPath, `the image ${described} is ${size} bytes, more than the ${MAX_IMAGE_BYTES} bytes (2 GiB - 1) tsvisor loads.`, 'Point it at the guest image itself.');
+  }
 }
 
 /** A range tsvisor itself writes into guest memory (the multiboot information, boot tables). */
@@ -173,20 +185,37 @@ export function checkPlacement(source: ConfigSource, images: readonly ImageSpec[
       })),
     ),
   ];
-  pieces.forEach((piece, index) => {
-    const fits = ram.some((region) => piece.gpa >= region.gpa && piece.gpa + piece.size <= region.gpa + region.size);
-    if (!fits) {
+  // Sorted once and searched, not scanned per piece: a config can name tens of thousands of regions and modules.
+  const sortedRam = [...ram].sort((a, b) => a.gpa - b.gpa);
+  for (const piece of pieces) {
+    const region = lastStartingAtOrBelow(sortedRam, piece.gpa);
+    if (!region || piece.gpa + piece.size > region.gpa + region.size) {
       throw source.error(
         piece.keyPath,
         `${piece.name} (${piece.size} bytes) would occupy ${span(piece)}, which is not inside one RAM region (RAM: ${ram.length ? ram.map(span).join(', ') : 'none'}).`,
         piece.fix,
       );
     }
-    const clash = pieces.slice(0, index).find((other) => overlaps(piece, other));
-    if (clash) {
-      throw source.error(piece.keyPath, `${piece.name} (${span(piece)}) overlaps ${clash.name} (${span(clash)}).`, 'Load the images at addresses that do not overlap, and keep them clear of the areas tsvisor writes.');
-    }
-  });
+  }
+  const clashing = firstOverlap(pieces.filter((piece) => piece.size > 0)) ?? firstEmptyInside(pieces);
+  if (clashing) {
+    const [piece, clash] = clashing;
+    throw source.error(piece.keyPath, `${piece.name} (${span(piece)}) overlaps ${clash.name} (${span(clash)}).`, 'Load the images at addresses that do not overlap, and keep them clear of the areas tsvisor writes.');
+  }
+}
+
+/**
+ * An empty piece (an empty multiboot module: a place, no bytes) strictly inside another,
+ * and that other; the pieces with bytes are already known to be disjoint.
+ */
+function firstEmptyInside<T extends { gpa: number; size: number }>(pieces: readonly T[]): [T, T] | undefined {
+  const sorted = pieces.filter((piece) => piece.size > 0).sort((a, b) => a.gpa - b.gpa);
+  for (const piece of pieces) {
+    if (piece.size > 0) continue;
+    const holder = lastStartingAtOrBelow(sorted, piece.gpa - 1);
+    if (holder && piece.gpa < holder.gpa + holder.size) return [piece, holder];
+  }
+  return undefined;
 }
 
 /** Where a missing image comes from, for the images AxVisor users name most. */

@@ -4,11 +4,11 @@
  * path, what was expected, what was found and how to fix it; warnings (unknown keys,
  * requests tsvisor can only approximate) are collected in the spec.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TomlError, parse, type TomlTable } from 'smol-toml';
-import { placeKvmRealModeArea } from '../boot/real-mode.js';
+import { KVM_REAL_MODE_AREA_SIZE, placeKvmRealModeArea } from '../boot/real-mode.js';
 import { readHostFacts, type HostFacts } from '../host/cpu.js';
+import { InputFileError, readRegularFile } from '../host/regular-file.js';
 import { readBase } from './base-section.js';
 import { readBoot } from './boot-section.js';
 import { ConfigError } from './config-error.js';
@@ -19,6 +19,7 @@ import { readMemoryRegions } from './memory-regions.js';
 import { rejectFlatFormat, rejectNewerFormats, warnUnknownKeys } from './schema.js';
 import { locateToml } from './toml-locations.js';
 import { readCurrentCpus, readTsvisorSection } from './tsvisor-section.js';
+import { windowObstacles } from './window-obstacles.js';
 import type { DeviceSpec, MemoryRegionSpec, VmSpec } from './vm-spec.js';
 
 export function loadVmConfig(path: string, host: HostFacts = readHostFacts()): VmSpec {
@@ -50,7 +51,7 @@ export function vmSpecOf(source: ConfigSource, host: HostFacts = readHostFacts()
 /** 16 KiB below 4 GiB that no region and no MMIO device uses, for KVM's real-mode pages. */
 function placeRealModeArea(source: ConfigSource, regions: readonly MemoryRegionSpec[], devices: readonly DeviceSpec[]): number {
   const mmio = devices.filter((device) => device.bus === 'mmio').map((device) => ({ gpa: device.base, size: device.length }));
-  const base = placeKvmRealModeArea([...regions, ...mmio]);
+  const base = placeKvmRealModeArea(windowObstacles([...regions, ...mmio], KVM_REAL_MODE_AREA_SIZE));
   if (base === undefined) {
     throw source.error(
       'kernel.memory_regions',
@@ -61,17 +62,18 @@ function placeRealModeArea(source: ConfigSource, regions: readonly MemoryRegionS
   return base;
 }
 
+/**
+ * Configs are a few KiB; 1 MiB leaves room for any hand-written or generated one while a path
+ * such as /dev/zero or a multi-GB file is refused by its size, before it is read or parsed.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function readConfigText(path: string, file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return Buffer.from(readRegularFile(file, MAX_CONFIG_BYTES, 'a config').buffer).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const problem =
-      code === 'ENOENT'
-        ? `the config file does not exist (looked for ${file}).`
-        : code === 'EISDIR'
-          ? 'this is a folder, not a config file.'
-          : `the config file cannot be read (${code ?? String(error)}).`;
+    if (!(error instanceof InputFileError)) throw error;
+    const problem = error.missing ? `the config file does not exist (looked for ${file}).` : `the config file ${error.problem}.`;
     throw new ConfigError(
       path,
       undefined,
@@ -100,7 +102,8 @@ function parseToml(path: string, text: string): TomlTable {
 
 /** smol-toml's first line, made plainer where it is cryptic. */
 function explainTomlError(error: TomlError, text: string): string {
-  const message = error.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? 'invalid TOML';
+  // smol-toml's sentences may end in their own period ("... aborting."): the message adds one.
+  const message = error.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '').replace(/\.+$/, '') ?? 'invalid TOML';
   const line = text.split('\n')[error.line - 1] ?? '';
   // A string left open runs into the end of the line, which smol-toml reports as a control character.
   if (/control characters/.test(message) && error.column > line.replace(/\r$/, '').length) return 'a string is not closed on this line';

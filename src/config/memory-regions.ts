@@ -14,9 +14,10 @@ export function readMemoryRegions(source: ConfigSource, kernel: Table, host: Hos
     throw source.error('kernel.memory_regions', 'the list is empty: the guest needs RAM.', 'Add a region such as [0x0, 0x100_0000, 0x7, 0] (16 MiB of RAM at 0).');
   }
   const regions = entries.map((entry, index) => readRegion(source, entry, `kernel.memory_regions[${index}]`, host.physicalAddressBits));
-  regions.forEach((region, index) => {
-    const clash = regions.slice(0, index).find((other) => overlaps(region, other));
-    if (clash && (region.mapType === 'identical' || clash.mapType === 'identical')) {
+  const clashing = firstOverlap(regions);
+  if (clashing) {
+    const [region, clash] = clashing;
+    if (region.mapType === 'identical' || clash.mapType === 'identical') {
       // AxVisor's Linux configs map [0, 128 MiB) MAP_IDENTICAL and [0, 1 MiB) MAP_ALLOC as "low boot scratch".
       throw source.error(
         region.keyPath,
@@ -24,10 +25,8 @@ export function readMemoryRegions(source: ConfigSource, kernel: Table, host: Hos
         'Drop the region the MAP_IDENTICAL one already covers, or move one of them.',
       );
     }
-    if (clash) {
-      throw source.error(region.keyPath, `this region (${span(region)}) overlaps ${clash.keyPath.replace('kernel.', '')} (${span(clash)}).`, 'Make the regions disjoint.');
-    }
-  });
+    throw source.error(region.keyPath, `this region (${span(region)}) overlaps ${clash.keyPath.replace('kernel.', '')} (${span(clash)}).`, 'Make the regions disjoint.');
+  }
   warnUnenforceableFlags(source, regions);
   return regions;
 }
@@ -76,11 +75,44 @@ function warnUnenforceableFlags(source: ConfigSource, regions: readonly MemoryRe
   );
   const first = asked[0];
   if (!first) return;
-  const which = asked.map((region) => region.keyPath.replace('kernel.', '')).join(', ');
+  // Named up to a handful: a config can hold tens of thousands of regions, and one warning line is read whole.
+  const named = asked.slice(0, 8).map((region) => region.keyPath.replace('kernel.', '')).join(', ');
+  const which = asked.length > 8 ? `${named} and ${asked.length - 8} more regions` : named;
   source.warn(
     first.keyPath,
     `${which} ${asked.length === 1 ? 'asks' : 'ask'} for no-execute or uncached memory, which KVM memory slots cannot enforce: the guest can execute there, and caching follows its own page tables and MTRRs.`,
   );
+}
+
+/**
+ * Two ranges of non-zero size that overlap, the later one (in `ranges`' order) first; undefined
+ * when they are disjoint. Sorted by start, each range can only overlap the one reaching
+ * furthest among those before it, so this takes n log n, not n^2: 30,000 regions are checked
+ * at once.
+ */
+export function firstOverlap<T extends { gpa: number; size: number }>(ranges: readonly T[]): [T, T] | undefined {
+  const order = ranges.map((_, index) => index).sort((a, b) => (ranges[a] as T).gpa - (ranges[b] as T).gpa || a - b);
+  let furthest: number | undefined;
+  for (const index of order) {
+    const range = ranges[index] as T;
+    if (furthest !== undefined) {
+      const reaching = ranges[furthest] as T;
+      if (range.gpa < reaching.gpa + reaching.size) return index > furthest ? [range, reaching] : [reaching, range];
+    }
+    if (furthest === undefined || range.gpa + range.size > (ranges[furthest] as T).gpa + (ranges[furthest] as T).size) furthest = index;
+  }
+  return undefined;
+}
+
+/** In ranges sorted by start, the last one that starts at or below `address` (binary search). */
+export function lastStartingAtOrBelow<T extends { gpa: number }>(sorted: readonly T[], address: number): T | undefined {
+  let [low, high] = [0, sorted.length];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as T).gpa <= address) low = middle + 1;
+    else high = middle;
+  }
+  return sorted[low - 1];
 }
 
 export function overlaps(a: { gpa: number; size: number }, b: { gpa: number; size: number }): boolean {

@@ -30,7 +30,7 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
  */
 export function rejectFlatFormat(source: ConfigSource): void {
   const topLevel = Object.keys(source.document);
-  if (topLevel.some((key) => key in KNOWN_KEYS)) return;
+  if (topLevel.some((key) => knownKeysOf(key) !== undefined)) return;
   const placed = Object.entries(KNOWN_KEYS)
     .map(([section, keys]) => [section, keys.filter((key) => topLevel.includes(key))] as const)
     .filter(([, keys]) => keys.length > 0);
@@ -80,7 +80,7 @@ export function rejectNewerFormats(source: ConfigSource): void {
 /** Warns about each key and table tsvisor does not know, suggesting the nearest known name. */
 export function warnUnknownKeys(source: ConfigSource): void {
   for (const [key, value] of Object.entries(source.document)) {
-    const known = KNOWN_KEYS[key];
+    const known = knownKeysOf(key);
     if (!known) {
       unknown(source, key, key, Object.keys(KNOWN_KEYS));
       continue;
@@ -90,6 +90,14 @@ export function warnUnknownKeys(source: ConfigSource): void {
       if (!known.includes(inner)) unknown(source, `${key}.${inner}`, inner, known);
     }
   }
+}
+
+/**
+ * The keys a known table may hold. Own properties only: a table named after a JavaScript
+ * built-in ([constructor], [toString], [__proto__]) is an unknown table like any other.
+ */
+function knownKeysOf(table: string): readonly string[] | undefined {
+  return Object.hasOwn(KNOWN_KEYS, table) ? KNOWN_KEYS[table] : undefined;
 }
 
 function unknown(source: ConfigSource, path: string, key: string, candidates: readonly string[]): void {

@@ -19,7 +19,7 @@
  *                                 <vcpu current>, QEMU's -smp cpus below maxcpus): the others are
  *                                 off the APIC bus until raised at run time (setvcpus --live).
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { canonicalFeatureName, cannotEnable, type CpuFeatureSetting } from '../boot/cpu-features.js';
 import { DEBUG_EXIT_PORT, DEBUG_EXIT_WIDTH } from '../devices/debug-exit.js';
@@ -28,6 +28,8 @@ import {
   PC_TESTDEV_IRQ_LINES, PC_TESTDEV_REGISTER_WIDTH,
 } from '../devices/pc-testdev.js';
 import { hex } from '../errors.js';
+import { InputFileError, regularFileSize } from '../host/regular-file.js';
+import { MAX_IMAGE_BYTES } from '../images/read-image.js';
 import { isTable, type ConfigSource, type Table } from './config-source.js';
 import type { DeviceSpec, FwCfgFileSpec } from './vm-spec.js';
 
@@ -95,6 +97,8 @@ function pcTestdevDevices(): DeviceSpec[] {
 
 function readFwCfgFiles(source: ConfigSource, value: unknown): FwCfgFileSpec[] {
   const files: FwCfgFileSpec[] = [];
+  // A Set, not a search of the list per entry: 38,000 entries fit in a config, and the search took a minute.
+  const names = new Set<string>(FW_CFG_OWN_FILES);
   source.array(value, 'tsvisor.fw_cfg').forEach((entry, index) => {
     const path = `tsvisor.fw_cfg[${index}]`;
     if (!isTable(entry)) throw source.error(path, 'expected a table such as { name = "opt/x", string = "text" }.', 'Give each file as { name = ..., string = ... } or { name = ..., file = ... }.');
@@ -104,22 +108,29 @@ function readFwCfgFiles(source: ConfigSource, value: unknown): FwCfgFileSpec[] {
     if (name.length === 0 || Buffer.byteLength(name) > FW_CFG_NAME_MAX) {
       throw source.error(`${path}.name`, `the name is ${Buffer.byteLength(name)} bytes: fw_cfg names are 1 to ${FW_CFG_NAME_MAX} bytes.`, 'Shorten it; QEMU\'s convention is "opt/<vendor>/<item>".');
     }
-    if ([...FW_CFG_OWN_FILES, ...files.map((file) => file.name)].includes(name)) {
+    if (names.has(name)) {
       throw source.error(`${path}.name`, `fw_cfg already has a file named ${JSON.stringify(name)}.`, 'Give each file a name of its own.');
     }
     if ((entry.string === undefined) === (entry.file === undefined)) {
       throw source.error(path, 'an fw_cfg file needs exactly one of string and file.', 'Give the contents as string = "..." or the host file as file = "path".');
     }
+    names.add(name);
     if (entry.string !== undefined) {
       files.push({ name, string: source.string(entry.string, `${path}.string`) });
       return;
     }
     const file = resolve(source.folder, source.string(entry.file, `${path}.file`));
+    let size: number;
     try {
       accessSync(file, constants.R_OK);
-      if (!statSync(file).isFile()) throw new Error('not a file');
-    } catch {
-      throw source.error(`${path}.file`, `cannot read ${file}.`, 'Point it at a readable file (relative paths are relative to the config\'s folder).');
+      size = regularFileSize(file);
+    } catch (error) {
+      const why = error instanceof InputFileError ? `: it ${error.problem}` : '';
+      throw source.error(`${path}.file`, `cannot read ${file}${why}.`, 'Point it at a readable file (relative paths are relative to the config\'s folder).');
+    }
+    // Read whole when the VM is built: refused here by its size, before a byte is read.
+    if (size > MAX_IMAGE_BYTES) {
+      throw source.error(`${path}.file`, `${file} is ${size} bytes, more than the ${MAX_IMAGE_BYTES} bytes (2 GiB - 1) tsvisor loads.`, 'Point it at the file the guest should see.');
     }
     files.push({ name, file });
   });

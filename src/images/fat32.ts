@@ -9,8 +9,9 @@
  * the file, so a damaged or hostile image ends in a Fat32Error: never in a crash, a hang or a
  * read outside the file.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { TsvisorError, hex } from '../errors.js';
+import { InputFileError, openRegularFile, type RegularFile } from '../host/regular-file.js';
 
 export class Fat32Error extends TsvisorError {
   override name = 'Fat32Error';
@@ -87,18 +88,17 @@ export class Fat32Volume {
 
   /** Opens the disk image file and checks its boot sector; throws Fat32Error naming the file and the fault. */
   static open(imagePath: string): Fat32Volume {
-    let fd: number;
+    let file: RegularFile;
     try {
-      fd = openSync(imagePath, 'r');
+      file = openRegularFile(imagePath);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const problem = code === 'ENOENT' ? 'the disk image does not exist.' : `the disk image cannot be opened (${code ?? String(error)}).`;
-      throw fault(imagePath, problem, 'Give the path of a FAT32 disk image (image_location = "fs"). ' + MAKE_ONE);
+      if (!(error instanceof InputFileError)) throw error;
+      throw fault(imagePath, `the disk image ${error.problem}.`, 'Give the path of a FAT32 disk image file (image_location = "fs"). ' + MAKE_ONE);
     }
     try {
-      return new Fat32Volume(imagePath, fd, readLayout(imagePath, fd));
+      return new Fat32Volume(imagePath, file.fd, readLayout(imagePath, file));
     } catch (error) {
-      closeSync(fd);
+      closeSync(file.fd);
       throw error;
     }
   }
@@ -116,6 +116,42 @@ export class Fat32Volume {
 
   /** Reads a whole file; throws Fat32Error when it is missing or its cluster chain is broken. */
   readFile(path: string): Uint8Array {
+    const found = this.lookupFile(path);
+    return this.readContents(found.path, found.entry, 0, found.entry.size);
+  }
+
+  /**
+   * `length` bytes at `offset` of a file (a kernel's headers), following its cluster chain as
+   * readFile does, without reading the rest.
+   */
+  readFileRange(path: string, offset: number, length: number): Uint8Array {
+    const found = this.lookupFile(path);
+    if (offset < 0 || length < 0 || offset + length > found.entry.size) {
+      throw new RangeError(`readFileRange(${path}, ${offset}, ${length}) is outside the file's ${found.entry.size} bytes.`);
+    }
+    return this.readContents(found.path, found.entry, offset, length);
+  }
+
+  /**
+   * Walks a file's whole cluster chain as readFile does, without reading its data: a file that
+   * readFile would fail on fails here, with the same Fat32Error. `tsvisor check` calls it so
+   * that it refuses every image `run` could not load.
+   */
+  checkFile(path: string): Fat32File {
+    const found = this.lookupFile(path);
+    for (const _cluster of this.fileClusters(found.path, found.entry)) {
+      // only the walk's checks matter
+    }
+    return { path: found.path, size: found.entry.size };
+  }
+
+  /** Closes the image file. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private lookupFile(path: string): { path: string; entry: Entry } {
     const found = this.lookup(path);
     if (!found) {
       const absolute = `/${components(path).join('/')}`;
@@ -125,13 +161,7 @@ export class Fat32Volume {
         `Paths are absolute inside the image, with / separators; \`mdir -/ -b -i ${this.image} ::\` lists what it holds.`,
       );
     }
-    return this.readContents(found.path, found.entry);
-  }
-
-  /** Closes the image file. */
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    return found;
   }
 
   /** Follows a path from the root directory; on the way, every name must be a directory. */
@@ -190,31 +220,53 @@ export class Fat32Volume {
   }
 
   /**
-   * Reads a file's clusters, contiguous ones in one read. The chain is checked before the
-   * buffer is allocated, so a damaged size cannot ask for more memory than the volume holds. A
-   * chain longer than the size needs is tolerated: Linux reads by the size, fsck.vfat trims it.
+   * Reads `length` bytes at `offset` of a file, contiguous clusters in one read. The chain is
+   * checked up to the last cluster the size needs before any data is read, so a damaged size
+   * cannot ask for more memory than the volume holds, and a file that cannot be read whole
+   * fails whichever part is asked for.
    */
-  private readContents(path: string, entry: Entry): Uint8Array {
+  private readContents(path: string, entry: Entry, offset: number, length: number): Uint8Array {
     const clusterSize = this.layout.bytesPerCluster;
-    const needed = Math.ceil(entry.size / clusterSize);
+    const [firstIndex, endIndex] = [Math.floor(offset / clusterSize), Math.ceil((offset + length) / clusterSize)];
+    // The whole chain is walked (and checked), but only the clusters of the range are kept.
     const clusters: number[] = [];
-    if (needed > 0) {
-      for (const cluster of this.chain(entry.firstCluster, `the file ${path}`)) {
-        if (clusters.push(cluster) === needed) break;
-      }
+    let index = 0;
+    for (const cluster of this.fileClusters(path, entry)) {
+      if (index >= firstIndex && index < endIndex) clusters.push(cluster);
+      index += 1;
     }
-    if (clusters.length < needed) {
-      throw damaged(this.image, `the file ${path} is ${entry.size} bytes, which takes ${needed} clusters of ${clusterSize} bytes, but its cluster chain ends after ${clusters.length}.`);
-    }
-    const data = new Uint8Array(entry.size);
+    const data = new Uint8Array(length);
+    const start = firstIndex * clusterSize;
     let first = 0;
     while (first < clusters.length) {
       let end = first + 1;
       while (end < clusters.length && clusters[end] === clusters[end - 1]! + 1) end += 1;
-      this.readAt(this.clusterOffset(clusters[first]!), data.subarray(first * clusterSize, Math.min(end * clusterSize, entry.size)));
+      // The run covers file bytes [start + first * clusterSize, start + end * clusterSize), clipped to the range asked for.
+      const from = Math.max(offset, start + first * clusterSize);
+      const to = Math.min(offset + length, start + end * clusterSize);
+      this.readAt(this.clusterOffset(clusters[first]!) + (from - start - first * clusterSize), data.subarray(from - offset, to - offset));
       first = end;
     }
     return data;
+  }
+
+  /**
+   * The clusters a file's size needs, from its chain. A chain longer than the size needs is
+   * tolerated: Linux reads by the size, fsck.vfat trims it.
+   */
+  private *fileClusters(path: string, entry: Entry): Generator<number> {
+    const clusterSize = this.layout.bytesPerCluster;
+    const needed = Math.ceil(entry.size / clusterSize);
+    if (needed > this.layout.clusterCount) {
+      throw damaged(this.image, `the file ${path} is ${entry.size} bytes, which takes ${needed} clusters of ${clusterSize} bytes, more than the volume's ${this.layout.clusterCount}.`);
+    }
+    if (needed === 0) return;
+    let count = 0;
+    for (const cluster of this.chain(entry.firstCluster, `the file ${path}`)) {
+      yield cluster;
+      if (++count === needed) return;
+    }
+    throw damaged(this.image, `the file ${path} is ${entry.size} bytes, which takes ${needed} clusters of ${clusterSize} bytes, but its cluster chain ends after ${count}.`);
   }
 
   /**
@@ -227,9 +279,10 @@ export class Fat32Volume {
     if (!this.isCluster(first)) {
       throw damaged(this.image, `${owner} starts at cluster ${first}, outside the volume's clusters 2..${clusterCount + 1}.`);
     }
-    const seen = new Set<number>();
+    // One bit per cluster: a chain can be as long as the volume, and a Set of millions of numbers is not small.
+    const seen = new Uint8Array((clusterCount + 2 + 7) >> 3);
     for (let cluster = first; ; ) {
-      seen.add(cluster);
+      seen[cluster >> 3]! |= 1 << (cluster & 7);
       yield cluster;
       const next = this.fatEntry(cluster);
       if (next >= END_OF_CHAIN) return;
@@ -237,7 +290,7 @@ export class Fat32Volume {
       if (next === 0) throw damaged(this.image, `${broken}, which marks a free cluster.`);
       if (next === BAD_CLUSTER) throw damaged(this.image, `${broken}, which marks a bad cluster.`);
       if (!this.isCluster(next)) throw damaged(this.image, `${broken}, outside the volume's clusters 2..${clusterCount + 1}.`);
-      if (seen.has(next)) throw damaged(this.image, `${broken}, which leads back to a cluster earlier in the chain: the chain loops.`);
+      if (seen[next >> 3]! & (1 << (next & 7))) throw damaged(this.image, `${broken}, which leads back to a cluster earlier in the chain: the chain loops.`);
       cluster = next;
     }
   }
@@ -291,18 +344,16 @@ function readAt(image: string, fd: number, offset: number, into: Uint8Array): vo
 }
 
 /** Reads and checks the boot sector; the volume it describes must lie inside the file. */
-function readLayout(image: string, fd: number): Layout {
-  const stats = fstatSync(fd);
-  if (!stats.isFile()) throw fault(image, 'this is not a file (a folder or a device).', 'Give the path of a FAT32 disk image file. ' + MAKE_ONE);
-  if (stats.size < BOOT_SECTOR_SIZE) {
-    throw fault(image, `the file is ${stats.size} bytes long, shorter than a boot sector (512 bytes): it is not a disk image.`, MAKE_ONE);
+function readLayout(image: string, { fd, size }: RegularFile): Layout {
+  if (size < BOOT_SECTOR_SIZE) {
+    throw fault(image, `the file is ${size} bytes long, shorter than a boot sector (512 bytes): it is not a disk image.`, MAKE_ONE);
   }
   const boot = new Uint8Array(BOOT_SECTOR_SIZE);
   readAt(image, fd, 0, boot);
   const layout = parseBootSector(image, new DataView(boot.buffer));
   const volumeSize = layout.totalSectors * layout.bytesPerSector;
-  if (volumeSize > stats.size) {
-    throw damaged(image, `the boot sector says the volume is ${volumeSize} bytes, but the file is only ${stats.size} bytes: it has been cut short.`);
+  if (volumeSize > size) {
+    throw damaged(image, `the boot sector says the volume is ${volumeSize} bytes, but the file is only ${size} bytes: it has been cut short.`);
   }
   return layout;
 }

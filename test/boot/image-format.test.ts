@@ -25,6 +25,23 @@ describe('parseElf', () => {
     expect(() => parseElf(elf({ fileLength: 40 }))).toThrow('the file is truncated: the ELF header needs bytes 0-63, but the file has 40');
     expect(() => parseElf(elf({ fileLength: 40 }))).toThrow(ImageFormatError);
   });
+
+  // Issue 15: the vCPU is started at the entry point, so it must be a byte some segment loads.
+  it('refuses an entry point outside every loaded segment, naming the entry and the segments', () => {
+    expect(() => parseElf(elf({ entry: 0 }))).toThrow('its entry point 0x0 is outside every segment it loads (0x200000-0x2001ff), so the vCPU would start on memory the image does not fill');
+    expect(() => parseElf(elf({ entry: 2 ** 52 }))).toThrow('its entry point 0x10000000000000 is outside every segment it loads (0x200000-0x2001ff)');
+    expect(() => parseElf(elf({ elfClass: 32, entry: 0x200200 }))).toThrow('its entry point 0x200200 is outside every segment it loads');
+    // The bss counts: the entry may lie past the file bytes, inside the memory size.
+    expect(parseElf(elf({ entry: 0x2001ff })).entry).toBe(0x2001ff);
+  });
+
+  it('reads only the headers of an image given in pieces', () => {
+    const bytes = elf();
+    const reads: [number, number][] = [];
+    const file = { size: 2 ** 31 - 1, read: (offset: number, length: number) => (reads.push([offset, length]), bytes.subarray(offset, offset + length)) };
+    expect(parseElf(file).segments).toEqual([{ gpa: 0x200000, offset: 0x1000, fileSize: 0x100, memSize: 0x200 }]);
+    expect(reads).toEqual([[0, 64], [64, 56]]);
+  });
 });
 
 describe('multiboot headers', () => {

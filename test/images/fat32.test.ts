@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fat32Error, Fat32Volume } from '../../src/images/fat32.js';
+import { fifoFolder } from '../helpers/fifo.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-fat32-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
@@ -357,6 +358,11 @@ describe('Fat32Volume follows fragmented cluster chains', () => {
       expect(volume.find('/B.BIN')).toBeUndefined();
       expect(volume.find('/d.bin')).toEqual({ path: '/D.BIN', size: d.length });
       expect(volume.readFile('/D.BIN')).toEqual(d);
+      // Pieces across the hole's edge, inside one cluster, at the end, and empty.
+      for (const [offset, length] of [[0, 1], [100, 6 * 512], [5 * 512 + 7, 3 * 512 + 9], [700, 10], [d.length - 1, 1], [d.length, 0], [0, d.length]] as const) {
+        expect(volume.readFileRange('/D.BIN', offset, length)).toEqual(d.subarray(offset, offset + length));
+      }
+      expect(volume.checkFile('/D.BIN')).toEqual({ path: '/D.BIN', size: d.length });
       expect(volume.readFile('/A.BIN')).toEqual(a);
       expect(volume.readFile('/C.BIN')).toEqual(c);
     });
@@ -400,7 +406,20 @@ describe('Fat32Volume refuses what is not a FAT32 volume', () => {
     expect(errorOf(() => Fat32Volume.open(missing)).message).toContain(`${missing}: the disk image does not exist.`);
     const directory = join(folder, 'a-folder.img');
     mkdirSync(directory);
-    expect(errorOf(() => Fat32Volume.open(directory)).message).toContain('not a file');
+    expect(errorOf(() => Fat32Volume.open(directory)).message).toContain(`${directory}: the disk image is a folder, not a regular file`);
+  });
+
+  // Issue 15: opening a FIFO for reading waits for a writer, and a device never ends.
+  it('refuses a FIFO and a device before reading them', () => {
+    const fifos = fifoFolder('tsvisor-fat32-fifo-');
+    const fifo = join(fifos.path, 'a-fifo.img');
+    try {
+      execFileSync('mkfifo', [fifo]);
+      expect(errorOf(() => Fat32Volume.open(fifo)).message).toContain(`${fifo}: the disk image is a FIFO (named pipe), not a regular file`);
+    } finally {
+      fifos.remove();
+    }
+    expect(errorOf(() => Fat32Volume.open('/dev/zero')).message).toContain('/dev/zero: the disk image is a character device, not a regular file');
   });
 
   it('refuses an image cut shorter than its volume', () => {
@@ -485,12 +504,16 @@ describe('Fat32Volume on damaged images', () => {
     withVolume(copy, (volume) => expect(errorOf(() => volume.readFile('/CHAIN.BIN')).message).toMatch(/starts at cluster 0, outside/));
   });
 
-  it('throws a Fat32Error, not a RangeError, on a size of 4 GiB that the chain does not hold', () => {
+  // Issue 15: such a file is refused by its size, before a byte of it is read or a buffer allocated.
+  it('throws a Fat32Error, not a RangeError, on a size of 4 GiB that the volume cannot hold', () => {
     const { copy, g } = damagedCopy('damaged-size.img');
     writeBytes(copy, rootEntryOffset(copy, g, 'CHAIN   BIN') + 0x1c, u32(0xffffffff));
     withVolume(copy, (volume) => {
       expect(volume.find('/CHAIN.BIN')?.size).toBe(0xffffffff);
-      expect(errorOf(() => volume.readFile('/CHAIN.BIN')).message).toContain('is 4294967295 bytes, which takes 8388608 clusters of 512 bytes, but its cluster chain ends after 16.');
+      const refusal = "the file /CHAIN.BIN is 4294967295 bytes, which takes 8388608 clusters of 512 bytes, more than the volume's 80628.";
+      expect(errorOf(() => volume.readFile('/CHAIN.BIN')).message).toContain(refusal);
+      expect(errorOf(() => volume.checkFile('/CHAIN.BIN')).message).toContain(refusal);
+      expect(errorOf(() => volume.readFileRange('/CHAIN.BIN', 0, 64)).message).toContain(refusal);
     });
   });
 
