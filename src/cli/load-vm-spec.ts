@@ -2,9 +2,10 @@
  * The VmSpec of a config file, whichever front end's format it is in: libvirt domain XML
  * (recognised by content: its first character opens a tag) or AxVisor TOML.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { loadVmConfig } from '../config/load-config.js';
 import type { VmSpec } from '../config/vm-spec.js';
+import { openRegularFile, type RegularFile } from '../host/regular-file.js';
 import { loadDomainConfig, looksLikeXml, type DomainConfig } from '../libvirt/domain-config.js';
 
 export type LoadedConfig = { readonly format: 'toml'; readonly spec: VmSpec } | { readonly format: 'domain-xml'; readonly spec: VmSpec; readonly domain: DomainConfig };
@@ -17,18 +18,21 @@ export function loadConfigFile(path: string): LoadedConfig {
   return { format: 'toml', spec: loadVmConfig(path) };
 }
 
-/** The file's first bytes, enough to tell XML from TOML; "" when it cannot be read (the loader says why). */
+/**
+ * The file's first bytes, enough to tell XML from TOML (a leading comment or processing
+ * instruction opens a tag too); "" when it is not a regular file that can be read, for the
+ * TOML loader to say why. A FIFO or a device is never opened for a read that could block.
+ */
 function firstBytes(path: string): string {
-  let fd: number | undefined;
+  let file: RegularFile | undefined;
   try {
-    fd = openSync(path, 'r');
+    file = openRegularFile(path);
     const buffer = Buffer.alloc(256);
-    const count = readSync(fd, buffer, 0, buffer.length, 0);
-    // A leading comment or processing instruction opens a tag too.
+    const count = readSync(file.fd, buffer, 0, buffer.length, 0);
     return buffer.subarray(0, count).toString('utf8');
   } catch {
     return '';
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (file) closeSync(file.fd);
   }
 }

@@ -4,12 +4,12 @@
  * the VmSpec, through the same readers as a TOML file's. Errors from the QEMU side name the
  * file and, for a <qemu:arg>, the argument.
  */
-import { readFileSync } from 'node:fs';
 import { cpus as hostCpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/config-error.js';
 import { ConfigSource } from '../config/config-source.js';
-import { vmSpecOf } from '../config/load-config.js';
+import { MAX_CONFIG_BYTES, vmSpecOf } from '../config/load-config.js';
+import { InputFileError, readRegularFile } from '../host/regular-file.js';
 import type { VmSpec } from '../config/vm-spec.js';
 import type { QemuMachine } from '../qemu/invocation.js';
 import { parseCommandLine } from '../qemu/parse-command-line.js';
@@ -38,9 +38,11 @@ export function looksLikeXml(text: string): boolean {
 export function loadDomainConfig(path: string): DomainConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // A domain file is a config: a regular file, and as small as one.
+    text = Buffer.from(readRegularFile(path, MAX_CONFIG_BYTES, 'a domain XML file')).toString('utf8');
   } catch (error) {
-    throw new DomainXmlError(path, undefined, `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? error}.`, 'Check the path.');
+    if (!(error instanceof InputFileError)) throw error;
+    throw new DomainXmlError(path, undefined, `${error.missing ? 'the file does not exist' : `the file ${error.problem}`}.`, error.missing ? 'Check the path.' : error.fix);
   }
   return domainConfig(readDomain(text, path), path);
 }
