@@ -20,7 +20,9 @@
 #define MS 1000000ull
 /* One INIT-SIPI-SIPI round takes a little over 10 ms; the AP then has this long to check in. */
 #define CHECK_IN_TIMEOUT (50 * MS)
-#define ROUNDS 1000
+/* Between rounds (an IPI to a CPU that is not plugged in may fail at once). */
+#define ROUND_PAUSE (50 * MS)
+#define ROUNDS 600
 
 static uint8_t ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((aligned(16)));
 static volatile bool online[MAX_CPUS];
@@ -63,6 +65,7 @@ int kmain(void) {
             serial_printf("all cpus online\n");
             return 0;
         }
+        delay_ns(ROUND_PAUSE);
     }
     serial_printf("gave up\n");
     return 1;

@@ -48,6 +48,8 @@ export interface MuxOptions {
   readonly write: (text: string) => void;
   /** Ctrl-A x: end the VM. */
   readonly quit: () => void;
+  /** What Ctrl-A x prints first: QEMU's "QEMU: Terminated" unless told otherwise. */
+  readonly quitText?: string;
 }
 
 export class ConsoleMux {
@@ -99,7 +101,7 @@ export class ConsoleMux {
         this.options.write(MUX_HELP);
         break;
       case 'x':
-        this.options.write(MUX_TERMINATED);
+        this.options.write(this.options.quitText ?? MUX_TERMINATED);
         this.options.quit();
         break;
       case 'c':

@@ -71,7 +71,7 @@ export async function domainCommand(args: readonly string[]): Promise<number> {
       await run(simple.command);
       writeSync(1, `${simple.done(domainName)}\n\n`);
     } else if (operation === 'dumpxml') {
-      writeSync(1, String((await domain(values.inactive === true)).get('xml')));
+      writeSync(1, `${String((await domain(values.inactive === true)).get('xml'))}\n`); // virsh ends it with an empty line
     } else if (operation === 'dominfo') {
       writeSync(1, await dominfo(run, await domain()));
     } else if (operation === 'setvcpus') {
@@ -113,7 +113,10 @@ function memoryKib(text: string): bigint {
 
 /** virsh dominfo's lines: a label padded to 16 columns, then the value. */
 async function dominfo(run: (command: string) => Promise<JsonValue>, domain: JsonObject): Promise<string> {
-  const [status, name, uuid] = (await Promise.all([run('query-status'), run('query-name'), run('query-uuid')])) as JsonObject[];
+  // One command at a time: a QMP client's replies come in order, each to the command before it.
+  const status = (await run('query-status')) as JsonObject;
+  const name = (await run('query-name')) as JsonObject;
+  const uuid = (await run('query-uuid')) as JsonObject;
   const state = String(status?.get('status'));
   const seconds = Number(domain.get('cpu-time-ns')) / 1e9;
   const lines: [string, string][] = [

@@ -1,10 +1,10 @@
 /** tsvisor run: config -> VmSpec -> Vm -> run -> exit status. */
 import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { CharBackend } from '../chardev/char-backend.js';
 import { ChardevOpenError } from '../chardev/chardev-open-error.js';
 import { openFileBackend } from '../chardev/file-backend.js';
 import { openStdioBackend } from '../chardev/stdio-backend.js';
-import { loadVmConfig } from '../config/load-config.js';
 import type { UnassignedAccess } from '../devices/bus.js';
 import { littleEndianValue } from '../devices/bus-device.js';
 import { ExitStatus, TsvisorError, hex } from '../errors.js';
@@ -13,7 +13,10 @@ import { exitStatusOf } from '../vmm/vm-exit.js';
 import { RUN_HELP } from './help.js';
 import { parseCommandOptions } from './parse-options.js';
 import { UsageError } from './usage-error.js';
-import { parseQmpEndpoint } from '../qmp/endpoint.js';
+import { endpointFilename, parseQmpEndpoint, type QmpEndpoint } from '../qmp/endpoint.js';
+import type { DomainConfig } from '../libvirt/domain-config.js';
+import { domainRunPlan, tomlDomainView, TSVISOR_MUX_QUIT } from '../libvirt/run-domain.js';
+import { loadConfigFile } from './load-vm-spec.js';
 import { runVm } from './run-vm.js';
 
 const STDOUT = 1;
@@ -37,18 +40,27 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     );
   }
   const qmpEndpoint = values.qmp === undefined ? undefined : parseQmpEndpoint(values.qmp);
-  const spec = loadVmConfig(positionals[0] as string);
+  const config = loadConfigFile(positionals[0] as string);
+  const { spec } = config;
   for (const warning of spec.warnings) writeSync(STDERR, `tsvisor: warning: ${warning}\n`);
 
   const serialPath = values.serial;
   const report = (message: string) => writeSync(STDERR, `tsvisor: ${message}\n`);
-  const options = {
-    openSerial: () => Promise.resolve(serialPath === undefined ? openStdioBackend(true, false) : openSerialFile(serialPath)),
+  // On a terminal, COM1 gets QEMU's console: raw input (Ctrl-C still stops tsvisor), Ctrl-A x
+  // to quit and Ctrl-A c for the human monitor. Elsewhere (a pipe, a file) the bytes go as they come.
+  const console = serialPath === undefined && isatty(0) && isatty(1);
+  const tomlPlan = {
+    openSerial: () => Promise.resolve(serialPath === undefined ? openStdioBackend(true, console) : openSerialFile(serialPath)),
     serialLabel: 'serial0',
+    monitors: { qmp: qmpEndpoint, humanSockets: [] },
+    terminal: console ? ({ kind: 'mux', quitText: TSVISOR_MUX_QUIT, monitor: true } as const) : ({ kind: 'console' } as const),
+    domain: tomlDomainView,
+  };
+  const options = {
+    ...(config.format === 'toml' ? tomlPlan : domainPlan(config.domain, serialPath, qmpEndpoint)),
     report,
     ...(values['trace-unassigned'] ? { onUnassigned: traceUnassigned } : {}),
     timeStats: values.stats ?? false,
-    qmp: qmpEndpoint && { endpoint: qmpEndpoint },
   };
   return runVm(spec, options, (exit, vm) => {
     if (exit.kind === 'guest-failure') {
@@ -69,6 +81,17 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     if (values.stats) writeSync(STDERR, formatStats(stats));
     return exitStatusOf(exit);
   });
+}
+
+/** A domain's run, with tsvisor run's --serial and --qmp taking the place of its own serial port and QMP socket. */
+function domainPlan(domain: DomainConfig, serialPath: string | undefined, qmpEndpoint: QmpEndpoint | undefined) {
+  const plan = domainRunPlan(domain);
+  if (qmpEndpoint && plan.monitors.qmp) throw new UsageError(`${domain.file} opens a QMP socket already (${endpointFilename(plan.monitors.qmp)}, in its <qemu:commandline>): leave --qmp out, or take the -qmp out of the file.`);
+  return {
+    ...plan,
+    ...(serialPath === undefined ? {} : { openSerial: () => Promise.resolve(openSerialFile(serialPath)), terminal: { kind: 'console' } as const }),
+    monitors: { ...plan.monitors, qmp: plan.monitors.qmp ?? qmpEndpoint },
+  };
 }
 
 /** --serial FILE: COM1's output into FILE; its input is still the terminal's (stdin), as it has always been. */

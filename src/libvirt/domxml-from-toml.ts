@@ -19,7 +19,7 @@ export interface TranslatedDomain {
 }
 
 export function tomlToDomain(spec: VmSpec): TranslatedDomain {
-  const domain = definitionOf(spec);
+  const domain = domainDefinitionOf(spec);
   const lost: string[] = [];
   try {
     lost.push(...differences(spec, domainConfig(domain, spec.configPath).spec));
@@ -29,7 +29,7 @@ export function tomlToDomain(spec: VmSpec): TranslatedDomain {
   return { xml: writeDomain(domain), lost };
 }
 
-function definitionOf(spec: VmSpec): DomainDefinition {
+export function domainDefinitionOf(spec: VmSpec): DomainDefinition {
   const ram = spec.memoryRegions.filter((region) => region.mapType !== 'reserved' && !region.readOnly);
   const memoryKib = BigInt(Math.ceil(ram.reduce((sum, region) => sum + region.size, 0) / 1024));
   const image = (role: string) => spec.images.find((entry) => entry.role === role);

@@ -16,11 +16,11 @@ const BACKENDS = ['stdio', 'null', 'file', 'pipe', 'pty', 'socket'];
 const QEMU_ONLY_BACKENDS = ['ringbuf', 'mux', 'qemu-vdagent', 'msmouse', 'vc', 'parallel', 'udp', 'memory', 'serial', 'wctablet', 'testdev', 'spicevmc', 'spiceport', 'braille', 'tty'];
 
 /** -chardev keys tsvisor acts on; `nowait` is the legacy wait=off. */
-const KEYS = ['backend', 'id', 'path', 'host', 'port', 'server', 'wait', 'nowait', 'append', 'signal'];
+const KEYS = ['backend', 'id', 'path', 'host', 'port', 'server', 'wait', 'nowait', 'append', 'signal', 'mux'];
 /** QEMU's socket tuning that changes nothing a guest or its user sees: taken and ignored. */
 const IGNORED_KEYS = ['delay', 'nodelay'];
 /** QEMU's chardev options for behaviours tsvisor lacks: refused by name unless off. */
-const UNSUPPORTED_KEYS = ['telnet', 'tn3270', 'websocket', 'reconnect', 'tls-creds', 'tls-authz', 'mux', 'logfile', 'logappend', 'fd', 'local', 'localaddr', 'localport', 'to', 'ipv4', 'ipv6', 'abstract', 'tight'];
+const UNSUPPORTED_KEYS = ['telnet', 'tn3270', 'websocket', 'reconnect', 'tls-creds', 'tls-authz', 'logfile', 'logappend', 'fd', 'local', 'localaddr', 'localport', 'to', 'ipv4', 'ipv6', 'abstract', 'tight'];
 
 /** A -chardev, by id: -serial chardev:ID and -mon chardev=ID refer to it. */
 export interface ChardevDefinition {
@@ -28,6 +28,8 @@ export interface ChardevDefinition {
   /** The option as written, which errors in opening it name. */
   readonly option: string;
   readonly spec: ChardevSpec;
+  /** mux=on: COM1 and a monitor share it (stdio only). */
+  readonly mux: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export function parseSerial(text: string, chardevs: ReadonlyMap<string, ChardevD
   if (text.startsWith('chardev:')) {
     const chardev = chardevs.get(text.slice('chardev:'.length));
     if (!chardev) throw notConnected();
-    return { spec: chardev.spec, label: chardev.id, option: chardev.option, serialArgument: undefined };
+    return { spec: chardev.spec, label: chardev.id, option: chardev.option, serialArgument: undefined, mux: chardev.mux };
   }
   if (text.startsWith('file:') || text.startsWith('pipe:')) {
     const path = text.slice('file:'.length);
@@ -53,8 +55,10 @@ export function parseSerial(text: string, chardevs: ReadonlyMap<string, ChardevD
     return serial(text.startsWith('file:') ? { backend: 'file', path: resolve(path), append: false } : { backend: 'pipe', path: resolve(path) });
   }
   if (text.startsWith('unix:') || text.startsWith('tcp:')) return serial(parseSocketShorthand(text));
+  // mon:stdio: the terminal shared with the human monitor; Ctrl-C goes to the guest (QEMU 7.2 clears ISIG).
+  if (text === 'mon:stdio') return { ...serial({ backend: 'stdio', signal: false }), mux: true };
   if (text.startsWith('mon:')) {
-    throw new QemuError(option, 'mon: puts QEMU\'s human monitor on the serial port, and tsvisor has no monitor yet. Use -serial stdio.');
+    throw new QemuError(option, 'tsvisor shares only the terminal between COM1 and the monitor: use -serial mon:stdio, or give the monitor its own -monitor.');
   }
   const backend = /^[a-z]+:/.test(text) ? text.slice(0, text.indexOf(':')) : text;
   if (QEMU_ONLY_BACKENDS.includes(backend) || LEGACY_SOCKET_FORMS.includes(backend)) {
@@ -131,7 +135,10 @@ export function parseChardev(text: string): ChardevDefinition {
       }
     }
   })();
-  return { id, option, spec };
+  const mux = valueOf(pairs, 'mux');
+  const muxed = mux === undefined ? false : parseBoolean(option, 'mux', mux);
+  if (muxed && spec.backend !== 'stdio') throw fail(`tsvisor shares only the terminal between COM1 and the monitor: mux=on is for a stdio chardev, and this is a ${spec.backend} one.`);
+  return { id, option, spec, mux: muxed };
 }
 
 /** A socket's remaining options (server, wait, nowait and the rest) checked: server off by default, wait on for a server and refused for a client, as QEMU. */
@@ -157,7 +164,7 @@ function checkKeys(fail: (problem: string) => QemuError, pairs: readonly KeyValu
 function monitorChannelOf(option: string, chardev: ChardevDefinition): MonitorChannel {
   const { spec } = chardev;
   if (spec.backend === 'socket') return { kind: 'socket', address: spec.address, server: spec.server, wait: spec.wait };
-  if (spec.backend === 'stdio') return { kind: 'stdio' };
+  if (spec.backend === 'stdio') return chardev.mux ? { kind: 'mux' } : { kind: 'stdio' };
   throw new QemuError(option, `tsvisor's monitors talk through a socket or stdio chardev, and '${chardev.id}' is a ${spec.backend} chardev.`);
 }
 

@@ -30,18 +30,18 @@ export interface SerialChardev {
   readonly option: string | undefined;
   /** QEMU's -serial argument, which its second error line names ("could not connect serial device to character backend '...'"); undefined for a -chardev's. */
   readonly serialArgument: string | undefined;
+  /** The terminal is shared with the human monitor (mon:stdio, a stdio -chardev with mux=on): Ctrl-A commands (src/chardev/mux.ts). */
+  readonly mux?: boolean;
 }
 
 /** A character device a monitor talks through. */
 export type MonitorChannel =
   | { readonly kind: 'socket'; readonly address: SocketAddress; readonly server: boolean; readonly wait: boolean }
-  | { readonly kind: 'stdio' };
+  | { readonly kind: 'stdio' }
+  /** The terminal COM1 has too, behind Ctrl-A c (mon:stdio, a stdio -chardev with mux=on). */
+  | { readonly kind: 'mux' };
 
-/**
- * A monitor the command line asks for (-qmp, -monitor, -mon with -chardev): QMP ("control")
- * or the human monitor ("readline"), and its channel. tsvisor's QMP server is built apart;
- * until it is wired in, a command line with a monitor is refused at run time.
- */
+/** A monitor the command line asks for (-qmp, -monitor, -mon with -chardev, mon:stdio): QMP ("control") or the human monitor ("readline"), and its channel. */
 export interface MonitorRequest {
   /** The option that asked for it, as written: "-qmp unix:/tmp/q.sock,server=on,wait=off". */
   readonly option: string;

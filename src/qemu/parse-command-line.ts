@@ -10,7 +10,7 @@ import { DEBUG_EXIT_DEFAULTS, type DeviceGlobals, type DeviceRequest, parseDevic
 import type { MachineType, MonitorRequest, QemuInvocation, QemuMachine, SerialChardev, WrittenOption } from './invocation.js';
 import { parseKeyValues } from './keyval.js';
 import { DEFAULT_RAM_SIZE, parseAccel, parseMachine, parseMemory, parseSmp } from './machine-options.js';
-import { QemuError } from './qemu-error.js';
+import { PROGRAM, QemuError } from './qemu-error.js';
 
 /** The options tsvisor takes, and whether each has an argument. `--print-config` is tsvisor's own. */
 const OPTIONS: Readonly<Record<string, boolean>> = {
@@ -175,7 +175,20 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
   }
   const [firstSerial, secondSerial] = serials;
   if (secondSerial !== undefined) throw new QemuError(`-serial ${secondSerial}`, 'tsvisor has one serial port, COM1; a second -serial would be COM2.');
-  const serial = firstSerial === undefined ? defaultSerial(has('nodefaults'), has('nographic')) : parseSerial(firstSerial, chardevs);
+  // QEMU 7.2's defaults (vl.c): without -nodefaults, -serial and any monitor option, -nographic
+  // shares the terminal between COM1 and the monitor (mon:stdio); with only one of them given,
+  // the other gets the terminal alone. (Measured: -nographic -serial null greets with the
+  // monitor; -nographic -qmp ... gives COM1 the terminal, Ctrl-A x unheard.)
+  const defaultMonitor = !has('nodefaults') && monitors.length === 0;
+  const defaultSerial = !has('nodefaults') && firstSerial === undefined;
+  const nographic = has('nographic');
+  let serial: SerialChardev;
+  if (firstSerial !== undefined) serial = parseSerial(firstSerial, chardevs);
+  else if (nographic && defaultSerial && defaultMonitor) serial = parseSerial('mon:stdio', chardevs);
+  else serial = defaultSerialChardev(nographic && defaultSerial);
+  if (serial.mux && serial.serialArgument !== undefined) monitors.push({ option: `-serial ${serial.serialArgument}`, mode: 'readline', pretty: false, channel: { kind: 'mux' } });
+  else if (nographic && defaultMonitor) monitors.push({ option: '-nographic', mode: 'readline', pretty: false, channel: { kind: 'stdio' } });
+  checkOneStdioUser(serial, monitors);
   // QEMU opens the -chardevs first: -serial stdio is then the second user of the terminal.
   if (serial.serialArgument !== undefined && serial.spec.backend === 'stdio' && [...chardevs.values()].some(({ spec }) => spec.backend === 'stdio')) {
     throw serialError(serial.serialArgument, 'cannot use stdio by multiple character devices');
@@ -210,11 +223,25 @@ export function parseCommandLine(args: readonly string[]): QemuInvocation {
 }
 
 /**
- * QEMU's serial port without -serial: on the terminal with -nographic (its mon:stdio, less
- * the monitor), in a graphical console otherwise, and absent with -nodefaults; tsvisor's
- * COM1 is always there, and its output goes nowhere where QEMU's has no terminal.
+ * The terminal has one user, unless they share it through a mux: QEMU opens the monitors
+ * first, then says COM1 cannot have stdio too (QEMU 7.2: -nographic -serial stdio, and
+ * -nographic -monitor stdio, whose default COM1 is the terminal).
  */
-function defaultSerial(nodefaults: boolean, nographic: boolean): SerialChardev {
-  const spec = !nodefaults && nographic ? { backend: 'stdio', signal: true } as const : { backend: 'null' } as const;
+function checkOneStdioUser(serial: SerialChardev, monitors: readonly MonitorRequest[]): void {
+  const monitorOnStdio = monitors.filter((monitor) => monitor.channel.kind === 'stdio');
+  const [first, second] = monitorOnStdio;
+  if (second) throw new QemuError(second.option, 'cannot use stdio by multiple character devices');
+  if (!first || serial.spec.backend !== 'stdio' || serial.mux) return;
+  if (serial.serialArgument !== undefined) throw serialError(serial.serialArgument, 'cannot use stdio by multiple character devices');
+  throw new QemuError(undefined, `cannot use stdio by multiple character devices\n${PROGRAM}: could not connect serial device to character backend 'stdio'`);
+}
+
+/**
+ * QEMU's serial port without -serial, where no monitor shares it: on the terminal (-nographic
+ * with a monitor option given), in a graphical console otherwise, and absent with -nodefaults;
+ * tsvisor's COM1 is always there, and its output goes nowhere where QEMU's has no terminal.
+ */
+function defaultSerialChardev(onTerminal: boolean): SerialChardev {
+  const spec = onTerminal ? ({ backend: 'stdio', signal: true } as const) : ({ backend: 'null' } as const);
   return { spec, label: 'serial0', option: undefined, serialArgument: undefined };
 }

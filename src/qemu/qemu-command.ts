@@ -12,8 +12,8 @@ import type { VmSpec } from '../config/vm-spec.js';
 import { ExitStatus, TsvisorError } from '../errors.js';
 import { DEVICE_HELP, devicePropertiesHelp } from './device-options.js';
 import { qemuHelp, versionLine } from './help.js';
-import type { QmpEndpoint } from '../qmp/endpoint.js';
-import type { MonitorRequest, QemuMachine } from './invocation.js';
+import type { QemuMachine } from './invocation.js';
+import { monitorPlanOf } from './monitor-plan.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { configToml } from './print-config.js';
 import { PROGRAM, QEMU_ERROR_STATUS, QemuError } from './qemu-error.js';
@@ -66,22 +66,10 @@ async function qemu(args: readonly string[]): Promise<number> {
     writeSync(STDOUT, configToml(config.document, configHeader(args, machine)));
     return ExitStatus.ok;
   }
-  const qmpEndpoints = machine.monitors.map(qmpEndpointOf);
-  if (qmpEndpoints.length > 1) throw new QemuError(machine.monitors[1]?.option, 'tsvisor serves one QMP socket per VM (it takes several clients at once). Keep one -qmp.');
+  const monitors = monitorPlanOf(machine);
   for (const warning of spec.warnings) writeSync(STDERR, `${PROGRAM}: warning: ${warning}\n`);
   const { runQemuMachine } = await import('./run-qemu.js');
-  return runQemuMachine(spec, machine, qmpEndpoints[0]);
-}
-
-/** A monitor of the command line as tsvisor's QMP server takes it: QMP on a socket; the human monitor and stdio are refused. */
-function qmpEndpointOf(monitor: MonitorRequest): QmpEndpoint {
-  if (monitor.mode !== 'control') throw new QemuError(monitor.option, 'tsvisor has no human monitor (HMP) of its own yet; its commands go through QMP\'s human-monitor-command. Use -qmp unix:PATH,server=on,wait=off.');
-  const { channel } = monitor;
-  if (channel.kind !== 'socket') throw new QemuError(monitor.option, 'tsvisor serves QMP on a socket only, not on stdio. Use -qmp unix:PATH,server=on,wait=off.');
-  const { server, wait } = channel;
-  return channel.address.kind === 'unix'
-    ? { transport: 'unix', path: channel.address.path, server, wait }
-    : { transport: 'tcp', host: channel.address.host, port: channel.address.port, server, wait };
+  return runQemuMachine(spec, machine, monitors);
 }
 
 /** The VmSpec of a QEMU command line's document, by the config readers; their errors name the option that set the key. */

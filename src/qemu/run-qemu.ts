@@ -12,7 +12,7 @@ import type { VmSpec } from '../config/vm-spec.js';
 import { ExitStatus } from '../errors.js';
 import { exitStatusOf, type VmExit } from '../vmm/vm-exit.js';
 import { runVm } from '../cli/run-vm.js';
-import type { QmpEndpoint } from '../qmp/endpoint.js';
+import type { monitorPlanOf } from './monitor-plan.js';
 import { serialError } from './chardev-options.js';
 import type { QemuMachine, SerialChardev } from './invocation.js';
 import { PROGRAM, QEMU_ERROR_STATUS, QemuError } from './qemu-error.js';
@@ -21,18 +21,27 @@ const STDOUT = 1;
 const STDERR = 2;
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 
-export async function runQemuMachine(spec: VmSpec, machine: QemuMachine, qmpEndpoint: QmpEndpoint | undefined): Promise<number> {
+export async function runQemuMachine(spec: VmSpec, machine: QemuMachine, monitors: ReturnType<typeof monitorPlanOf>): Promise<number> {
   const options = {
-    openSerial: () => openSerial(machine.serial),
-    serialLabel: machine.serial.label,
+    ...qemuRunPlan(machine, monitors),
     report: (message: string) => writeSync(STDERR, `${PROGRAM}: ${message}\n`),
-    qmp: qmpEndpoint && { endpoint: qmpEndpoint },
-    ...qemuLifecycle(machine),
   };
   return runVm(spec, options, (exit, vm) => {
     for (const line of vm.guardedRegionSummary()) writeSync(STDERR, `${PROGRAM}: ${line}\n`);
     return qemuExitStatus(exit, machine);
   });
+}
+
+/** How a QEMU machine runs: COM1's character device, its monitors and the terminal, and its lifecycle. */
+export function qemuRunPlan(machine: QemuMachine, monitors: ReturnType<typeof monitorPlanOf>) {
+  return {
+    openSerial: () => openSerial(machine.serial),
+    serialLabel: machine.serial.label,
+    monitors: monitors.plan,
+    terminal: monitors.terminal,
+    ...(machine.uuid ? { uuid: machine.uuid } : {}),
+    ...qemuLifecycle(machine),
+  };
 }
 
 /**

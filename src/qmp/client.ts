@@ -24,6 +24,8 @@ const GREETING_TIMEOUT_MS = 10_000;
 
 export class QmpClient {
   private readonly messages: JsonObject[] = [];
+  /** The command in flight: the next one waits for its reply. */
+  private pending: Promise<unknown> = Promise.resolve();
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
 
@@ -77,7 +79,14 @@ export class QmpClient {
   }
 
   /** Runs one command and gives its reply. */
-  async execute(command: string, args?: JsonObject): Promise<QmpReply> {
+  /** Sends one command and returns its reply; commands sent before it have their replies first (QMP answers in order). */
+  execute(command: string, args?: JsonObject): Promise<QmpReply> {
+    const reply = this.pending.then(() => this.executeNow(command, args));
+    this.pending = reply.catch(() => {});
+    return reply;
+  }
+
+  private async executeNow(command: string, args?: JsonObject): Promise<QmpReply> {
     const request = new Map<string, JsonValue>([['execute', command]]);
     if (args) request.set('arguments', args);
     this.socket.write(`${formatJson(request)}\n`);

@@ -15,8 +15,8 @@ import { genericError } from './qmp-error.js';
 /** What the adapter uses of a Vm. */
 export type QmpVm = Pick<Vm, 'pause' | 'resume' | 'stop' | 'reset' | 'threadIds' | 'vcpuState' | 'cpuDumpState'> & { readonly spec: { readonly name: string } };
 
-/** tsvisor's configs carry no UUID; QEMU without -uuid reports this one. */
-const NO_UUID = '00000000-0000-0000-0000-000000000000';
+/** tsvisor's TOML configs carry no UUID; QEMU without -uuid reports this one. */
+export const NO_UUID = '00000000-0000-0000-0000-000000000000';
 
 export class VmMachine implements QmpMachine {
   private state: RunState = 'prelaunch';
@@ -26,13 +26,13 @@ export class VmMachine implements QmpMachine {
     private readonly vm: QmpVm,
     private readonly chardevList: readonly Chardev[],
     readonly domain: DomainView | undefined = undefined,
+    /** -uuid's, or a domain's. */
+    readonly uuid: string = NO_UUID,
   ) {}
 
   get name(): string {
     return this.vm.spec.name;
   }
-
-  readonly uuid = NO_UUID;
 
   /** The VM's run has begun (with `paused`, -S: its vCPUs wait for cont); `run` settles when it ends. */
   started(run: Promise<unknown>, options: { readonly paused?: boolean } = {}): void {

@@ -47,7 +47,7 @@ describe('-serial', () => {
   });
 
   it('takes chardev:ID, a -chardev given before or after it, labelled with its id', () => {
-    expect(serialOf('-serial', 'chardev:c0', '-chardev', 'pty,id=c0')).toEqual({ spec: { backend: 'pty' }, label: 'c0', option: '-chardev pty,id=c0', serialArgument: undefined });
+    expect(serialOf('-serial', 'chardev:c0', '-chardev', 'pty,id=c0')).toEqual({ spec: { backend: 'pty' }, label: 'c0', option: '-chardev pty,id=c0', serialArgument: undefined, mux: false });
     expect(serialOf('-chardev', 'stdio,id=c0,signal=off', '-serial', 'chardev:c0').spec).toEqual({ backend: 'stdio', signal: false });
   });
 
@@ -101,6 +101,6 @@ describe('-chardev', () => {
   it('refuses QEMU\'s backends and options tsvisor does not have, by name', () => {
     expect(errorOf('-chardev', 'ringbuf,id=x')).toMatch(/^-chardev ringbuf,id=x: tsvisor does not support the 'ringbuf' chardev backend/);
     expect(errorOf('-chardev', 'socket,id=x,path=/tmp/a,server=on,tn3270=on')).toMatch(/tsvisor does not support the chardev option 'tn3270'/);
-    expect(errorOf('-chardev', 'file,id=x,path=/tmp/f,mux=on')).toMatch(/tsvisor does not support the chardev option 'mux'/);
+    expect(errorOf('-chardev', 'file,id=x,path=/tmp/f,mux=on')).toMatch(/mux=on is for a stdio chardev, and this is a file one/);
   });
 });

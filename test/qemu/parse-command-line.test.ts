@@ -68,11 +68,30 @@ describe('the command line', () => {
   });
 
   it('puts COM1 on the terminal with -nographic, unless -nodefaults; -serial decides over both', () => {
-    expect(machineOf('-nographic').serial.spec).toEqual({ backend: 'stdio', signal: true });
+    // QEMU 7.2's mon:stdio: COM1 and the human monitor share the terminal, and Ctrl-C goes to the guest.
+    expect(machineOf('-nographic').serial).toMatchObject({ spec: { backend: 'stdio', signal: false }, mux: true });
+    expect(machineOf('-nographic').monitors).toEqual([{ option: '-serial mon:stdio', mode: 'readline', pretty: false, channel: { kind: 'mux' } }]);
+    expect(machineOf('-nographic', '-qmp', 'unix:/tmp/q,server=on,wait=off').serial.spec).toEqual({ backend: 'stdio', signal: true });
+    expect(machineOf('-nographic', '-serial', 'null').monitors).toEqual([{ option: '-nographic', mode: 'readline', pretty: false, channel: { kind: 'stdio' } }]);
     expect(machineOf('-nographic', '-nodefaults').serial.spec).toEqual({ backend: 'null' });
     expect(machineOf('-nodefaults', '-serial', 'stdio').serial.spec).toEqual({ backend: 'stdio', signal: true });
     expect(machineOf('-serial', 'file:out.txt').serial.spec).toEqual({ backend: 'file', path: `${process.cwd()}/out.txt`, append: false });
     expect(machineOf('-serial', 'null').serial.spec).toEqual({ backend: 'null' });
+  });
+});
+
+describe('the terminal\'s users (QEMU 7.2, measured on a pty)', () => {
+  it('shares the terminal between COM1 and the monitor with mon:stdio or a stdio -chardev with mux=on', () => {
+    expect(machineOf('-nodefaults', '-serial', 'mon:stdio').serial).toMatchObject({ spec: { backend: 'stdio', signal: false }, mux: true });
+    const muxed = machineOf('-nodefaults', '-chardev', 'stdio,id=c,mux=on', '-serial', 'chardev:c', '-mon', 'chardev=c');
+    expect(muxed.serial).toMatchObject({ spec: { backend: 'stdio' }, mux: true, label: 'c' });
+    expect(muxed.monitors).toEqual([{ option: '-mon chardev=c', mode: 'readline', pretty: false, channel: { kind: 'mux' } }]);
+  });
+
+  it('refuses a second user of the terminal as QEMU does', () => {
+    expect(errorOf('-nographic', '-serial', 'stdio')).toBe("-serial stdio: cannot use stdio by multiple character devices\ntsvisor-qemu: -serial stdio: could not connect serial device to character backend 'stdio'");
+    expect(errorOf('-nographic', '-monitor', 'stdio')).toBe("cannot use stdio by multiple character devices\ntsvisor-qemu: could not connect serial device to character backend 'stdio'");
+    expect(machineOf('-nodefaults', '-monitor', 'stdio', '-serial', 'null').monitors).toEqual([{ option: '-monitor stdio', mode: 'readline', pretty: false, channel: { kind: 'stdio' } }]);
   });
 });
 
@@ -218,7 +237,7 @@ describe('-serial, -display', () => {
   it('refuse backends and displays tsvisor has not, naming them', () => {
     expect(errorOf('-serial', 'vc')).toMatch(/^-serial vc: tsvisor does not support the 'vc' serial backend: it takes stdio, null, file:PATH, pipe:PATH, pty, unix:PATH/);
     expect(errorOf('-serial', 'telnet::4444,server=on')).toMatch(/^-serial telnet::4444,server=on: tsvisor does not support the 'telnet' serial backend/);
-    expect(errorOf('-serial', 'mon:stdio')).toMatch(/^-serial mon:stdio: mon: puts QEMU's human monitor on the serial port/);
+    expect(errorOf('-serial', 'mon:unix:/tmp/s,server=on')).toMatch(/^-serial mon:unix:\/tmp\/s,server=on: tsvisor shares only the terminal between COM1 and the monitor/);
     expect(errorOf('-serial', 'file:')).toBe("-serial file:: Could not open '': No such file or directory\ntsvisor-qemu: -serial file:: could not connect serial device to character backend 'file:'");
     expect(errorOf(...KERNEL, '-serial', 'stdio', '-serial', 'null')).toBe('-serial null: tsvisor has one serial port, COM1; a second -serial would be COM2.');
     expect(errorOf('-display', 'gtk')).toMatch(/^-display gtk: tsvisor has no display/);
