@@ -19,7 +19,7 @@ describe('tsvisor help', () => {
   it('--help prints the usage and the exit statuses', async () => {
     const result = await tsvisor(['--help']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('tsvisor run <config.toml> [options]');
+    expect(result.stdout).toContain('tsvisor run <config> [options]');
     expect(result.stdout).toContain('odd        the guest wrote a value v to the debug-exit port 0xf4: (v << 1) | 1');
   });
 
@@ -43,7 +43,7 @@ describe('tsvisor help', () => {
 
 describe('usage errors', () => {
   it('an unknown command', async () => {
-    expectBadInput(await tsvisor(['boot']), "'boot' is not a tsvisor command. The commands are: run, check, qemu, qmp, bench. See `tsvisor --help`.");
+    expectBadInput(await tsvisor(['boot']), "'boot' is not a tsvisor command. The commands are: run, check, qemu, qmp, domain, domxml-to-toml, domxml-from-toml, bench. See `tsvisor --help`.");
   });
 
   it('an unknown option', async () => {

@@ -3,9 +3,12 @@
  * prints for it (the test driver's type and UUID aside, and without <qemu:commandline>, which
  * only libvirt's QEMU driver keeps), and it validates against libvirt's schema.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readDomain } from '../../src/libvirt/read-domain.js';
 import { writeDomain } from '../../src/libvirt/write-domain.js';
+import { REPO } from '../helpers/tsvisor.js';
 import { describeWithSchema, describeWithVirsh, schemaErrors, virshDefine } from './virsh-oracle.js';
 
 const FULL = `<domain type='kvm'>
@@ -65,5 +68,14 @@ describe('writeDomain', () => {
     const text = writeDomain(readDomain(FULL, 'full.xml'), { id: 7, currentVcpus: 2 });
     expect(text).toMatch(/^<domain type='kvm' id='7'>\n/);
     expect(text).toContain("<vcpu placement='static' cpuset='0'>2</vcpu>");
+  });
+});
+
+describeWithSchema('the sample domains against libvirt\'s schema', () => {
+  const samples = readdirSync(join(REPO, 'configs')).filter((name) => name.endsWith('.xml'));
+  it.each(samples)('%s validates, its relative paths made absolute (libvirt wants them so; tsvisor takes them relative to the file)', (name) => {
+    const text = readFileSync(join(REPO, 'configs', name), 'utf8').replaceAll('>../guests/build/', `>${REPO}/guests/build/`);
+    expect(schemaErrors(text)).toBe('');
+    expect(schemaErrors(writeDomain(readDomain(text, name)))).toBe('');
   });
 });

@@ -64,7 +64,6 @@ describeWithQemu('help, against QEMU 7.2', () => {
 
 describeWithQemu('monitors tsvisor does not serve', () => {
   it.each([
-    [['-monitor', 'unix:/tmp/tsvisor-test.sock,server=on,wait=off'], '-monitor unix:/tmp/tsvisor-test.sock,server=on,wait=off', 'no human monitor'],
     [['-qmp', 'stdio'], '-qmp stdio', 'on a socket only'],
   ])('%j', (args, option, why) => {
     const ours = run('tsvisor', ['-kernel', 'guests/build/bench.elf32', ...args]);
