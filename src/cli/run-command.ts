@@ -86,6 +86,8 @@ export async function runCommand(args: readonly string[]): Promise<number> {
 /** A domain's run, with tsvisor run's --serial and --qmp taking the place of its own serial port and QMP socket. */
 function domainPlan(domain: DomainConfig, serialPath: string | undefined, qmpEndpoint: QmpEndpoint | undefined) {
   const plan = domainRunPlan(domain);
+  // <qemu:env>: the environment QEMU would run in, which is tsvisor's here.
+  for (const { name, value } of domain.domain.qemuEnv) process.env[name] = value;
   if (qmpEndpoint && plan.monitors.qmp) throw new UsageError(`${domain.file} opens a QMP socket already (${endpointFilename(plan.monitors.qmp)}, in its <qemu:commandline>): leave --qmp out, or take the -qmp out of the file.`);
   return {
     ...plan,
