@@ -32,10 +32,14 @@ Exit status:
 
 export const RUN_HELP = `Usage: tsvisor run <config.toml> [options]
 
-Boots the VM that an AxVisor VM config ([base], [kernel], [devices]) describes, with the
-guest's serial console (COM1, I/O port 0x3f8) on this terminal, and exits with the status
-the guest chooses (see tsvisor --help). Each vCPU runs on its own thread. Ctrl-C (SIGINT)
-and SIGTERM stop the VM cleanly, with status 130 and 143, and say where each vCPU was.
+Boots the VM that a config describes (an AxVisor VM config in TOML: [base], [kernel],
+[devices]; or a libvirt domain XML file, told apart by content: README, "Coming from
+libvirt"), with the guest's serial console (COM1, I/O port 0x3f8) on this terminal, and
+exits with the status the guest chooses (see tsvisor --help). Each vCPU runs on its own
+thread. Ctrl-C (SIGINT) and SIGTERM stop the VM cleanly, with status 130 and 143, and say
+where each vCPU was. On a terminal the console is QEMU's: keys go to the guest as typed,
+Ctrl-A x ends the run (status 0), Ctrl-A c switches to the human monitor (info registers,
+stop, cont, system_reset, quit, help) and back, Ctrl-A h lists these.
 
 Options:
   --serial <file>        write the guest's serial output to <file> instead of the terminal

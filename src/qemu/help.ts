@@ -22,7 +22,8 @@ Machine:
   -m [size=]SIZE[,slots=N,maxmem=SIZE]
                                    RAM (default 128M; MiB without a suffix; k M G T P E)
   -smp [cpus=]N[,maxcpus=,sockets=,dies=,cores=,threads=]
-                                   vCPUs (at most 255), counted as QEMU 7.2 counts them
+                                   vCPUs (at most 255), counted as QEMU 7.2 counts them; those
+                                   above N wait, unplugged, until plugged in (setvcpus)
 Boot:
   -kernel FILE                     a multiboot (ELF32 or a.out kludge), ELF64, ELF32 or flat
                                    kernel; a flat one loads and starts at 0x8000 in real mode
@@ -41,12 +42,14 @@ Devices:
   -fw_cfg [name=]NAME,string=TEXT|file=FILE
                                    a file in fw_cfg's directory
 Console and display:
-  -serial stdio|null|file:PATH|pipe:PATH|pty|chardev:ID
+  -serial stdio|mon:stdio|null|file:PATH|pipe:PATH|pty|chardev:ID
   -serial unix:PATH|tcp:[HOST]:PORT[,server=on|off][,wait=on|off]
-                                   COM1's character device (default: the terminal with
-                                   -nographic, nowhere with -nodefaults or without -nographic)
+                                   COM1's character device (default: mon:stdio with
+                                   -nographic, nowhere with -nodefaults or without -nographic);
+                                   mon:stdio shares the terminal with the monitor: Ctrl-A h
+                                   helps, Ctrl-A c switches, Ctrl-A x quits
   -chardev BACKEND,id=ID[,...]     file (path=, append=), null, pipe (path=), pty,
-                                   stdio (signal=), socket (path= | host=,port=; server=, wait=)
+                                   stdio (signal=, mux=), socket (path= | host=,port=; server=, wait=)
   -nographic, -display none, -nodefaults
 Control:
   -no-reboot                       a guest reset (triple fault) ends with status 0, as QEMU;
@@ -55,8 +58,11 @@ Control:
                                    system_reset, quit or a signal
   -S                               start with the vCPUs stopped, until a monitor's cont
   -name NAME, -uuid UUID           the VM's name; a UUID (checked, not shown to the guest)
-  -qmp, -mon                       QMP on a socket (unix:PATH, tcp:HOST:PORT, server=on|off,
+  -qmp, -mon mode=control          QMP on a socket (unix:PATH, tcp:HOST:PORT, server=on|off,
                                    wait=on|off, or server,nowait): see docs/qmp.md
+  -monitor stdio|unix:PATH|tcp:HOST:PORT[,...], -mon chardev=ID
+                                   the human monitor: info status|cpus|registers|version,
+                                   stop, cont, system_reset, system_powerdown, quit, help
 tsvisor's own:
   --print-config                   print the equivalent tsvisor (AxVisor-style TOML) config
                                    instead of running: tsvisor check and run take it
