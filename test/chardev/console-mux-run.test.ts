@@ -5,7 +5,7 @@
  * Ctrl-A x, the monitor behind Ctrl-A c, Ctrl-C still stops it), and -monitor on a socket. The
  * mux's bytes are held to QEMU 7.2's in mux.test.ts; here, that each path is wired.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { TermiosFlags as F, terminalModes } from '../../src/chardev/terminal-mod
 import { describeKvm } from '../helpers/kvm.js';
 import { CLI, REPO } from '../helpers/tsvisor.js';
 import { until } from './helpers.js';
-import { openTestPty, type TestPty } from './test-pty.js';
+import { spawnOnPty, type TestPty } from './test-pty.js';
 
 const TSVISOR_QEMU = join(REPO, 'dist/bundle/tsvisor-qemu.js');
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-mux-'));
@@ -30,10 +30,10 @@ afterEach(() => {
 });
 
 function start(args: readonly string[]): { exit: Promise<number | null>; pty: TestPty } {
-  pty = openTestPty();
-  child = spawn('setsid', ['-c', process.execPath, ...args], { cwd: REPO, stdio: [pty.slave, pty.slave, pty.slave] });
-  const exit = new Promise<number | null>((resolve) => child!.on('close', (status) => resolve(status)));
-  return { exit, pty };
+  const started = spawnOnPty([...args]);
+  pty = started.pty;
+  child = started.child;
+  return started;
 }
 
 describeKvm('the console mux in a run', () => {

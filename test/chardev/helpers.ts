@@ -14,14 +14,7 @@ export function collect(stream: NodeJS.ReadableStream): { text: () => string } {
   return { text: () => text };
 }
 
-/** Resolves once `condition` holds, polling; rejects after `timeoutMs`, saying what it waited for. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { until } from '../helpers/wait.js';
 
 /** Writes all of `text` through a backend writer, as the serial drainer would (waiting when it is full). */
 export async function writeAll(writer: { write(bytes: Uint8Array): number; whenWritable(ready: () => void): void }, text: string): Promise<void> {

@@ -15,7 +15,7 @@ import { TermiosFlags as F, terminalModes, type TermiosModes } from '../../src/c
 import { describeKvm } from '../helpers/kvm.js';
 import { REPO } from '../helpers/tsvisor.js';
 import { until } from './helpers.js';
-import { openTestPty, type TestPty } from './test-pty.js';
+import { openTestPty, spawnOnPty, type TestPty } from './test-pty.js';
 
 const TSVISOR_QEMU = join(REPO, 'dist/bundle/tsvisor-qemu.js');
 const ECHO_GUEST = ['-nodefaults', '-display', 'none', '-kernel', 'guests/build/echo.bin'];
@@ -30,10 +30,10 @@ afterEach(() => {
 
 /** tsvisor-qemu with the pty as its controlling terminal and stdio (setsid -c), as a shell would run it. */
 function start(args: readonly string[]): { exit: Promise<number | null>; pty: TestPty } {
-  pty = openTestPty();
-  child = spawn('setsid', ['-c', process.execPath, TSVISOR_QEMU, ...args], { cwd: REPO, stdio: [pty.slave, pty.slave, pty.slave] });
-  const exit = new Promise<number | null>((resolve) => child!.on('close', (status) => resolve(status)));
-  return { exit, pty };
+  const started = spawnOnPty([TSVISOR_QEMU, ...args]);
+  pty = started.pty;
+  child = started.child;
+  return started;
 }
 
 function expectRaw(modes: TermiosModes, keepSignals: boolean): void {

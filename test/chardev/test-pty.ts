@@ -1,6 +1,8 @@
 /** A pseudo-terminal for tests that need a real terminal: its master (read in the event loop) and its slave's descriptor, to hand a child as its stdio. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
+import { REPO } from '../helpers/tsvisor.js';
 import { fcntl, F_GETFL, F_SETFL, grantpt, O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, posixOpenpt, ptsname, unlockpt } from '../../src/host/libc.js';
 
 export interface TestPty {
@@ -33,4 +35,12 @@ export function openTestPty(): TestPty {
       closeSync(slave);
     },
   };
+}
+
+/** `args` run by Node with a new pty as their controlling terminal and stdio (setsid -c), as a shell would run them; the caller kills the child and closes the pty. */
+export function spawnOnPty(args: readonly string[]): { readonly child: ChildProcess; readonly exit: Promise<number | null>; readonly pty: TestPty } {
+  const pty = openTestPty();
+  const child = spawn('setsid', ['-c', process.execPath, ...args], { cwd: REPO, stdio: [pty.slave, pty.slave, pty.slave] });
+  const exit = new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
+  return { child, exit, pty };
 }

@@ -6,24 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { QemuMachine } from '../../src/qemu/invocation.js';
-import { parseCommandLine } from '../../src/qemu/parse-command-line.js';
-import { QemuError } from '../../src/qemu/qemu-error.js';
+import { machineOf, parseErrorOf } from './front-end.js';
 
-function serialOf(...args: string[]): QemuMachine['serial'] {
-  const invocation = parseCommandLine(args);
-  if (invocation.action !== 'run') throw new Error(invocation.action);
-  return invocation.machine.serial;
-}
+const serialOf = (...args: string[]): QemuMachine['serial'] => machineOf(args).serial;
 
-function errorOf(...args: string[]): string {
-  try {
-    parseCommandLine(args);
-  } catch (error) {
-    if (error instanceof QemuError) return error.message;
-    throw error;
-  }
-  throw new Error(`no error for ${args.join(' ')}`);
-}
+const errorOf = (...args: string[]) => parseErrorOf(args);
 
 /** QEMU's second line for a -serial it could not open. */
 const notConnected = (argument: string) => `\ntsvisor-qemu: -serial ${argument}: could not connect serial device to character backend '${argument}'`;

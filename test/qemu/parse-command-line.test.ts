@@ -7,25 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../../src/qemu/parse-command-line.js';
 import type { QemuMachine } from '../../src/qemu/invocation.js';
 import { parseKeyValues } from '../../src/qemu/keyval.js';
-import { QemuError } from '../../src/qemu/qemu-error.js';
+import { machineOf as parsedMachine, parseErrorOf } from './front-end.js';
 
 const KERNEL = ['-kernel', 'guests/build/bench.elf32'];
 
-function machineOf(...args: string[]): QemuMachine {
-  const invocation = parseCommandLine([...KERNEL, ...args]);
-  if (invocation.action !== 'run') throw new Error(`expected a run, got ${invocation.action}`);
-  return invocation.machine;
-}
+const machineOf = (...args: string[]): QemuMachine => parsedMachine([...KERNEL, ...args]);
 
-function errorOf(...args: string[]): string {
-  try {
-    parseCommandLine(args);
-  } catch (error) {
-    if (error instanceof QemuError) return error.message;
-    throw error;
-  }
-  throw new Error(`no error for ${args.join(' ')}`);
-}
+const errorOf = (...args: string[]) => parseErrorOf(args);
 
 describe('QEMU option lists', () => {
   it('take an implied first key, key=value pairs, ",," for a comma and bare keys as =on', () => {

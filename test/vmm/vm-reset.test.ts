@@ -5,55 +5,30 @@
  * fault) and power-off as the VmOptions choose; and resets racing a stop, each other, or the
  * guest's power-off, neither crash nor hang.
  */
-import { appendFileSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { loadVmConfig } from '../../src/config/load-config.js';
 import type { VmSpec } from '../../src/config/vm-spec.js';
 import { VcpuState } from '../../src/vmm/vm-control.js';
-import { openOutputWriter } from '../../src/host/output-writer.js';
 import { ResetError, Vm, type GuestEvent, type VmOptions } from '../../src/vmm/vm.js';
 import { describeKvm } from '../helpers/kvm.js';
+import { createVmWithOutput, realModeGuestSpec } from '../helpers/vm-output.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-vm-reset-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-/** A config for one of the real-mode guests in guests/build (or the image at `kernel`). */
-function specOf(guest: string, base = 'cpu_num = 1', kernel = `${REPO}/guests/build/${guest}.bin`): VmSpec {
-  const path = join(folder, `${guest}-${Math.random().toString(36).slice(2)}.toml`);
-  writeFileSync(
-    path,
-    `[base]\nid = 1\nname = "${guest}"\nvm_type = 1\n${base}\n[kernel]\nentry_point = 0x8000\nkernel_path = "${kernel}"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
-  );
-  return loadVmConfig(path);
-}
+const specOf = (guest: string, base?: string, kernel?: string) => realModeGuestSpec(folder, guest, base, kernel);
 
 async function create(spec: VmSpec, options: Partial<VmOptions> = {}) {
-  const file = join(folder, `serial-${Math.random().toString(36).slice(2)}.log`);
-  const fd = openSync(file, 'w');
-  const vm = await Vm.create(spec, { serialOutput: openOutputWriter(fd), report: () => {}, ...options });
+  const made = await createVmWithOutput(folder, spec, options);
   const events: GuestEvent[] = [];
-  vm.onGuestEvent((event) => events.push(event));
-  return {
-    vm,
-    events,
-    output: () => readFileSync(file, 'utf8'),
-    destroy: async () => {
-      await vm.destroy();
-      closeSync(fd);
-    },
-  };
+  made.vm.onGuestEvent((event) => events.push(event));
+  return { ...made, events };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const until = async (condition: () => boolean, what: string) => {
-  for (let waited = 0; !condition(); waited += 5) {
-    if (waited > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-};
 const type = (vm: Vm, text: string) => vm.console.receive(new TextEncoder().encode(text));
 
 describeKvm('Vm.reset', () => {

@@ -3,7 +3,7 @@
  * application processor stays parked until started, pause and resume, kicks and wakes,
  * pinning, statistics, and nothing left behind after destroy().
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -14,43 +14,16 @@ import { VcpuState } from '../../src/vmm/vm-control.js';
 import { Vm, type VmOptions } from '../../src/vmm/vm.js';
 import { openOutputWriter } from '../../src/host/output-writer.js';
 import { describeKvm } from '../helpers/kvm.js';
+import { createVmWithOutput, realModeGuestSpec } from '../helpers/vm-output.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const folder = mkdtempSync(join(tmpdir(), 'tsvisor-vm-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-/** A config for one of the real-mode guests in guests/build, with `extra` [base] lines. */
-function specOf(guest: string, base = 'cpu_num = 1'): VmSpec {
-  const path = join(folder, `${guest}-${Math.random().toString(36).slice(2)}.toml`);
-  writeFileSync(
-    path,
-    `[base]\nid = 1\nname = "${guest}"\nvm_type = 1\n${base}\n[kernel]\nentry_point = 0x8000\nkernel_path = "${REPO}/guests/build/${guest}.bin"\nkernel_load_addr = 0x8000\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n[devices]\nemu_devices = []\npassthrough_devices = []\n`,
-  );
-  return loadVmConfig(path);
-}
+const specOf = (guest: string, base?: string) => realModeGuestSpec(folder, guest, base);
+const create = (spec: VmSpec, options: Partial<VmOptions> = {}) => createVmWithOutput(folder, spec, options);
 
-/** A VM whose serial output goes to a file, read back with output(). */
-async function create(spec: VmSpec, options: Partial<VmOptions> = {}) {
-  const file = join(folder, `serial-${Math.random().toString(36).slice(2)}.log`);
-  const fd = openSync(file, 'w');
-  const vm = await Vm.create(spec, { serialOutput: openOutputWriter(fd), report: () => {}, ...options });
-  return {
-    vm,
-    output: () => readFileSync(file, 'utf8'),
-    destroy: async () => {
-      await vm.destroy();
-      closeSync(fd);
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const until = async (condition: () => boolean, what: string) => {
-  for (let waited = 0; !condition(); waited += 5) {
-    if (waited > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-};
 const openFds = () => readdirSync('/proc/self/fd').length;
 const hostThreads = () => readdirSync('/proc/self/task').length;
 /** The mappings a VM makes: its guest RAM (16 MiB here) and each vCPU's kvm_run page. */
