@@ -102,6 +102,7 @@ const counts = () => {
   const start = Date.now();
   const exit = await vm.run();
   clearInterval(sampler);
+  samples.push(counts().rssMiB); // at least one figure, however short the run
   await vm.destroy();
   await dismissIdleVcpuThreads();
   const steady = samples.slice(Math.min(2, samples.length - 1));
