@@ -30,7 +30,7 @@ Exit status:
   74         stdout or stderr could not be written (a full disk, a closed pipe)
 `;
 
-export const RUN_HELP = `Usage: tsvisor run <config.toml> [options]
+export const RUN_HELP = `Usage: tsvisor run <config> [options]
 
 Boots the VM that a config describes (an AxVisor VM config in TOML: [base], [kernel],
 [devices]; or a libvirt domain XML file, told apart by content: README, "Coming from

@@ -36,7 +36,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   }
   if (positionals.length !== 1) {
     throw new UsageError(
-      `tsvisor run takes one config file, ${positionals.length === 0 ? 'but none was given' : `but ${positionals.length} were given`}. Usage: tsvisor run <config.toml>; see \`tsvisor run --help\`.`,
+      `tsvisor run takes one config file, ${positionals.length === 0 ? 'but none was given' : `but ${positionals.length} were given`}. Usage: tsvisor run <config> (TOML or domain XML); see \`tsvisor run --help\`.`,
     );
   }
   const qmpEndpoint = values.qmp === undefined ? undefined : parseQmpEndpoint(values.qmp);
@@ -48,12 +48,12 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const report = (message: string) => writeSync(STDERR, `tsvisor: ${message}\n`);
   // On a terminal, COM1 gets QEMU's console: raw input (Ctrl-C still stops tsvisor), Ctrl-A x
   // to quit and Ctrl-A c for the human monitor. Elsewhere (a pipe, a file) the bytes go as they come.
-  const console = serialPath === undefined && isatty(0) && isatty(1);
+  const onTerminal = serialPath === undefined && isatty(0) && isatty(1);
   const tomlPlan = {
-    openSerial: () => Promise.resolve(serialPath === undefined ? openStdioBackend(true, console) : openSerialFile(serialPath)),
+    openSerial: () => Promise.resolve(serialPath === undefined ? openStdioBackend(true, onTerminal) : openSerialFile(serialPath)),
     serialLabel: 'serial0',
     monitors: { qmp: qmpEndpoint, humanSockets: [] },
-    terminal: console ? ({ kind: 'mux', quitText: TSVISOR_MUX_QUIT, monitor: true } as const) : ({ kind: 'console' } as const),
+    terminal: onTerminal ? ({ kind: 'mux', quitText: TSVISOR_MUX_QUIT, monitor: true } as const) : ({ kind: 'console' } as const),
     domain: tomlDomainView,
   };
   const options = {

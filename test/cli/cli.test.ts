@@ -61,7 +61,7 @@ describe('usage errors', () => {
   });
 
   it('run without a config', async () => {
-    expectBadInput(await tsvisor(['run']), 'tsvisor run takes one config file, but none was given. Usage: tsvisor run <config.toml>; see `tsvisor run --help`.');
+    expectBadInput(await tsvisor(['run']), 'tsvisor run takes one config file, but none was given. Usage: tsvisor run <config> (TOML or domain XML); see `tsvisor run --help`.');
   });
 });
 
