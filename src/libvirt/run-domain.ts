@@ -42,5 +42,5 @@ export function tomlDomainView(vm: Vm): DomainView {
 }
 
 function liveDomain(vm: Vm, definition: DomainDefinition): DomainView {
-  return new LiveDomain({ get currentVcpus() { return vm.currentVcpus; }, setCurrentVcpus: (count) => vm.setCurrentVcpus(count), get threadIds() { return vm.threadIds; } }, definition);
+  return new LiveDomain(vm, definition);
 }

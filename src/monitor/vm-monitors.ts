@@ -74,16 +74,15 @@ export async function startVmMonitors(vm: Vm, plan: MonitorPlan, options: VmMoni
     watchGuest(vm, machine, emit);
     let stopWaiting!: () => void;
     const stopped = new Promise<void>((resolve) => (stopWaiting = resolve));
-    const waits: Promise<void>[] = plan.humanSockets.flatMap((request, index) => (request.server && request.wait ? [(sockets[index] as MonitorSocket).firstClient] : []));
+    const humanWaits = plan.humanSockets.flatMap((request, index) => (request.server && request.wait ? [(sockets[index] as MonitorSocket).firstClient] : []));
+    const qmpService = service;
     return {
       humanSession: (write) => new HumanMonitor({ actions, version, write }),
       waitForClients: async () => {
-        if (service && qmp?.server && qmp.wait) {
-          // QEMU says the same, as an info line, and waits before it starts the guest.
-          options.report(`waiting for a QMP connection on ${endpointFilename(service.endpoint)}`);
-          waits.push(service.firstClient);
-        }
-        await Promise.race([Promise.all(waits), stopped]);
+        const qmpWait = qmpService && qmp?.server && qmp.wait ? [qmpService.firstClient] : [];
+        // QEMU says the same, as an info line, and waits before it starts the guest.
+        if (qmpService && qmpWait.length > 0) options.report(`waiting for a QMP connection on ${endpointFilename(qmpService.endpoint)}`);
+        await Promise.race([Promise.all([...humanWaits, ...qmpWait]), stopped]);
       },
       stopWaiting,
       started: (run, startOptions) => machine.started(run, startOptions),
