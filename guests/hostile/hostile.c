@@ -23,7 +23,9 @@
  * never see a device interrupt.
  *
  * Parameters from fw_cfg files (tsvisor.fw_cfg): opt/hostile/seed and opt/hostile/rounds,
- * decimal strings (defaults 1 and 20000). At the end the BSP prints
+ * decimal strings (defaults 1 and 20000). Once the APs are started the BSP prints
+ *   hostile: <started> of <n> cpus started
+ * and at the end
  *   hostile: seed <s>, <n> cpus, <rounds> rounds each: done (<gp> #GP, <restarts> restarts)
  * and powers off (status 0). */
 #include "ap-start.h"
@@ -245,8 +247,9 @@ int kmain(void) {
         generator[cpu] = (seed ^ (0x9e3779b97f4a7c15ull * (cpu + 1))) | 1;
         left[cpu] = rounds;
     }
-    unsigned restarts = 0;
-    for (uint32_t id = 1; id < cpu_count; id++) ap_start(id, ap_main, &ap_stacks[id][AP_STACK_SIZE], 1000 * MS);
+    unsigned restarts = 0, started = 1;
+    for (uint32_t id = 1; id < cpu_count; id++) started += ap_start(id, ap_main, &ap_stacks[id][AP_STACK_SIZE], 1000 * MS);
+    serial_printf("hostile: %u of %u cpus started\n", started, cpu_count);
     /* The BSP attacks in slices; between them it sends INIT to an AP and starts it again. */
     while (left[0] > 0) {
         uint32_t slice = left[0] > rounds / 8 + 1 ? rounds / 8 + 1 : left[0];

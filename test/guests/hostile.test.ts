@@ -33,7 +33,7 @@ describeKvm('the hostile guest', () => {
   it.each([1, 2, 3])('seed %i: tsvisor survives the attack and ends with the guest\'s power-off', async (seed) => {
     const result = await tsvisor(['run', hostileConfig(seed, ROUNDS)], { timeoutMs: 120_000 });
     expect(result.status, outcomeOf(result)).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^hostile: seed ${seed}, 2 cpus, ${ROUNDS} rounds each\\nhostile: seed ${seed}, 2 cpus, ${ROUNDS} rounds each: done \\(\\d+ #GP, \\d+ restarts\\)\\n$`));
+    expect(result.stdout).toMatch(new RegExp(`^hostile: seed ${seed}, 2 cpus, ${ROUNDS} rounds each\\nhostile: 2 of 2 cpus started\\nhostile: seed ${seed}, 2 cpus, ${ROUNDS} rounds each: done \\(\\d+ #GP, \\d+ restarts\\)\\n$`));
     expect(result.stderr).not.toMatch(/internal error/);
   });
 
