@@ -20,8 +20,12 @@ export function fifoFolder(prefix: string): { readonly path: string; readonly re
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A new FIFO at `path`, opened at both ends: the reader first, so that opening the writer does not wait. */
+/**
+ * A new FIFO at `path`, opened at both ends: the reader first, so that opening the writer does
+ * not wait. One a test's earlier attempt left there (a retry) is made anew.
+ */
 export function openFifo(path: string): Fifo {
+  rmSync(path, { force: true });
   execFileSync('mkfifo', [path]);
   const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const writer = openSync(path, constants.O_WRONLY);
