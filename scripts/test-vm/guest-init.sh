@@ -16,6 +16,8 @@ stop() { sync; poweroff -f; }
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# The loopback interface: tests talk to tsvisor (and QEMU) over 127.0.0.1 sockets.
+ifconfig lo 127.0.0.1 up || say "cannot bring up the loopback interface"
 say "kernel up"
 
 for module in $(cat /modules/order); do
